@@ -1,0 +1,401 @@
+"""The `warroom` command line.
+
+Every subcommand takes `--db` (else `$WARROOM_DB`, else sqlite:///warroom.db)
+and `--as` (else `$WARROOM_USER`, else the login name). Refusals exit 1 with
+one sentence on stderr and write nothing; usage errors exit 2.
+
+Heavy modules (SQLAlchemy, networkx, Textual) are imported inside the
+commands that need them, so `warroom --help` and `warroom status` start fast.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import update_wrapper
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from warroom.clock import Clock
+    from warroom.commands import Commands
+    from warroom.store.engine import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Settings:
+    db: str | None = None
+    user: str | None = None
+    release: str | None = None
+
+    @property
+    def identity(self) -> str:
+        return self.user or os.environ.get("WARROOM_USER") or _login_name()
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"warroom: {message}", err=True)
+    sys.exit(code)
+
+
+def common_options(func: F) -> F:
+    """--db/--as/--release on every subcommand, overriding the group's."""
+
+    def wrapper(
+        db: str | None, user: str | None, release: str | None, *args: Any, **kwargs: Any
+    ) -> Any:
+        ctx = click.get_current_context()
+        settings: Settings = ctx.ensure_object(Settings)
+        settings.db = db or settings.db
+        settings.user = user or settings.user
+        settings.release = release or settings.release
+        return ctx.invoke(func, *args, **kwargs)
+
+    # Copy the function's metadata (and its click params) first, then add ours.
+    update_wrapper(wrapper, func)
+    wrapper = click.option("--release", "release", metavar="NAME", help=RELEASE_HELP)(wrapper)
+    wrapper = click.option("--as", "user", metavar="NAME", help=AS_HELP)(wrapper)
+    wrapper = click.option("--db", "db", metavar="URL", help=DB_HELP)(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+DB_HELP = "Database URL (default: $WARROOM_DB, else sqlite:///warroom.db)."
+AS_HELP = "Act as this person from the plan (default: $WARROOM_USER, else the login name)."
+RELEASE_HELP = "Release to act on (default: the one loaded last)."
+
+
+def _settings() -> Settings:
+    return click.get_current_context().ensure_object(Settings)
+
+
+def _clock() -> Clock:
+    from warroom.clock import clock_from_env
+
+    try:
+        return clock_from_env()
+    except ValueError as exc:
+        fail(f"$WARROOM_NOW: {exc}")
+
+
+@contextmanager
+def _store(create_missing: bool = False) -> Iterator[Store]:
+    from warroom.store.engine import Store, StoreError, resolve_url
+    from warroom.store.migrate import ensure_schema
+
+    try:
+        store = Store(resolve_url(_settings().db), create_missing=create_missing)
+        ensure_schema(store)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+def _run(action: Callable[[Commands], str]) -> None:
+    """Run one command as the current identity; print what happened or refuse."""
+    from warroom.commands import CommandError, Commands
+    from warroom.store.engine import StoreError
+
+    settings = _settings()
+    with _store() as store:
+        commands = Commands(store, _clock(), settings.identity, settings.release)
+        try:
+            click.echo(action(commands))
+        except (CommandError, StoreError) as exc:
+            fail(str(exc))
+
+
+# ---------------------------------------------------------------- the group
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db", metavar="URL", help=DB_HELP)
+@click.option("--as", "user", metavar="NAME", help=AS_HELP)
+@click.option("--release", "release", metavar="NAME", help=RELEASE_HELP)
+@click.version_option(package_name="warroom")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, user: str | None, release: str | None) -> None:
+    """warroom — the terminal war room for release day.
+
+    With no command, opens the war-room TUI.
+    """
+    ctx.obj = Settings(db=db, user=user, release=release)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+# ---------------------------------------------------------------- plans
+
+
+@main.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print waves and orders as JSON.")
+def check(plan: str, as_json: bool) -> None:
+    """Validate PLAN without a database; print deploy waves and rollback order."""
+    from warroom.domain import graph as g
+    from warroom.domain.plan import PlanInvalid, load_plan
+
+    try:
+        parsed = load_plan(plan)
+    except PlanInvalid as exc:
+        click.echo(exc.render(), err=True)
+        fail(f"{plan} is not a valid plan ({exc})")
+    graph = parsed.graph()
+    waves = g.waves(graph)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "release": parsed.release,
+                    "waves": waves,
+                    "deploy_order": g.deploy_order(graph),
+                    "rollback_order": g.rollback_order(graph),
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(
+        f"{plan}: release {parsed.release} is valid — {len(parsed.services)} services, {len(waves)} waves"
+    )
+    click.echo("Deploy waves:")
+    for number, wave in enumerate(waves, start=1):
+        click.echo(f"  {number}. {', '.join(wave)}")
+    click.echo("Rollback order: " + " → ".join(g.rollback_order(graph)))
+
+
+@main.command()
+@common_options
+@click.argument("plan", type=click.Path(dir_okay=False))
+def load(plan: str) -> None:
+    """Validate PLAN and import it in one transaction; a bad plan writes nothing."""
+    from warroom.commands import CommandError, load_plan
+    from warroom.domain.plan import PlanInvalid, parse_plan_text
+    from warroom.store.engine import StoreError
+
+    try:
+        with open(plan, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        fail(f"cannot read {plan}: {exc.strerror}")
+    try:
+        parsed = parse_plan_text(text, source=plan)
+    except PlanInvalid as exc:
+        click.echo(exc.render(), err=True)
+        fail(f"{plan} is not a valid plan ({exc}); nothing was loaded")
+    with _store(create_missing=True) as store:
+        try:
+            result = load_plan(store, parsed, text, loaded_by=_settings().identity, clock=_clock())
+        except (CommandError, StoreError) as exc:
+            fail(str(exc))
+        click.echo(f"{result.describe()} ({store.display_url()})")
+
+
+@main.command()
+@common_options
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output (documented in the README)."
+)
+def status(as_json: bool) -> None:
+    """The current state of the release."""
+    from warroom.status import status_json, status_text
+    from warroom.store.engine import StoreError
+    from warroom.store.queries import current_release, load_snapshot
+
+    clock = _clock()
+    with _store() as store:
+        try:
+            with store.read() as session:
+                release = current_release(session, _settings().release)
+                if release is None:
+                    fail("no release is loaded in this database; load one with: warroom load PLAN")
+                snapshot = load_snapshot(session, release)
+        except StoreError as exc:
+            fail(str(exc))
+    now = clock.now()
+    if as_json:
+        click.echo(json.dumps(status_json(snapshot, now), indent=2))
+    else:
+        click.echo(status_text(snapshot, now))
+
+
+# ---------------------------------------------------------------- actions
+
+
+@main.group()
+def deploy() -> None:
+    """Start, finish or fail a service's deploy."""
+
+
+@deploy.command("start")
+@common_options
+@click.argument("service")
+def deploy_start(service: str) -> None:
+    """Start deploying SERVICE (needs GO/PARTIAL and every dependency done)."""
+    _run(lambda c: c.start_deploy(service))
+
+
+@deploy.command("done")
+@common_options
+@click.argument("service")
+def deploy_done(service: str) -> None:
+    """Mark SERVICE done (every runbook step must be complete)."""
+    _run(lambda c: c.finish_deploy(service))
+
+
+@deploy.command("fail")
+@common_options
+@click.argument("service")
+@click.option("--reason", default="", help="What went wrong (goes in the log).")
+def deploy_fail(service: str, reason: str) -> None:
+    """Mark SERVICE's deploy failed."""
+    _run(lambda c: c.fail_deploy(service, reason))
+
+
+@main.group()
+def step() -> None:
+    """Complete or reopen runbook steps (in order)."""
+
+
+@step.command("done")
+@common_options
+@click.argument("service")
+@click.option("--step", "number", type=int, help="Refuse unless this is the next step's number.")
+def step_done(service: str, number: int | None) -> None:
+    """Mark SERVICE's next runbook step complete."""
+    _run(lambda c: c.complete_step(service, number))
+
+
+@step.command("undo")
+@common_options
+@click.argument("service")
+def step_undo(service: str) -> None:
+    """Reopen SERVICE's last completed runbook step."""
+    _run(lambda c: c.undo_step(service))
+
+
+@main.group()
+def rollback() -> None:
+    """Order a rollback (release manager) or mark one finished."""
+
+
+@rollback.command("start")
+@common_options
+@click.argument("service")
+@click.option("--reason", default="", help="Why (goes in the log).")
+def rollback_start(service: str, reason: str) -> None:
+    """Order SERVICE rolled back (its dependents must be rolled back first)."""
+    _run(lambda c: c.start_rollback(service, reason))
+
+
+@rollback.command("done")
+@common_options
+@click.argument("service")
+def rollback_done(service: str) -> None:
+    """Mark SERVICE's rollback finished."""
+    _run(lambda c: c.finish_rollback(service))
+
+
+@main.group()
+def item() -> None:
+    """Check or uncheck go/no-go and readiness items (ids from `warroom status --json`)."""
+
+
+@item.command("check")
+@common_options
+@click.argument("keys", nargs=-1, required=True)
+def item_check(keys: tuple[str, ...]) -> None:
+    """Check one or more items, e.g. backend-3 gng-1."""
+    _run(lambda c: "\n".join(c.check_item(key) for key in keys))
+
+
+@item.command("uncheck")
+@common_options
+@click.argument("keys", nargs=-1, required=True)
+def item_uncheck(keys: tuple[str, ...]) -> None:
+    """Uncheck one or more items."""
+    _run(lambda c: "\n".join(c.uncheck_item(key) for key in keys))
+
+
+@main.command()
+@common_options
+@click.argument("kind", type=click.Choice(["go", "no-go", "partial"], case_sensitive=False))
+@click.argument("services", nargs=-1)
+@click.option("--why", "rationale", default="", help="Rationale (required for NO-GO and PARTIAL).")
+def decide(kind: str, services: tuple[str, ...], rationale: str) -> None:
+    """Record the go/no-go decision: go, no-go, or partial SERVICE... (release manager)."""
+    _run(lambda c: c.decide(kind, list(services), rationale))
+
+
+@main.command()
+@common_options
+@click.argument("words", nargs=-1, required=True)
+def say(words: tuple[str, ...]) -> None:
+    """Post a message to the communication log."""
+    _run(lambda c: c.post_message(" ".join(words)))
+
+
+@main.command()
+@common_options
+@click.argument("trigger")
+def ack(trigger: str) -> None:
+    """Acknowledge a firing trigger (id like error-rate@user-service)."""
+    _run(lambda c: c.ack_trigger(trigger))
+
+
+@main.group()
+def trigger() -> None:
+    """Rollback triggers raised by people (a lead's call)."""
+
+
+@trigger.command("raise")
+@common_options
+@click.argument("service")
+@click.option("--reason", required=True, help="Why a rollback is called for.")
+def trigger_raise(service: str, reason: str) -> None:
+    """Raise a rollback trigger on SERVICE (its team lead or the release manager)."""
+    _run(lambda c: c.raise_trigger(service, reason))
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@common_options
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 naming the first bad event."""
+    from warroom.store import audit as chain
+    from warroom.store.engine import StoreError
+
+    with _store() as store:
+        try:
+            with store.read() as session:
+                report = chain.verify(session)
+        except StoreError as exc:
+            fail(str(exc))
+    if report.problem is not None:
+        fail(f"audit chain broken after {report.events} good events: {report.problem.message}")
+    click.echo(f"audit chain intact: {report.events} events")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

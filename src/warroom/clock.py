@@ -1,0 +1,79 @@
+"""Injected time.
+
+Everything that needs "now" asks a `Clock`, never `datetime.now()` directly, so
+that tests and snapshots run at a fixed instant and the demo can run a
+release day that happened in 2024 as if it were happening today.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+@dataclass
+class FixedClock:
+    """A clock that only moves when told to (tests, snapshots)."""
+
+    instant: datetime
+
+    def __post_init__(self) -> None:
+        if self.instant.tzinfo is None:
+            raise ValueError("FixedClock needs a timezone-aware instant")
+        self.instant = self.instant.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self.instant
+
+    def advance(self, delta: timedelta) -> None:
+        self.instant += delta
+
+    def set(self, instant: datetime) -> None:
+        self.instant = instant.astimezone(UTC)
+
+
+@dataclass
+class OffsetClock:
+    """Real time, shifted: runs at normal speed from a chosen starting instant."""
+
+    offset: timedelta
+    _base: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def starting_at(cls, instant: datetime) -> OffsetClock:
+        return cls(offset=instant.astimezone(UTC) - datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return self._base.now() + self.offset
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 instant; a naive one is refused rather than guessed."""
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no timezone; add Z or an offset such as +00:00")
+    return value.astimezone(UTC)
+
+
+def clock_from_env() -> Clock:
+    """`$WARROOM_NOW` pins the clock (scripts, tests); otherwise real time."""
+    pinned = os.environ.get("WARROOM_NOW")
+    if pinned:
+        return FixedClock(parse_instant(pinned))
+    return SystemClock()

@@ -1,0 +1,196 @@
+"""The transaction every command runs in.
+
+A command opens a `Tx`: one write transaction that already holds the write
+lock (and the audit-chain head), knows who is acting and when, and offers the
+two things every change must leave behind — a line in the communication log
+where people want one, and an audit event. If anything raises, nothing of it
+is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import networkx as nx
+from sqlmodel import Session, col, select
+
+from warroom.clock import Clock
+from warroom.domain import graph as g
+from warroom.domain.roles import Action, Actor, Role, refusal
+from warroom.store import audit
+from warroom.store import models as m
+from warroom.store.engine import Store
+from warroom.store.queries import current_release
+
+
+class CommandError(Exception):
+    """A refused command. The message is one sentence for people; nothing was written."""
+
+
+# The poller and other machinery act under this name; it is not a person in
+# any plan and cannot be claimed with --as.
+SYSTEM_ACTOR = "warroom"
+
+
+def _listing(names: list[str]) -> str:
+    return ", ".join(names) if names else "(none)"
+
+
+@dataclass
+class Tx:
+    session: Session
+    release: m.Release
+    actor: Actor
+    now: datetime
+
+    @property
+    def release_id(self) -> int:
+        assert self.release.id is not None
+        return self.release.id
+
+    # ---------------------------------------------------------------- checks
+
+    def require(self, action: Action, team: str | None = None, subject: str | None = None) -> None:
+        if self.actor.name == SYSTEM_ACTOR:
+            return
+        reason = refusal(self.actor, action, team, subject)
+        if reason is not None:
+            raise CommandError(reason)
+
+    def service(self, name: str) -> m.Service:
+        row = self.session.exec(
+            select(m.Service).where(m.Service.release_id == self.release_id, m.Service.name == name)
+        ).first()
+        if row is None:
+            names = list(
+                self.session.exec(
+                    select(m.Service.name)
+                    .where(m.Service.release_id == self.release_id)
+                    .order_by(m.Service.position)  # type: ignore[arg-type]
+                ).all()
+            )
+            raise CommandError(f"unknown service {name!r}; services are: {_listing(names)}")
+        return row
+
+    def services(self) -> list[m.Service]:
+        return list(
+            self.session.exec(
+                select(m.Service)
+                .where(m.Service.release_id == self.release_id)
+                .order_by(m.Service.position)  # type: ignore[arg-type]
+            ).all()
+        )
+
+    def dependency_names(self, service: m.Service) -> list[str]:
+        rows = self.session.exec(
+            select(m.Service)
+            .join(m.Dependency, m.Dependency.depends_on_id == m.Service.id)  # type: ignore[arg-type]
+            .where(m.Dependency.service_id == service.id)
+        ).all()
+        return [row.name for row in sorted(rows, key=lambda r: r.position)]
+
+    def graph(self) -> tuple[nx.DiGraph[str], dict[str, m.Service]]:
+        """The release's dependency graph and its service rows, by name."""
+        rows = self.services()
+        by_id = {row.id: row for row in rows}
+        deps: dict[str, list[str]] = {row.name: [] for row in rows}
+        for dep in self.session.exec(
+            select(m.Dependency).where(col(m.Dependency.service_id).in_(list(by_id)))
+        ).all():
+            deps[by_id[dep.service_id].name].append(by_id[dep.depends_on_id].name)
+        return g.build_graph([row.name for row in rows], deps), {row.name: row for row in rows}
+
+    def steps(self, service: m.Service) -> list[m.RunbookStep]:
+        return list(
+            self.session.exec(
+                select(m.RunbookStep)
+                .where(m.RunbookStep.service_id == service.id)
+                .order_by(m.RunbookStep.position)  # type: ignore[arg-type]
+            ).all()
+        )
+
+    def check_version(self, what: str, row_version: int, expected: int | None, now_is: str) -> None:
+        """Optimistic concurrency: refuse if the row moved since the caller looked."""
+        if expected is not None and expected != row_version:
+            raise CommandError(
+                f"{what} changed while you were looking: it is now {now_is}; nothing was done"
+            )
+
+    # ---------------------------------------------------------------- effects
+
+    def touch(self, row: m.Service | m.ChecklistItem | m.TriggerState) -> None:
+        row.row_version += 1
+        self.session.add(row)
+
+    def system_line(self, text: str, service: str | None = None) -> None:
+        self.session.add(
+            m.LogEntry(
+                release_id=self.release_id,
+                at=self.now,
+                kind="system",
+                author=self.actor.name,
+                team=self.actor.team,
+                service=service,
+                text=text,
+            )
+        )
+
+    def message(self, text: str) -> None:
+        self.session.add(
+            m.LogEntry(
+                release_id=self.release_id,
+                at=self.now,
+                kind="message",
+                author=self.actor.name,
+                team=self.actor.team,
+                text=text,
+            )
+        )
+
+    def audit(self, action: str, payload: Mapping[str, Any]) -> None:
+        audit.append(
+            self.session,
+            at=self.now,
+            actor=self.actor.name,
+            action=action,
+            release_id=self.release_id,
+            payload={"release": self.release.name, **payload},
+        )
+
+
+@contextmanager
+def open_tx(store: Store, clock: Clock, actor_name: str, release_name: str | None) -> Iterator[Tx]:
+    with store.write() as session:
+        # Lock the chain head before reading anything: on PostgreSQL this is
+        # what makes concurrent commands queue up instead of racing.
+        audit.lock_head(session)
+        release = current_release(session, release_name)
+        if release is None:
+            if release_name:
+                raise CommandError(f"release {release_name!r} is not loaded in this database")
+            raise CommandError(
+                "no release is loaded in this database; load one with: warroom load PLAN"
+            )
+        actor = resolve_actor(session, release, actor_name)
+        yield Tx(session, release, actor, clock.now())
+
+
+def resolve_actor(session: Session, release: m.Release, name: str) -> Actor:
+    if name == SYSTEM_ACTOR:
+        return Actor(SYSTEM_ACTOR, Role.RELEASE_MANAGER, None)
+    person = session.exec(
+        select(m.Person).where(m.Person.release_id == release.id, m.Person.name == name)
+    ).first()
+    if person is None:
+        names = list(
+            session.exec(select(m.Person.name).where(m.Person.release_id == release.id)).all()
+        )
+        raise CommandError(
+            f"{name!r} is not a person in release {release.name}; act as one of "
+            f"{_listing(names)} (--as NAME or $WARROOM_USER)"
+        )
+    return Actor(person.name, Role(person.role), person.team)

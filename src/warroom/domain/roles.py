@@ -1,0 +1,137 @@
+"""Who may do what (DESIGN.md's role table), as one pure function.
+
+    release_manager  everything; alone decides go/no-go, checks the go/no-go
+                     list and orders rollbacks
+    team_lead        own team's readiness items, own team's deploys and
+                     runbook steps, a lead's call (raise a trigger), messages
+    oncall           own team's deploys and runbook steps, acknowledging own
+                     team's triggers, messages
+    observer         reads, posts messages
+
+The TUI asks the same function to grey out what the viewer may not do, so
+what is shown disabled is exactly what the command layer would refuse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    RELEASE_MANAGER = "release_manager"
+    TEAM_LEAD = "team_lead"
+    ONCALL = "oncall"
+    OBSERVER = "observer"
+
+    @property
+    def label(self) -> str:
+        return {
+            Role.RELEASE_MANAGER: "release manager",
+            Role.TEAM_LEAD: "team lead",
+            Role.ONCALL: "on-call",
+            Role.OBSERVER: "observer",
+        }[self]
+
+
+class Action(StrEnum):
+    CHECK_ITEM = "check_item"
+    DECIDE = "decide"
+    START_DEPLOY = "start_deploy"
+    FINISH_DEPLOY = "finish_deploy"
+    FAIL_DEPLOY = "fail_deploy"
+    COMPLETE_STEP = "complete_step"
+    UNDO_STEP = "undo_step"
+    START_ROLLBACK = "start_rollback"
+    FINISH_ROLLBACK = "finish_rollback"
+    POST_MESSAGE = "post_message"
+    ACK_TRIGGER = "ack_trigger"
+    RAISE_TRIGGER = "raise_trigger"
+
+    def phrase(self, subject: str | None = None) -> str:
+        template, default = _PHRASES[self]
+        return template.format(subject=subject or default)
+
+
+# What each action does to what, for refusal sentences ({subject} names the thing).
+_PHRASES: dict[Action, tuple[str, str]] = {
+    Action.CHECK_ITEM: ("check or uncheck {subject}", "this item"),
+    Action.DECIDE: ("record the go/no-go decision", ""),
+    Action.START_DEPLOY: ("start deploying {subject}", "this service"),
+    Action.FINISH_DEPLOY: ("mark {subject} done", "this service"),
+    Action.FAIL_DEPLOY: ("mark {subject} failed", "this service"),
+    Action.COMPLETE_STEP: ("complete runbook steps of {subject}", "this service"),
+    Action.UNDO_STEP: ("reopen runbook steps of {subject}", "this service"),
+    Action.START_ROLLBACK: ("order a rollback of {subject}", "this service"),
+    Action.FINISH_ROLLBACK: ("mark the rollback of {subject} finished", "this service"),
+    Action.POST_MESSAGE: ("post messages", ""),
+    Action.ACK_TRIGGER: ("acknowledge {subject}", "this trigger"),
+    Action.RAISE_TRIGGER: ("raise a rollback trigger on {subject}", "this service"),
+}
+
+# Actions a role may take on things belonging to its own team.
+_OWN_TEAM: dict[Role, frozenset[Action]] = {
+    Role.TEAM_LEAD: frozenset(
+        {
+            Action.CHECK_ITEM,
+            Action.START_DEPLOY,
+            Action.FINISH_DEPLOY,
+            Action.FAIL_DEPLOY,
+            Action.COMPLETE_STEP,
+            Action.UNDO_STEP,
+            Action.FINISH_ROLLBACK,
+            Action.RAISE_TRIGGER,
+        }
+    ),
+    Role.ONCALL: frozenset(
+        {
+            Action.START_DEPLOY,
+            Action.FINISH_DEPLOY,
+            Action.FAIL_DEPLOY,
+            Action.COMPLETE_STEP,
+            Action.UNDO_STEP,
+            Action.FINISH_ROLLBACK,
+            Action.ACK_TRIGGER,
+        }
+    ),
+    Role.OBSERVER: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: Role
+    team: str | None
+
+    def describe(self) -> str:
+        team = f", {self.team}" if self.team else ""
+        return f"{self.name} ({self.role.label}{team})"
+
+
+def refusal(
+    actor: Actor, action: Action, team: str | None = None, subject: str | None = None
+) -> str | None:
+    """Why `actor` may not take `action` on `subject` (owned by `team`), or None.
+
+    `team` None means a release-wide thing such as a go/no-go item; `subject`
+    only shapes the sentence.
+    """
+    if actor.role is Role.RELEASE_MANAGER or action is Action.POST_MESSAGE:
+        return None
+    allowed = _OWN_TEAM[actor.role]
+    what = action.phrase(subject)
+    if action in allowed and team is not None and team == actor.team:
+        return None
+    if action in allowed and team is not None:
+        owner = subject or "it"
+        return f"{actor.describe()} may not {what}: {owner} belongs to team {team}"
+    if action in allowed:
+        return f"{actor.describe()} may not {what}: only the release manager can"
+    holders = [role.label for role, acts in _OWN_TEAM.items() if action in acts]
+    if holders:
+        return (
+            f"{actor.describe()} may not {what}: that is for the release manager "
+            f"or the owning team's {' or '.join(holders)}"
+        )
+    return f"{actor.describe()} may not {what}: only the release manager can"

@@ -1,0 +1,264 @@
+"""The read model: one consistent picture of a release, as plain frozen data.
+
+The store builds a `ReleaseSnapshot` in one read transaction; the TUI, the CLI
+and `status --json` only ever see these objects, never live ORM rows, so they
+can cross threads and be compared, cached and rendered freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from warroom.domain.lifecycle import Decision, DecisionKind, DeployState
+from warroom.domain.roles import Actor, Role
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+@dataclass(frozen=True)
+class PersonView:
+    name: str
+    role: Role
+    team: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.name, self.role, self.team)
+
+
+@dataclass(frozen=True)
+class StepView:
+    position: int
+    text: str
+    done_at: datetime | None
+    done_by: str | None
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    name: str
+    team: str
+    position: int
+    version: str
+    previous_version: str | None
+    owner: str | None
+    depends_on: tuple[str, ...]
+    expected_duration: timedelta
+    wave: int
+    planned_start: datetime
+    state: DeployState
+    state_since: datetime
+    state_by: str | None
+    steps: tuple[StepView, ...]
+    health_url: str | None
+    rollback_command: str | None
+    row_version: int
+
+    @property
+    def planned_end(self) -> datetime:
+        return self.planned_start + self.expected_duration
+
+    @property
+    def steps_done(self) -> int:
+        return sum(1 for step in self.steps if step.done)
+
+    @property
+    def next_step(self) -> StepView | None:
+        return next((step for step in self.steps if not step.done), None)
+
+    @property
+    def last_done_step(self) -> StepView | None:
+        done = [step for step in self.steps if step.done]
+        return done[-1] if done else None
+
+
+@dataclass(frozen=True)
+class ItemView:
+    key: str
+    text: str
+    team: str | None
+    done_at: datetime | None
+    done_by: str | None
+    row_version: int
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    kind: DecisionKind
+    subset: tuple[str, ...]
+    rationale: str
+    by: str
+    at: datetime
+
+    @property
+    def decision(self) -> Decision:
+        return Decision(self.kind, self.subset, self.rationale, self.by)
+
+
+@dataclass(frozen=True)
+class LogView:
+    id: int
+    at: datetime
+    kind: str
+    author: str
+    team: str | None
+    service: str | None
+    text: str
+
+    @property
+    def system(self) -> bool:
+        return self.kind == "system"
+
+
+@dataclass(frozen=True)
+class TriggerView:
+    rule: str
+    service: str
+    state: str
+    when: str
+    holding: bool
+    since: datetime | None
+    fired_at: datetime | None
+    acked_by: str | None
+    acked_at: datetime | None
+    raised_by: str | None
+    detail: str | None
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}@{self.service}"
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    name: str
+    manager: str
+    timezone: str
+    window_start: datetime
+    window_end: datetime
+    rollback_until: datetime
+    go_no_go_at: datetime
+    loaded_at: datetime
+    loaded_by: str
+
+
+@dataclass(frozen=True)
+class ReleaseSnapshot:
+    release: ReleaseView
+    people: tuple[PersonView, ...]
+    services: tuple[ServiceView, ...]
+    go_no_go: tuple[ItemView, ...]
+    readiness: Mapping[str, tuple[ItemView, ...]]
+    decisions: tuple[DecisionView, ...]
+    triggers: tuple[TriggerView, ...]
+    log: tuple[LogView, ...]
+    # The audit chain position this snapshot was read at: equal revisions
+    # mean nothing changed in between.
+    revision: int = 0
+
+    # ---------------------------------------------------------------- lookups
+
+    @property
+    def decision(self) -> DecisionView | None:
+        return self.decisions[-1] if self.decisions else None
+
+    def person(self, name: str) -> PersonView | None:
+        return next((p for p in self.people if p.name == name), None)
+
+    def service(self, name: str) -> ServiceView | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def item(self, key: str) -> ItemView | None:
+        for item in self.all_items:
+            if item.key == key:
+                return item
+        return None
+
+    @property
+    def all_items(self) -> tuple[ItemView, ...]:
+        items = list(self.go_no_go)
+        for team_items in self.readiness.values():
+            items.extend(team_items)
+        return tuple(items)
+
+    @property
+    def states(self) -> dict[str, DeployState]:
+        return {s.name: s.state for s in self.services}
+
+    @cached_property
+    def graph(self) -> nx.DiGraph[str]:
+        from warroom.domain import graph as g
+
+        return g.build_graph(
+            [s.name for s in self.services], {s.name: s.depends_on for s in self.services}
+        )
+
+    def team_open_items(self, team: str) -> tuple[ItemView, ...]:
+        return tuple(item for item in self.readiness.get(team, ()) if not item.done)
+
+    def team_ready(self, team: str) -> bool:
+        return not self.team_open_items(team)
+
+    @property
+    def teams(self) -> list[str]:
+        """Teams with services or readiness items, in plan order."""
+        seen: dict[str, None] = {}
+        for service in self.services:
+            seen.setdefault(service.team, None)
+        for team in self.readiness:
+            seen.setdefault(team, None)
+        return list(seen)
+
+    # Waves and orders come from what was derived at load time, so reading a
+    # release (e.g. `warroom status`) needs no graph library at all.
+
+    @property
+    def waves(self) -> list[list[str]]:
+        by_wave: dict[int, list[str]] = {}
+        for service in self.services:
+            by_wave.setdefault(service.wave, []).append(service.name)
+        return [by_wave[number] for number in sorted(by_wave)]
+
+    @property
+    def deploy_order(self) -> list[str]:
+        return [name for wave in self.waves for name in wave]
+
+    @property
+    def rollback_order(self) -> list[str]:
+        return list(reversed(self.deploy_order))
+
+    @property
+    def scope(self) -> list[str]:
+        """Services the decision in force lets deploy (none before GO/PARTIAL)."""
+        decision = self.decision
+        if decision is None:
+            return []
+        return [s.name for s in self.services if decision.decision.allows(s.name)]
+
+    def startable(self) -> list[str]:
+        """Waiting services in scope whose dependencies are all done."""
+        states = self.states
+        allowed = set(self.scope)
+        return [
+            s.name
+            for s in self.services
+            if s.name in allowed
+            and s.state is DeployState.WAITING
+            and all(states.get(dep) is DeployState.DONE for dep in s.depends_on)
+        ]
+
+    def trigger(self, trigger_id: str) -> TriggerView | None:
+        return next((t for t in self.triggers if t.id == trigger_id), None)

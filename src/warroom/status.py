@@ -1,0 +1,207 @@
+"""`warroom status`: the release as text for people and JSON for scripts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from warroom.domain.lifecycle import DeployState
+from warroom.domain.snapshot import ItemView, ReleaseSnapshot, ServiceView
+from warroom.domain.timeline import humanize, phase, t_offset
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _item_json(item: ItemView) -> dict[str, Any]:
+    return {
+        "id": item.key,
+        "text": item.text,
+        "team": item.team,
+        "done": item.done,
+        "by": item.done_by,
+        "at": _iso(item.done_at),
+    }
+
+
+def _service_json(service: ServiceView, snapshot: ReleaseSnapshot) -> dict[str, Any]:
+    nxt = service.next_step
+    return {
+        "name": service.name,
+        "team": service.team,
+        "owner": service.owner,
+        "version": service.version,
+        "previous_version": service.previous_version,
+        "depends_on": list(service.depends_on),
+        "state": service.state.value,
+        "state_since": _iso(service.state_since),
+        "state_by": service.state_by,
+        "wave": service.wave,
+        "planned_start": _iso(service.planned_start),
+        "planned_end": _iso(service.planned_end),
+        "steps_done": service.steps_done,
+        "next_step": nxt.text if nxt else None,
+        "steps": [
+            {
+                "n": s.position,
+                "text": s.text,
+                "done": s.done,
+                "by": s.done_by,
+                "at": _iso(s.done_at),
+            }
+            for s in service.steps
+        ],
+        "health": None,
+    }
+
+
+def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
+    """The documented shape of `warroom status --json` (see README)."""
+    rel = snapshot.release
+    decision = snapshot.decision
+    return {
+        "release": {
+            "name": rel.name,
+            "manager": rel.manager,
+            "timezone": rel.timezone,
+            "window": {"start": _iso(rel.window_start), "end": _iso(rel.window_end)},
+            "rollback_until": _iso(rel.rollback_until),
+            "go_no_go_at": _iso(rel.go_no_go_at),
+            "now": _iso(now),
+            "t": t_offset(now, rel.window_start),
+            "phase": phase(
+                now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until
+            ).value,
+            "decision": None
+            if decision is None
+            else {
+                "kind": decision.kind.value,
+                "subset": list(decision.subset),
+                "rationale": decision.rationale,
+                "by": decision.by,
+                "at": _iso(decision.at),
+            },
+        },
+        "waves": snapshot.waves,
+        "deploy_order": snapshot.deploy_order,
+        "rollback_order": snapshot.rollback_order,
+        "startable": snapshot.startable(),
+        "services": [_service_json(s, snapshot) for s in snapshot.services],
+        "teams": [
+            {
+                "team": team,
+                "status": "READY" if snapshot.team_ready(team) else "BLOCKED",
+                "open": [i.key for i in snapshot.team_open_items(team)],
+            }
+            for team in snapshot.teams
+        ],
+        "checklists": [_item_json(item) for item in snapshot.all_items],
+        "triggers": [
+            {
+                "id": t.id,
+                "name": t.rule,
+                "service": t.service,
+                "when": t.when,
+                "state": t.state,
+                "since": _iso(t.since),
+                "fired_at": _iso(t.fired_at),
+                "acked_by": t.acked_by,
+                "acked_at": _iso(t.acked_at),
+                "raised_by": t.raised_by,
+                "detail": t.detail,
+            }
+            for t in snapshot.triggers
+        ],
+        "log": [
+            {
+                "at": _iso(e.at),
+                "t": t_offset(e.at, rel.window_start),
+                "kind": e.kind,
+                "author": e.author,
+                "text": e.text,
+            }
+            for e in snapshot.log
+        ],
+    }
+
+
+SYMBOLS = {
+    DeployState.WAITING: "○",
+    DeployState.DEPLOYING: "▶",
+    DeployState.VERIFYING: "◐",
+    DeployState.DONE: "✓",
+    DeployState.FAILED: "✗",
+    DeployState.ROLLING_BACK: "↺",
+    DeployState.ROLLED_BACK: "↩",
+}
+
+
+def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) -> str:
+    rel = snapshot.release
+    lines: list[str] = []
+    current = phase(now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until)
+    lines.append(
+        f"Release {rel.name} · manager {rel.manager} · {current.value} · {t_offset(now, rel.window_start)}"
+    )
+    lines.append(
+        f"  go/no-go {rel.go_no_go_at:%H:%M} · window {rel.window_start:%Y-%m-%d %H:%M}–{rel.window_end:%H:%M} UTC"
+        f" · rollback until {rel.rollback_until:%H:%M} UTC"
+    )
+    decision = snapshot.decision
+    if decision is None:
+        lines.append("  decision: none yet")
+    else:
+        scope = f" ({', '.join(decision.subset)})" if decision.subset else ""
+        why = f" — {decision.rationale}" if decision.rationale else ""
+        lines.append(
+            f"  decision: {decision.kind.value}{scope} by {decision.by} at {decision.at:%H:%M}{why}"
+        )
+    lines.append("")
+
+    width = max((len(s.name) for s in snapshot.services), default=8)
+    lines.append("Services (deploy waves)")
+    for number, wave in enumerate(snapshot.waves, start=1):
+        for name in wave:
+            service = snapshot.service(name)
+            assert service is not None
+            prev = f"{service.previous_version} → " if service.previous_version else ""
+            nxt = service.next_step
+            progress = f"{service.steps_done}/{len(service.steps)}"
+            detail = f"next: {nxt.text}" if nxt and service.state.value != "rolled_back" else ""
+            elapsed = (
+                "" if service.state is DeployState.WAITING else humanize(now - service.state_since)
+            )
+            lines.append(
+                f"  {number:>2}  {name:<{width}}  {service.team:<9} {prev}{service.version:<8} "
+                f"{SYMBOLS[service.state]} {service.state.label:<12} {elapsed:>6}  {progress:>5}  "
+                f"planned {service.planned_start:%H:%M}  {detail}".rstrip()
+            )
+    lines.append("")
+
+    gng_done = sum(1 for item in snapshot.go_no_go if item.done)
+    lines.append(f"Go/no-go checklist: {gng_done}/{len(snapshot.go_no_go)} checked")
+    for item in snapshot.go_no_go:
+        if not item.done:
+            lines.append(f"  [ ] {item.key:<12} {item.text}")
+    teams = []
+    for team in snapshot.teams:
+        items = snapshot.readiness.get(team, ())
+        done = sum(1 for i in items if i.done)
+        teams.append(
+            f"{team} {'READY' if snapshot.team_ready(team) else 'BLOCKED'} ({done}/{len(items)})"
+        )
+    lines.append("Readiness: " + ", ".join(teams))
+
+    active = [t for t in snapshot.triggers if t.state in {"pending", "firing"}]
+    lines.append(
+        "Triggers: " + (", ".join(f"{t.id} {t.state.upper()}" for t in active) or "none active")
+    )
+    lines.append("")
+    lines.append("Log")
+    for entry in snapshot.log[-log_lines:]:
+        mark = "·" if entry.system else ">"
+        lines.append(
+            f"  {entry.at:%H:%M:%S} {t_offset(entry.at, rel.window_start):>8} {mark} {entry.author:<8} {entry.text}"
+        )
+    return "\n".join(lines)

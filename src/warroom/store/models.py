@@ -1,0 +1,256 @@
+"""The shared store's tables.
+
+One database may hold several releases; everything but the audit log hangs
+off a release. Times are stored as naive UTC (`UTCDateTime`) so SQLite and
+PostgreSQL agree, and come back timezone-aware. Schema changes go through
+Alembic migrations in `store/migrations/`; `tests/test_migrations.py` checks
+that the migrations and these models describe the same schema.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, naive UTC on disk."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(
+                "refusing to store a naive datetime; every time in warroom is UTC-aware"
+            )
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _at(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _release_fk() -> Any:
+    return Field(
+        sa_column=Column(
+            Integer, ForeignKey("release.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+
+
+class Release(SQLModel, table=True):
+    __tablename__ = "release"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
+    manager: str = Field(max_length=100)
+    timezone: str = Field(max_length=64)
+    window_start: datetime = _at()
+    window_end: datetime = _at()
+    rollback_until: datetime = _at()
+    go_no_go_at: datetime = _at()
+    plan_text: str = Field(sa_column=Column(Text, nullable=False))
+    plan_sha256: str = Field(max_length=64)
+    loaded_at: datetime = _at()
+    loaded_by: str = Field(max_length=100)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("release_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = _release_fk()
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=32)
+    team: str | None = Field(default=None, max_length=100)
+    ssh_keys: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+
+
+class Service(SQLModel, table=True):
+    __tablename__ = "service"
+    __table_args__ = (UniqueConstraint("release_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = _release_fk()
+    name: str = Field(max_length=100)
+    team: str = Field(max_length=100)
+    position: int
+    version: str = Field(max_length=100)
+    previous_version: str | None = Field(default=None, max_length=100)
+    owner: str | None = Field(default=None, max_length=100)
+    expected_duration_s: int
+    # Derived from the plan at load time (the plan never changes afterwards),
+    # so reading a release needs no graph work: the deploy wave (1-based) and
+    # the planned start as seconds after the window opens.
+    wave: int
+    planned_start_s: int
+    health_url: str | None = Field(default=None, max_length=500)
+    health_interval_s: float | None = None
+    health_timeout_s: float | None = None
+    rollback_command: str | None = Field(default=None, max_length=500)
+    rollback_duration_s: int | None = None
+    state: str = Field(max_length=32)
+    state_since: datetime = _at()
+    state_by: str | None = Field(default=None, max_length=100)
+    # Bumped on every change to the row: the version a client saw is what a
+    # conflicting write is checked against.
+    row_version: int = 1
+
+
+class Dependency(SQLModel, table=True):
+    __tablename__ = "dependency"
+
+    service_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("service.id", ondelete="CASCADE"), primary_key=True)
+    )
+    depends_on_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("service.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class RunbookStep(SQLModel, table=True):
+    __tablename__ = "runbook_step"
+    __table_args__ = (UniqueConstraint("service_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("service.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    position: int
+    text: str = Field(max_length=500)
+    done_at: datetime | None = _at(nullable=True)
+    done_by: str | None = Field(default=None, max_length=100)
+
+
+class ChecklistItem(SQLModel, table=True):
+    """A go/no-go item (team is NULL) or a team's readiness item."""
+
+    __tablename__ = "checklist_item"
+    __table_args__ = (UniqueConstraint("release_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = _release_fk()
+    key: str = Field(max_length=120)
+    team: str | None = Field(default=None, max_length=100)
+    position: int
+    text: str = Field(max_length=500)
+    done_at: datetime | None = _at(nullable=True)
+    done_by: str | None = Field(default=None, max_length=100)
+    row_version: int = 1
+
+
+class Decision(SQLModel, table=True):
+    """Every go/no-go decision recorded; the latest one is in force."""
+
+    __tablename__ = "decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = _release_fk()
+    kind: str = Field(max_length=16)
+    subset: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    rationale: str = Field(sa_column=Column(Text, nullable=False))
+    decided_by: str = Field(max_length=100)
+    decided_at: datetime = _at()
+
+
+class LogEntry(SQLModel, table=True):
+    """The communication log: people's messages and the system's lines."""
+
+    __tablename__ = "log_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = _release_fk()
+    at: datetime = _at()
+    kind: str = Field(max_length=16)  # "message" or "system"
+    author: str = Field(max_length=100)
+    team: str | None = Field(default=None, max_length=100)
+    service: str | None = Field(default=None, max_length=100)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class TriggerRule(SQLModel, table=True):
+    __tablename__ = "trigger_rule"
+    __table_args__ = (UniqueConstraint("release_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = _release_fk()
+    name: str = Field(max_length=100)
+    when: str = Field(max_length=300)
+    description: str | None = Field(default=None, max_length=500)
+    services: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class TriggerState(SQLModel, table=True):
+    """One rule watching one service (or a lead's call on one service)."""
+
+    __tablename__ = "trigger_state"
+    __table_args__ = (UniqueConstraint("release_id", "rule", "service"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = _release_fk()
+    rule: str = Field(max_length=100)
+    service: str = Field(max_length=100)
+    state: str = Field(max_length=16)  # inactive / pending / firing / resolved
+    holding: bool = False
+    since: datetime | None = _at(nullable=True)
+    fired_at: datetime | None = _at(nullable=True)
+    acked_by: str | None = Field(default=None, max_length=100)
+    acked_at: datetime | None = _at(nullable=True)
+    raised_by: str | None = Field(default=None, max_length=100)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    row_version: int = 1
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained: each event's hash covers the previous one's."""
+
+    __tablename__ = "audit_event"
+
+    id: int = Field(primary_key=True)
+    at: datetime = _at()
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=64)
+    release_id: int | None = Field(default=None, index=True)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """A single row naming the chain's last event.
+
+    Every write transaction updates it, which serialises writers on every
+    backend (the row lock on PostgreSQL, the write lock on SQLite) and lets
+    `audit verify` notice events cut off the end of the chain.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = 0
+    last_hash: str = Field(max_length=64)

@@ -1,0 +1,115 @@
+"""Shared fixtures: a fixed clock, real SQLite files, the sample plan loaded."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from warroom.clock import FixedClock
+from warroom.commands import Commands, load_plan
+from warroom.domain.plan import Plan, parse_plan_text
+from warroom.domain.snapshot import ReleaseSnapshot
+from warroom.store.engine import Store
+from warroom.store.migrate import ensure_schema
+from warroom.store.queries import current_release, load_snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "release-v2.5.0.yaml"
+# Ten minutes before the sample's go/no-go meeting.
+T0 = datetime(2024, 3, 20, 13, 20, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture(scope="session")
+def sample_text() -> str:
+    return SAMPLE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def sample_plan(sample_text: str) -> Plan:
+    return parse_plan_text(sample_text, source=str(SAMPLE))
+
+
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated, empty database file, copied for each test (migrating is the slow part)."""
+    path = tmp_path_factory.mktemp("template") / "warroom.db"
+    store = Store(f"sqlite:///{path}")
+    ensure_schema(store)
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.dispose()
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, _migrated_template: Path) -> Path:
+    path = tmp_path / "warroom.db"
+    shutil.copyfile(_migrated_template, path)
+    return path
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{db_path}")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def loaded(store: Store, sample_plan: Plan, sample_text: str, clock: FixedClock) -> Store:
+    load_plan(store, sample_plan, sample_text, loaded_by="sarah", clock=clock)
+    return store
+
+
+@pytest.fixture
+def as_(loaded: Store, clock: FixedClock) -> Callable[[str], Commands]:
+    """`as_("lisa").complete_step(...)`: commands acting as a person."""
+    return lambda name: Commands(loaded, clock, name)
+
+
+def read_snapshot(store: Store) -> ReleaseSnapshot:
+    with store.read() as session:
+        release = current_release(session)
+        assert release is not None
+        return load_snapshot(session, release)
+
+
+def check_everything(store: Store, clock: FixedClock) -> None:
+    """Every go/no-go and readiness item checked, by the release manager."""
+    sarah = Commands(store, clock, "sarah")
+    for item in read_snapshot(store).all_items:
+        if not item.done:
+            sarah.check_item(item.key)
+
+
+@pytest.fixture
+def go(loaded: Store, clock: FixedClock) -> Store:
+    """The sample release with every checklist item checked and GO recorded."""
+    check_everything(loaded, clock)
+    Commands(loaded, clock, "sarah").decide("go", rationale="all teams ready")
+    return loaded
+
+
+def table_counts(store: Store) -> dict[str, int]:
+    """Row counts of every table: a refused command must leave these unchanged."""
+    from sqlalchemy import inspect, text
+
+    with store.engine.connect() as conn:
+        names = inspect(conn).get_table_names()
+        return {
+            name: conn.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one()
+            for name in names
+        }
+
+
+def fingerprint(store: Store) -> tuple[dict[str, int], ReleaseSnapshot]:
+    return table_counts(store), read_snapshot(store)
