@@ -92,6 +92,13 @@ def test_uncheck_and_unknown_item(loaded: Store, as_: As) -> None:
     refused(loaded, lambda: as_("sarah").check_item("gng-99"), "unknown checklist item 'gng-99'")
 
 
+def test_checking_several_items_is_all_or_nothing(loaded: Store, as_: As) -> None:
+    refused(loaded, lambda: as_("mike").set_items(["backend-1", "infra-1"], True), "infra-1")
+    assert "checked backend-2" in as_("mike").set_items(["backend-1", "backend-2"], True)
+    snapshot = read_snapshot(loaded)
+    assert [i.done for i in snapshot.readiness["backend"][:3]] == [True, True, False]
+
+
 def test_team_turning_ready_and_blocked_is_announced(loaded: Store, as_: As) -> None:
     snapshot = read_snapshot(loaded)
     for item in snapshot.readiness["mobile"]:

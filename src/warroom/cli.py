@@ -134,11 +134,35 @@ def _run(action: Callable[[Commands], str]) -> None:
 def main(ctx: click.Context, db: str | None, user: str | None, release: str | None) -> None:
     """warroom — the terminal war room for release day.
 
-    With no command, opens the war-room TUI.
+    With no command, opens the war-room TUI as --as NAME (or $WARROOM_USER,
+    or your login name) on --db URL (or $WARROOM_DB, or ./warroom.db).
     """
     ctx.obj = Settings(db=db, user=user, release=release)
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        _run_tui()
+
+
+def _run_tui() -> None:
+    from warroom.store.engine import StoreError, normalise_url, resolve_url
+    from warroom.tui.app import AppConfig, create_app
+
+    settings = _settings()
+    url = resolve_url(settings.db)
+    try:
+        normalise_url(url)
+    except StoreError as exc:
+        fail(str(exc))
+    config = AppConfig(
+        db_url=url, identity=settings.identity, clock=_clock(), release=settings.release
+    )
+    create_app(config).run()
+
+
+@main.command()
+@common_options
+def tui() -> None:
+    """Open the war-room TUI (the same as `warroom` with no command)."""
+    _run_tui()
 
 
 # ---------------------------------------------------------------- plans
@@ -223,7 +247,10 @@ def status(as_json: bool) -> None:
     with _store() as store:
         try:
             with store.read() as session:
-                release = current_release(session, _settings().release)
+                wanted = _settings().release
+                release = current_release(session, wanted)
+                if release is None and wanted:
+                    fail(f"release {wanted!r} is not loaded in this database")
                 if release is None:
                     fail("no release is loaded in this database; load one with: warroom load PLAN")
                 snapshot = load_snapshot(session, release)
@@ -322,8 +349,8 @@ def item() -> None:
 @common_options
 @click.argument("keys", nargs=-1, required=True)
 def item_check(keys: tuple[str, ...]) -> None:
-    """Check one or more items, e.g. backend-3 gng-1."""
-    _run(lambda c: "\n".join(c.check_item(key) for key in keys))
+    """Check one or more items, e.g. backend-3 gng-1 (all or none)."""
+    _run(lambda c: c.set_items(keys, True))
 
 
 @item.command("uncheck")
@@ -331,7 +358,7 @@ def item_check(keys: tuple[str, ...]) -> None:
 @click.argument("keys", nargs=-1, required=True)
 def item_uncheck(keys: tuple[str, ...]) -> None:
     """Uncheck one or more items."""
-    _run(lambda c: "\n".join(c.uncheck_item(key) for key in keys))
+    _run(lambda c: c.set_items(keys, False))
 
 
 @main.command()

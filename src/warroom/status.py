@@ -126,15 +126,7 @@ def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
     }
 
 
-SYMBOLS = {
-    DeployState.WAITING: "○",
-    DeployState.DEPLOYING: "▶",
-    DeployState.VERIFYING: "◐",
-    DeployState.DONE: "✓",
-    DeployState.FAILED: "✗",
-    DeployState.ROLLING_BACK: "↺",
-    DeployState.ROLLED_BACK: "↩",
-}
+SYMBOLS = {state: state.symbol for state in DeployState}
 
 
 def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) -> str:

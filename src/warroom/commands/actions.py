@@ -104,46 +104,54 @@ class Commands:
     # ---------------------------------------------------------------- checklists
 
     def check_item(self, key: str, *, expect_version: int | None = None) -> str:
-        return self._set_item(key, True, expect_version)
+        return self.set_items([key], True, expect_version=expect_version)
 
     def uncheck_item(self, key: str, *, expect_version: int | None = None) -> str:
-        return self._set_item(key, False, expect_version)
+        return self.set_items([key], False, expect_version=expect_version)
 
-    def _set_item(self, key: str, done: bool, expect_version: int | None) -> str:
+    def set_items(
+        self, keys: Sequence[str], done: bool, *, expect_version: int | None = None
+    ) -> str:
+        """Check (or uncheck) several items at once: all of them, or none if any is refused."""
+        if not keys:
+            raise CommandError("name at least one checklist item")
         with self._tx() as tx:
-            item = tx.session.exec(
-                select(m.ChecklistItem).where(
-                    m.ChecklistItem.release_id == tx.release_id, m.ChecklistItem.key == key
-                )
-            ).first()
-            if item is None:
-                raise CommandError(
-                    f"unknown checklist item {key!r}; `warroom status` lists the item ids"
-                )
-            tx.require(Action.CHECK_ITEM, item.team, key)
-            state_now = (
-                f"checked by {item.done_by} at {_hm(item.done_at)}" if item.done_at else "unchecked"
+            return "\n".join(self._set_item(tx, key, done, expect_version) for key in keys)
+
+    def _set_item(self, tx: Tx, key: str, done: bool, expect_version: int | None) -> str:
+        item = tx.session.exec(
+            select(m.ChecklistItem).where(
+                m.ChecklistItem.release_id == tx.release_id, m.ChecklistItem.key == key
             )
-            tx.check_version(f"{key} ({item.text})", item.row_version, expect_version, state_now)
-            if done and item.done_at is not None:
-                raise CommandError(
-                    f"{key} ({item.text}) is already checked by {item.done_by} at {_hm(item.done_at)}"
-                )
-            if not done and item.done_at is None:
-                raise CommandError(f"{key} ({item.text}) is not checked")
-            was_open = [i.key for i in self._items(tx, item.team) if i.done_at is None]
-            item.done_at = tx.now if done else None
-            item.done_by = tx.actor.name if done else None
-            tx.touch(item)
-            tx.session.flush()
-            open_now = [i for i in self._items(tx, item.team) if i.done_at is None]
-            self._announce_readiness(tx, item.team, bool(was_open), open_now)
-            tx.audit(
-                "item.check" if done else "item.uncheck",
-                {"item": key, "text": item.text, "team": item.team},
+        ).first()
+        if item is None:
+            raise CommandError(
+                f"unknown checklist item {key!r}; `warroom status` lists the item ids"
             )
-            verb = "checked" if done else "unchecked"
-            return f"{verb} {key}: {item.text}"
+        tx.require(Action.CHECK_ITEM, item.team, key)
+        state_now = (
+            f"checked by {item.done_by} at {_hm(item.done_at)}" if item.done_at else "unchecked"
+        )
+        tx.check_version(f"{key} ({item.text})", item.row_version, expect_version, state_now)
+        if done and item.done_at is not None:
+            raise CommandError(
+                f"{key} ({item.text}) is already checked by {item.done_by} at {_hm(item.done_at)}"
+            )
+        if not done and item.done_at is None:
+            raise CommandError(f"{key} ({item.text}) is not checked")
+        was_open = [i.key for i in self._items(tx, item.team) if i.done_at is None]
+        item.done_at = tx.now if done else None
+        item.done_by = tx.actor.name if done else None
+        tx.touch(item)
+        tx.session.flush()
+        open_now = [i for i in self._items(tx, item.team) if i.done_at is None]
+        self._announce_readiness(tx, item.team, bool(was_open), open_now)
+        tx.audit(
+            "item.check" if done else "item.uncheck",
+            {"item": key, "text": item.text, "team": item.team},
+        )
+        verb = "checked" if done else "unchecked"
+        return f"{verb} {key}: {item.text}"
 
     @staticmethod
     def _announce_readiness(

@@ -49,6 +49,9 @@ def format_clock_offset(delta: timedelta) -> str:
     minutes, secs = divmod(rest, 60)
     if seconds == 0:
         return "T-0"
+    if hours >= 48:  # a release far in the future or long past
+        days, hours = divmod(hours, 24)
+        return f"T{sign}{days}d{hours:02d}h"
     if hours:
         return f"T{sign}{hours}h{minutes:02d}m"
     if minutes:

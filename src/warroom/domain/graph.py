@@ -50,12 +50,18 @@ def find_cycles(graph: nx.DiGraph[str]) -> list[list[str]]:
         start = members[0]
         if len(members) == 1 and not graph.has_edge(start, start):
             continue
-        # Walk dependency -> dependent backwards (dependent -> its dependency)
-        # so the cycle reads in the "depends on" direction.
+        if graph.has_edge(start, start):
+            cycles.append([start])
+            continue
+        # Walk dependent -> dependency so the cycle reads in the "depends on"
+        # direction, and take the shortest way back to `start` so the cycle
+        # really passes through the member the plan lists first.
         reverse = graph.subgraph(members).reverse(copy=False)
-        edges = nx.find_cycle(reverse, source=start)
-        cycle = [edge[0] for edge in edges]
-        cycles.append(cycle)
+        back = min(
+            (nx.shortest_path(reverse, dep, start) for dep in reverse.successors(start)),
+            key=lambda path: (len(path), [_position(graph, n) for n in path]),
+        )
+        cycles.append([start, *back[:-1]])
     cycles.sort(key=lambda c: _position(graph, c[0]))
     return cycles
 
@@ -126,9 +132,8 @@ def missing_dependencies(graph: nx.DiGraph[str], subset: Iterable[str]) -> dict[
     """
     chosen = set(subset)
     missing: dict[str, list[str]] = {}
-    for name in sorted(chosen, key=lambda n: _position(graph, n)):
-        if name not in graph:
-            continue
+    known = [name for name in chosen if name in graph]  # unknown names are reported elsewhere
+    for name in sorted(known, key=lambda n: _position(graph, n)):
         absent = dependencies(graph, name) - chosen
         if absent:
             missing[name] = sorted(absent, key=lambda n: _position(graph, n))

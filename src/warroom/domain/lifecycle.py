@@ -32,6 +32,10 @@ class DeployState(StrEnum):
         return self.value.replace("_", " ")
 
     @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    @property
     def in_flight(self) -> bool:
         return self in {DeployState.DEPLOYING, DeployState.VERIFYING}
 
@@ -49,6 +53,17 @@ class DeployState(StrEnum):
     def settled(self) -> bool:
         """Nothing more will happen to it in this release."""
         return self in {DeployState.DONE, DeployState.ROLLED_BACK}
+
+
+_SYMBOLS = {
+    DeployState.WAITING: "○",
+    DeployState.DEPLOYING: "▶",
+    DeployState.VERIFYING: "◐",
+    DeployState.DONE: "✓",
+    DeployState.FAILED: "✗",
+    DeployState.ROLLING_BACK: "↺",
+    DeployState.ROLLED_BACK: "↩",
+}
 
 
 class DecisionKind(StrEnum):

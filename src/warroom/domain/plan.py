@@ -520,8 +520,13 @@ def _check_references(
 # ---------------------------------------------------------------- YAML
 
 
-class _PlanLoader(yaml.SafeLoader):
-    """SafeLoader that leaves timestamps and floats as written.
+# libyaml's parser when PyYAML was built with it (several times faster on
+# big plans), the pure-Python one otherwise; both give the same nodes and marks.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _PlanLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """A safe loader that leaves timestamps and floats as written.
 
     Timestamps are parsed by the plan's own rules (a naive one is an error,
     not silently UTC), and `version: 2.10` must not become the float 2.1.
@@ -568,6 +573,9 @@ def parse_plan_text(text: str, source: str | None = None) -> Plan:
         loader = _PlanLoader(text)
         try:
             node = loader.get_single_node()
+            # Map lines (and spot duplicate keys) before construction: building
+            # the document folds `<<: *anchor` merges into the mapping nodes.
+            lines = _line_map(node, out) if node is not None else {}
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -577,7 +585,6 @@ def parse_plan_text(text: str, source: str | None = None) -> Plan:
         raise PlanInvalid([PlanIssue("", f"not valid YAML: {exc.problem}", line)], source) from None
     except yaml.YAMLError as exc:
         raise PlanInvalid([PlanIssue("", f"not valid YAML: {exc}")], source) from None
-    lines = _line_map(node, out) if node is not None else {}
     try:
         plan = validate_plan(data, lines)
     except PlanInvalid as exc:

@@ -161,9 +161,12 @@ class _Parser:
             # "for 10 minutes": quote what was written, not just the number.
             written = self.text[tok.column - 1 : unit.column - 1 + len(unit.text)]
         try:
-            return parse_duration(written)
+            hold = parse_duration(written)
         except ValueError as exc:
             raise RuleSyntaxError(self.text, tok.column, str(exc)) from None
+        if not hold:
+            raise RuleSyntaxError(self.text, tok.column, "the duration must be more than zero")
+        return hold
 
     def _done(self) -> None:
         if self._peek() is not None:

@@ -62,6 +62,9 @@ class ServiceView:
     health_url: str | None
     rollback_command: str | None
     row_version: int
+    # "healthy", "failing", "stale" or "unknown"; filled in by the health
+    # poller's samples once it runs (unknown until then).
+    health: str = "unknown"
 
     @property
     def planned_end(self) -> datetime:
@@ -259,6 +262,34 @@ class ReleaseSnapshot:
             and s.state is DeployState.WAITING
             and all(states.get(dep) is DeployState.DONE for dep in s.depends_on)
         ]
+
+    def decision_refusal(
+        self, kind: DecisionKind, subset: tuple[str, ...], rationale: str
+    ) -> str | None:
+        """The command layer's decision gate, evaluated on this snapshot (for
+        dialogs that want to say "no" before sending)."""
+        from warroom.domain import graph as g
+        from warroom.domain.lifecycle import decision_refusal
+
+        return decision_refusal(
+            kind,
+            subset,
+            rationale,
+            services=[s.name for s in self.services],
+            missing_dependencies=g.missing_dependencies(self.graph, subset),
+            open_go_no_go=[f"{i.key} {i.text}" for i in self.go_no_go if not i.done],
+            blocked_teams={
+                team: [i.key for i in self.team_open_items(team)]
+                for team in self.teams
+                if not self.team_ready(team)
+            },
+            service_teams={s.name: s.team for s in self.services},
+            started=[s.name for s in self.services if s.state is not DeployState.WAITING],
+        )
+
+    def firing(self, service: str) -> list[TriggerView]:
+        """Triggers currently firing on `service` (acknowledged or not)."""
+        return [t for t in self.triggers if t.service == service and t.state == "firing"]
 
     def trigger(self, trigger_id: str) -> TriggerView | None:
         return next((t for t in self.triggers if t.id == trigger_id), None)

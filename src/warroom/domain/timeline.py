@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from warroom.domain.durations import format_clock_offset
+
+if TYPE_CHECKING:
+    from warroom.domain.snapshot import ReleaseSnapshot
 
 
 class Phase(StrEnum):
@@ -67,3 +71,34 @@ def humanize(delta: timedelta) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s" if minutes < 10 else f"{minutes}m"
     return f"{secs}s"
+
+
+def milestones(snapshot: ReleaseSnapshot, now: datetime) -> list[Milestone]:
+    """The day's fixed points in time order, each marked done when reached."""
+    from warroom.domain.lifecycle import DeployState
+
+    rel = snapshot.release
+    states = snapshot.states
+    scope = set(snapshot.scope)
+    started = any(state is not DeployState.WAITING for state in states.values())
+    settled = bool(scope) and all(states[name].settled for name in scope)
+    unsettled_rollbacks = any(
+        state in {DeployState.FAILED, DeployState.ROLLING_BACK} for state in states.values()
+    )
+    items = [
+        Milestone(rel.go_no_go_at, "go/no-go meeting", snapshot.decision is not None),
+        Milestone(rel.window_start, "deploy window opens", started),
+    ]
+    items.extend(
+        Milestone(s.planned_start, f"{s.name} starts", s.state is not DeployState.WAITING, s.name)
+        for s in snapshot.services
+    )
+    items.append(Milestone(rel.window_end, "deploy window closes", settled))
+    items.append(
+        Milestone(
+            rel.rollback_until,
+            "rollback deadline",
+            now >= rel.rollback_until and not unsettled_rollbacks,
+        )
+    )
+    return sorted(items, key=lambda m: m.at)

@@ -1,0 +1,667 @@
+"""Plan validation: one test per kind of error, then every error at once.
+
+Variants of the sample are made by editing its YAML text (so line numbers
+stay meaningful) or by building small dicts with ISO strings for
+`validate_plan`; the plan loader keeps timestamps as strings, so
+`yaml.safe_load` of the sample would not give the same data.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from warroom.domain.plan import (
+    Plan,
+    PlanInvalid,
+    PlanIssue,
+    load_plan,
+    parse_plan_text,
+    validate_plan,
+)
+from warroom.domain.roles import Role
+
+SOURCE = "release.yaml"
+ACCEPTED_DURATIONS = "h, m, s or ms"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def edit(text: str, old: str, new: str) -> str:
+    """Replace `old`, which must occur exactly once, by `new`."""
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+    return text.replace(old, new)
+
+
+def line_of(text: str, needle: str) -> int:
+    """The 1-based line holding `needle`, which must be on exactly one line."""
+    hits = [number for number, line in enumerate(text.splitlines(), start=1) if needle in line]
+    assert len(hits) == 1, f"{needle!r} is on lines {hits}"
+    return hits[0]
+
+
+def invalid(text: str) -> PlanInvalid:
+    with pytest.raises(PlanInvalid) as info:
+        parse_plan_text(text, source=SOURCE)
+    return info.value
+
+
+def only_issue(text: str) -> PlanIssue:
+    err = invalid(text)
+    assert len(err.issues) == 1, err.render()
+    return err.issues[0]
+
+
+def base() -> dict[str, Any]:
+    """A small valid plan as raw data, timestamps as ISO strings."""
+    return {
+        "release": "v1.0.0",
+        "manager": "sarah",
+        "window": {"start": "2024-03-20T14:00:00Z", "end": "2024-03-20T16:00:00Z"},
+        "rollback_until": "2024-03-20T18:00:00Z",
+        "go_no_go_at": "2024-03-20T13:30:00Z",
+        "people": [
+            {"name": "sarah", "role": "release_manager", "team": "ops"},
+            {"name": "tom", "role": "team_lead", "team": "infra"},
+            {"name": "raj", "role": "oncall", "team": "infra"},
+        ],
+        "services": [
+            {"name": "a", "team": "infra", "version": "1.0.0"},
+            {"name": "b", "team": "infra", "version": "1.0.0", "depends_on": ["a"]},
+        ],
+    }
+
+
+def dict_issues(data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(PlanInvalid) as info:
+        validate_plan(data)
+    assert all(issue.line is None for issue in info.value.issues)
+    return [(issue.location, issue.message) for issue in info.value.issues]
+
+
+def test_base_dict_is_valid_both_ways() -> None:
+    assert validate_plan(base()).release == "v1.0.0"
+    assert parse_plan_text(yaml.safe_dump(base())).services[1].depends_on == ("a",)
+
+
+# ---------------------------------------------------------------- valid plans
+
+
+def test_sample_plan_is_valid(sample_plan: Plan) -> None:
+    assert sample_plan.release == "v2.5.0"
+    assert sample_plan.manager == "sarah"
+    assert [s.name for s in sample_plan.services] == [
+        "api-gateway",
+        "auth-service",
+        "logging-service",
+        "user-service",
+        "mobile-backend",
+        "web-frontend",
+    ]
+    assert sample_plan.window.start == datetime(2024, 3, 20, 14, 0, tzinfo=UTC)
+    assert sample_plan.window.end == datetime(2024, 3, 20, 16, 0, tzinfo=UTC)
+    assert sample_plan.services[2].expected_duration == timedelta(minutes=5)
+    assert [t.rule.describe() for t in sample_plan.triggers] == [
+        "error_rate > 1% for 2m",
+        "p99_ms > 2x baseline for 2m",
+        "health failing for 3 checks",
+    ]
+    assert sample_plan.teams == ["ops", "infra", "backend", "mobile", "frontend", "support"]
+
+
+def test_load_plan_reads_the_sample_file(sample_plan: Plan) -> None:
+    path = Path(__file__).resolve().parent.parent / "sample_data" / "release-v2.5.0.yaml"
+    assert load_plan(str(path)) == sample_plan
+
+
+def test_versions_stay_strings(sample_text: str) -> None:
+    text = edit(sample_text, "version: 1.8.0\n", "version: 2.10\n")
+    text = edit(text, "previous_version: 1.7.0\n", "previous_version: 2.9\n")
+    text = edit(text, "version: 2.0.0\n", "version: 3\n")
+    plan = parse_plan_text(text)
+    assert plan.services[0].version == "2.10"
+    assert plan.services[0].previous_version == "2.9"
+    assert plan.services[4].version == "3"
+
+
+def test_offsets_are_converted_to_utc(sample_text: str) -> None:
+    text = edit(
+        sample_text, "go_no_go_at: 2024-03-20T13:30:00Z", "go_no_go_at: 2024-03-20T14:30:00+01:00"
+    )
+    plan = parse_plan_text(text)
+    assert plan.go_no_go_at == datetime(2024, 3, 20, 13, 30, tzinfo=UTC)
+    assert plan.go_no_go_at.tzinfo is UTC
+
+
+def test_default_steps_apply_to_services_without_steps(sample_plan: Plan) -> None:
+    by_name = {s.name: s for s in sample_plan.services}
+    mobile = by_name["mobile-backend"]
+    assert mobile.steps is None
+    assert sample_plan.steps_for(mobile) == (
+        "Deploy",
+        "Run smoke tests",
+        "Check error rates",
+        "Verify integrations",
+    )
+    assert sample_plan.steps_for(by_name["logging-service"]) == (
+        "Deploy 1.4.0",
+        "Verify log shipping",
+    )
+
+
+def test_built_in_default_steps_when_the_plan_has_none() -> None:
+    plan = validate_plan(base())
+    assert plan.steps_for(plan.services[0]) == ("Deploy", "Run smoke tests", "Verify")
+
+
+def test_owner_of_named_owner_else_team_oncall(sample_plan: Plan) -> None:
+    owners = {s.name: sample_plan.owner_of(s) for s in sample_plan.services}
+    assert owners == {
+        "api-gateway": "raj",
+        "auth-service": "lisa",
+        "logging-service": "raj",
+        "user-service": "lisa",  # named owner
+        "mobile-backend": "omar",
+        "web-frontend": "kim",
+    }
+
+
+def test_owner_of_falls_back_to_team_lead_then_none(sample_text: str) -> None:
+    no_oncall = parse_plan_text(
+        edit(sample_text, "  - {name: kim,   role: oncall,    team: frontend}\n", "")
+    )
+    assert no_oncall.owner_of(no_oncall.services[5]) == "jen"
+    # support has only an observer: nobody to own its service.
+    observers_only = parse_plan_text(
+        edit(sample_text, "    team: frontend\n", "    team: support\n")
+    )
+    assert observers_only.owner_of(observers_only.services[5]) is None
+
+
+def test_named_owner_wins_over_oncall(sample_text: str) -> None:
+    text = edit(sample_text, "    team: mobile\n", "    team: mobile\n    owner: ana\n")
+    plan = parse_plan_text(text)
+    assert plan.owner_of(plan.services[4]) == "ana"
+
+
+# ---------------------------------------------------------------- references
+
+
+def test_unknown_dependency(sample_text: str) -> None:
+    text = edit(sample_text, "depends_on: [auth-service]\n", "depends_on: [billing]\n")
+    issue = only_issue(text)
+    assert issue.location == "services[3].depends_on[0]"
+    assert issue.message == "unknown service 'billing'"
+    assert issue.line == line_of(text, "depends_on: [billing]")
+
+
+def test_dependency_cycle_names_every_member_in_order() -> None:
+    data = base()
+    data["services"] = [
+        {"name": "a", "team": "infra", "version": "1", "depends_on": ["b"]},
+        {"name": "b", "team": "infra", "version": "1", "depends_on": ["c"]},
+        {"name": "c", "team": "infra", "version": "1", "depends_on": ["a"]},
+    ]
+    assert dict_issues(data) == [("services[0].depends_on", "dependency cycle: a -> b -> c -> a")]
+
+
+def test_dependency_cycle_starts_at_first_member_in_plan(sample_text: str) -> None:
+    text = edit(
+        sample_text,
+        "    version: 1.8.0\n",
+        "    version: 1.8.0\n    depends_on: [logging-service]\n",
+    )
+    issue = only_issue(text)
+    assert issue.location == "services[0].depends_on"
+    assert issue.message == "dependency cycle: api-gateway -> logging-service -> api-gateway"
+    assert issue.line == line_of(text, "depends_on: [logging-service]")
+
+
+def test_self_dependency_is_a_cycle() -> None:
+    data = base()
+    data["services"][1]["depends_on"] = ["b"]
+    assert dict_issues(data) == [("services[1].depends_on", "dependency cycle: b -> b")]
+
+
+def test_two_cycles_are_both_reported() -> None:
+    data = base()
+    data["services"] = [
+        {"name": n, "team": "infra", "version": "1", "depends_on": [d]}
+        for n, d in [("x", "y"), ("c", "a"), ("a", "b"), ("b", "c"), ("y", "x")]
+    ]
+    assert dict_issues(data) == [
+        ("services[0].depends_on", "dependency cycle: x -> y -> x"),
+        ("services[1].depends_on", "dependency cycle: c -> a -> b -> c"),
+    ]
+
+
+def test_duplicate_service_name(sample_text: str) -> None:
+    text = edit(sample_text, "- name: logging-service\n", "- name: auth-service\n")
+    issue = only_issue(text)
+    assert issue.location == "services[2].name"
+    assert issue.message == "duplicate service name 'auth-service' (also services[1])"
+
+
+def test_duplicate_person_name(sample_text: str) -> None:
+    text = edit(sample_text, "{name: kim,", "{name: jen,")
+    issue = only_issue(text)
+    assert issue.location == "people[8].name"
+    assert issue.message == "duplicate person name 'jen' (also people[7])"
+    assert issue.line == line_of(text, "{name: jen,   role: oncall")
+
+
+def test_duplicate_trigger_name(sample_text: str) -> None:
+    text = edit(sample_text, "{name: latency,", "{name: error-rate,")
+    issue = only_issue(text)
+    assert issue.location == "triggers[1].name"
+    assert "duplicate trigger name 'error-rate' (also triggers[0])" in issue.message
+
+
+def test_unknown_team_of_a_service(sample_text: str) -> None:
+    text = edit(sample_text, "    team: frontend\n", "    team: payments\n")
+    issue = only_issue(text)
+    assert issue.location == "services[5].team"
+    assert issue.message == "unknown team 'payments': no person in people is on it"
+    assert issue.line == line_of(text, "team: payments")
+
+
+def test_unknown_team_in_readiness(sample_text: str) -> None:
+    text = edit(sample_text, "  frontend:\n", "  payments:\n")
+    issue = only_issue(text)
+    assert issue.location == "readiness.payments"
+    assert "unknown team 'payments'" in issue.message
+    assert issue.line == line_of(text, "payments:")
+
+
+def test_unknown_manager(sample_text: str) -> None:
+    text = edit(sample_text, "manager: sarah\n", "manager: bob\n")
+    issue = only_issue(text)
+    assert issue.location == "manager"
+    assert issue.message == "unknown person 'bob': the manager must be listed in people"
+    assert issue.line == line_of(text, "manager: bob")
+
+
+def test_unknown_owner(sample_text: str) -> None:
+    text = edit(sample_text, "owner: lisa\n", "owner: zed\n")
+    issue = only_issue(text)
+    assert issue.location == "services[3].owner"
+    assert issue.message == "unknown person 'zed'"
+
+
+def test_manager_must_be_a_release_manager(sample_text: str) -> None:
+    text = edit(sample_text, "manager: sarah\n", "manager: tom\n")
+    issue = only_issue(text)
+    assert issue.location == "manager"
+    assert issue.message == "tom is team_lead; the manager's role must be release_manager"
+
+
+def test_team_lead_needs_a_team() -> None:
+    data = base()
+    del data["people"][1]["team"]
+    assert dict_issues(data) == [("people[1].team", "a team_lead needs a team")]
+
+
+def test_trigger_scope_names_an_unknown_service(sample_text: str) -> None:
+    text = edit(
+        sample_text,
+        'when: "health failing for 3 checks"',
+        'when: "health failing for 3 checks", services: [api-gateway, billing]',
+    )
+    issue = only_issue(text)
+    assert issue.location == "triggers[2].services[1]"
+    assert issue.message == "unknown service 'billing'"
+
+
+# ---------------------------------------------------------------- field values
+
+
+def test_bad_duration_says_what_is_accepted(sample_text: str) -> None:
+    text = edit(sample_text, "expected_duration: 5m\n", "expected_duration: 10 minutes\n")
+    issue = only_issue(text)
+    assert issue.location == "services[2].expected_duration"
+    assert "bad duration '10 minutes'" in issue.message
+    assert ACCEPTED_DURATIONS in issue.message
+    assert issue.line == line_of(text, "10 minutes")
+
+
+def test_duration_without_unit_suggests_one() -> None:
+    data = base()
+    data["services"][0]["expected_duration"] = 10
+    assert dict_issues(data) == [
+        ("services[0].expected_duration", "bad duration 10: add a unit, like 10s or 10m")
+    ]
+
+
+def test_zero_duration_is_refused() -> None:
+    data = base()
+    data["services"][0]["expected_duration"] = "0s"
+    assert dict_issues(data) == [
+        ("services[0].expected_duration", "duration '0s' must be more than zero")
+    ]
+
+
+def test_naive_timestamp(sample_text: str) -> None:
+    text = edit(
+        sample_text, "rollback_until: 2024-03-20T18:00:00Z", "rollback_until: 2024-03-20T18:00:00"
+    )
+    issue = only_issue(text)
+    assert issue.location == "rollback_until"
+    assert "has no time zone" in issue.message
+    assert "add Z or an offset" in issue.message
+
+
+def test_bad_timestamp(sample_text: str) -> None:
+    text = edit(sample_text, "go_no_go_at: 2024-03-20T13:30:00Z", "go_no_go_at: half past one")
+    issue = only_issue(text)
+    assert issue.location == "go_no_go_at"
+    assert issue.message.startswith("bad timestamp 'half past one'")
+    assert "ISO 8601" in issue.message
+
+
+@pytest.mark.parametrize("end", ["2024-03-20T13:00:00Z", "2024-03-20T14:00:00Z"])
+def test_window_must_end_after_it_starts(sample_text: str, end: str) -> None:
+    text = edit(sample_text, "end: 2024-03-20T16:00:00Z", f"end: {end}")
+    issue = only_issue(text)
+    assert issue.location == "window.end"
+    assert issue.message == "the window ends before it starts"
+
+
+def test_rollback_until_before_window_end(sample_text: str) -> None:
+    text = edit(
+        sample_text, "rollback_until: 2024-03-20T18:00:00Z", "rollback_until: 2024-03-20T15:00:00Z"
+    )
+    issue = only_issue(text)
+    assert issue.location == "rollback_until"
+    assert issue.message == "the rollback window ends before the deploy window does"
+
+
+def test_go_no_go_after_window_start(sample_text: str) -> None:
+    text = edit(
+        sample_text, "go_no_go_at: 2024-03-20T13:30:00Z", "go_no_go_at: 2024-03-20T14:30:00Z"
+    )
+    issue = only_issue(text)
+    assert issue.location == "go_no_go_at"
+    assert issue.message == "the go/no-go meeting is after the deploy window starts"
+
+
+def test_trigger_rule_that_does_not_parse(sample_text: str) -> None:
+    text = edit(sample_text, 'when: "error_rate > 1% for 2m"', 'when: "error_rate > for 2m"')
+    issue = only_issue(text)
+    assert issue.location == "triggers[0].when"
+    assert "column 14" in issue.message
+    assert "expected a number, a percentage or Nx baseline" in issue.message
+    assert "'error_rate > for 2m'" in issue.message
+    assert issue.line == line_of(text, "error_rate > for 2m")
+
+
+def test_unknown_role(sample_text: str) -> None:
+    text = edit(sample_text, "role: observer,", "role: watcher,")
+    issue = only_issue(text)
+    assert issue.location == "people[9].role"
+    assert issue.message.startswith("unknown role 'watcher'")
+    assert all(role.value in issue.message for role in Role)
+
+
+def test_unknown_field_typo(sample_text: str) -> None:
+    text = edit(sample_text, "previous_version: 1.7.0\n", "previous_verison: 1.7.0\n")
+    issue = only_issue(text)
+    assert issue.location == "services[0].previous_verison"
+    assert issue.message.startswith("unknown field")
+    assert issue.line == line_of(text, "previous_verison")
+
+
+def test_unknown_header_field() -> None:
+    data = base()
+    data["relase_notes"] = "x"
+    assert dict_issues(data) == [
+        ("relase_notes", "unknown field (check the spelling against the plan format)")
+    ]
+
+
+def test_missing_required_service_field(sample_text: str) -> None:
+    text = edit(sample_text, "    version: 2.0.0\n", "")
+    issue = only_issue(text)
+    assert issue.location == "services[4].version"
+    assert issue.message == "required field is missing"
+    # The line of the service that lacks it.
+    assert issue.line == line_of(text, "- name: mobile-backend")
+
+
+@pytest.mark.parametrize(
+    "key", ["release", "manager", "window", "rollback_until", "go_no_go_at", "services"]
+)
+def test_missing_required_top_level_field(key: str) -> None:
+    data = base()
+    del data[key]
+    # Checks that need the missing field are skipped, not reported as noise.
+    assert dict_issues(data) == [(key, "required field is missing")]
+
+
+def test_missing_people() -> None:
+    data = base()
+    del data["people"]
+    issues = dict_issues(data)
+    assert issues[0] == ("people", "required field is missing")
+    assert ("manager", "unknown person 'sarah': the manager must be listed in people") in issues
+
+
+def test_bad_time_zone(sample_text: str) -> None:
+    text = edit(sample_text, "timezone: UTC\n", "timezone: Mars/Olympus\n")
+    issue = only_issue(text)
+    assert issue.location == "timezone"
+    assert issue.message.startswith("unknown time zone 'Mars/Olympus'")
+    assert "IANA" in issue.message
+
+
+def test_health_timeout_must_be_shorter_than_interval(sample_text: str) -> None:
+    text = edit(
+        sample_text,
+        '"http://127.0.0.1:9101/health", interval: 5s, timeout: 2s',
+        '"http://127.0.0.1:9101/health", interval: 5s, timeout: 5s',
+    )
+    issue = only_issue(text)
+    assert issue.location == "services[0].health.timeout"
+    assert issue.message == "the timeout must be shorter than the interval"
+
+
+def test_health_timeout_is_checked_against_the_default_interval() -> None:
+    data = base()
+    data["services"][0]["health"] = {"url": "http://127.0.0.1:9/health", "timeout": "10s"}
+    assert dict_issues(data) == [
+        ("services[0].health.timeout", "the timeout must be shorter than the interval")
+    ]
+
+
+def test_health_url_must_be_http() -> None:
+    data = base()
+    data["services"][0]["health"] = {"url": "ftp://example.com/health"}
+    [(location, message)] = dict_issues(data)
+    assert location == "services[0].health.url"
+    assert "bad health url 'ftp://example.com/health'" in message
+
+
+# ---------------------------------------------------------------- YAML itself
+
+
+def test_duplicate_yaml_key(sample_text: str) -> None:
+    text = edit(sample_text, "    version: 1.8.0\n", "    version: 1.8.0\n    version: 1.8.1\n")
+    issue = only_issue(text)
+    assert issue.location == "services[0].version"
+    assert issue.message == "duplicate key: it is written twice"
+    assert issue.line == line_of(text, "version: 1.8.1")
+
+
+def test_duplicate_top_level_key(sample_text: str) -> None:
+    text = sample_text + "release: v2.5.1\n"
+    issue = only_issue(text)
+    assert issue.location == "release"
+    assert issue.line == len(text.splitlines())
+
+
+def test_merge_key_override_is_not_a_duplicate(sample_text: str) -> None:
+    text = edit(sample_text, "  - name: api-gateway\n", "  - &gw\n    name: api-gateway\n")
+    text = edit(
+        text,
+        "  - name: logging-service\n    team: infra\n",
+        "  - <<: *gw\n    name: logging-service\n",
+    )
+    plan = parse_plan_text(text, source=SOURCE)
+    assert plan.services[2].name == "logging-service"
+    assert plan.services[2].team == "infra"
+
+
+def test_invalid_yaml_syntax_reports_its_line(sample_text: str) -> None:
+    text = edit(sample_text, "timezone: UTC\n", "timezone: UTC: Z\n")
+    err = invalid(text)
+    [issue] = err.issues
+    assert issue.location == ""
+    assert issue.message.startswith("not valid YAML:")
+    assert issue.line == line_of(text, "timezone: UTC: Z")
+    assert err.render() == f"{SOURCE}:{issue.line}: {issue.message}"
+
+
+def test_unclosed_bracket_is_invalid_yaml() -> None:
+    err = invalid("release: v1\nmanager: [sarah\nwindow: x\n")
+    [issue] = err.issues
+    assert issue.message.startswith("not valid YAML:")
+    assert issue.line == 3
+
+
+@pytest.mark.parametrize("text", ["", "- just\n- a list\n", "plain words\n"])
+def test_plan_must_be_a_mapping(text: str) -> None:
+    [issue] = invalid(text).issues
+    assert issue.location == ""
+    assert issue.message.startswith("a plan is a YAML mapping")
+
+
+def test_section_must_be_a_list() -> None:
+    data = base()
+    data["services"] = {"a": {"team": "infra"}}
+    assert dict_issues(data) == [("services", "expected a list, got dict")]
+
+
+# ---------------------------------------------------------------- every error at once
+
+
+def test_all_errors_are_reported_at_once_with_lines(sample_text: str) -> None:
+    text = sample_text
+    text = edit(text, "go_no_go_at: 2024-03-20T13:30:00Z", "go_no_go_at: 2024-03-20T13:30:00")
+    text = edit(text, "role: observer,", "role: watcher,")
+    text = edit(text, "expected_duration: 5m\n", "expected_duration: 5 minutes\n")
+    text = edit(text, "depends_on: [auth-service]\n", "depends_on: [billing]\n")
+    text = edit(text, "    version: 2.0.0\n", "    versoin: 2.0.0\n")
+    text = edit(text, 'when: "error_rate > 1% for 2m"', 'when: "error_rate > for 2m"')
+
+    err = invalid(text)
+    expected = [
+        ("go_no_go_at", line_of(text, "go_no_go_at:"), "has no time zone"),
+        ("people[9].role", line_of(text, "watcher"), "unknown role 'watcher'"),
+        ("services[2].expected_duration", line_of(text, "5 minutes"), "bad duration '5 minutes'"),
+        ("services[3].depends_on[0]", line_of(text, "[billing]"), "unknown service 'billing'"),
+        ("services[4].versoin", line_of(text, "versoin"), "unknown field"),
+        (
+            "services[4].version",
+            line_of(text, "- name: mobile-backend"),
+            "required field is missing",
+        ),
+        ("triggers[0].when", line_of(text, "error_rate > for 2m"), "column 14"),
+    ]
+    assert len(err.issues) == len(expected), err.render()
+    assert str(err) == f"{len(expected)} errors in the plan"
+    # Reported in reading order, by line.
+    by_location = {issue.location: issue for issue in err.issues}
+    assert [i.location for i in err.issues] == [
+        loc for loc, _, _ in sorted(expected, key=lambda e: e[1])
+    ]
+    for location, line, phrase in expected:
+        issue = by_location[location]
+        assert issue.line == line, location
+        assert phrase in issue.message, location
+
+    rendered = err.render().splitlines()
+    assert len(rendered) == len(expected)
+    for issue, out in zip(err.issues, rendered, strict=True):
+        assert out == f"{SOURCE}:{issue.line}: {issue.location}: {issue.message}"
+
+
+def test_one_bad_entry_does_not_hide_the_next() -> None:
+    data = base()
+    data["services"][0]["expected_duration"] = "soon"
+    data["services"][1]["team"] = "nobody"
+    data["services"][1]["depends_on"] = ["ghost"]
+    data["people"][2]["role"] = "intern"
+    locations = [location for location, _ in dict_issues(data)]
+    assert sorted(locations) == sorted(
+        [
+            "services[0].expected_duration",
+            "services[1].team",
+            "services[1].depends_on[0]",
+            "people[2].role",
+        ]
+    )
+
+
+def test_single_error_message_is_singular() -> None:
+    data = base()
+    data["services"][0]["owner"] = "nobody"
+    with pytest.raises(PlanInvalid) as info:
+        validate_plan(data)
+    assert str(info.value) == "1 error in the plan"
+    # From a dict there is no line and no source.
+    assert info.value.render() == "services[0].owner: unknown person 'nobody'"
+
+
+def test_issue_render_forms() -> None:
+    issue = PlanIssue("manager", "unknown person 'bob'", 3)
+    assert issue.render("p.yaml") == "p.yaml:3: manager: unknown person 'bob'"
+    assert issue.render() == "line 3: manager: unknown person 'bob'"
+    assert PlanIssue("manager", "m").render("p.yaml") == "p.yaml: manager: m"
+    assert PlanIssue("", "m").render() == "m"
+
+
+def test_dict_variant_survives_yaml_round_trip() -> None:
+    data = copy.deepcopy(base())
+    data["services"][0]["version"] = "2.10"
+    data["window"]["start"] = "2024-03-20T14:00:00"
+    with pytest.raises(PlanInvalid) as info:
+        parse_plan_text(yaml.safe_dump(data), source=SOURCE)
+    [issue] = info.value.issues
+    assert issue.location == "window.start"
+    assert issue.line is not None
+    assert info.value.render().startswith(f"{SOURCE}:{issue.line}: window.start: timestamp")
+
+
+# ---------------------------------------------------------------- load_plan
+
+
+def test_load_plan_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(PlanInvalid) as info:
+        load_plan(str(path))
+    [issue] = info.value.issues
+    assert issue.message.startswith("cannot read the plan")
+    assert info.value.render().startswith(f"{path}: cannot read the plan")
+
+
+def test_load_plan_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("release: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(PlanInvalid) as info:
+        load_plan(str(path))
+    assert [i.message for i in info.value.issues] == ["the plan is not UTF-8 text"]
+
+
+def test_load_plan_errors_carry_the_path_and_line(tmp_path: Path, sample_text: str) -> None:
+    path = tmp_path / "plan.yaml"
+    text = edit(sample_text, "owner: lisa\n", "owner: zed\n")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PlanInvalid) as info:
+        load_plan(str(path))
+    line = line_of(text, "owner: zed")
+    assert info.value.render() == f"{path}:{line}: services[3].owner: unknown person 'zed'"
