@@ -384,3 +384,17 @@ def test_a_whole_release_day_is_logged_and_audited(go: Store, as_: As, clock: Fi
     steps = sum(len(s.steps) for s in snapshot.services)
     assert report.events == 1 + 29 + 1 + steps
     assert table_counts(go)["audit_event"] == report.events
+
+
+def test_only_a_release_manager_of_the_plan_may_load_it(
+    store: Store, sample_plan: object, sample_text: str, clock: FixedClock
+) -> None:
+    from warroom.commands import load_plan
+    from warroom.domain.plan import Plan
+
+    assert isinstance(sample_plan, Plan)
+    for who in ("root", "mike"):
+        with pytest.raises(CommandError, match="use --as sarah"):
+            load_plan(store, sample_plan, sample_text, loaded_by=who, clock=clock)
+    assert table_counts(store)["release"] == 0
+    assert load_plan(store, sample_plan, sample_text, loaded_by="sarah", clock=clock).created

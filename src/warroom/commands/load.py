@@ -13,6 +13,7 @@ from warroom.commands.tx import CommandError
 from warroom.domain import graph as g
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import Plan
+from warroom.domain.roles import Role
 from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.engine import Store
@@ -45,6 +46,13 @@ def load_plan(
     Loading the very same plan again is a no-op, so the README's command can
     be run twice.
     """
+    loader = next((p for p in plan.people if p.name == loaded_by), None)
+    if loader is None or loader.role is not Role.RELEASE_MANAGER:
+        managers = [p.name for p in plan.people if p.role is Role.RELEASE_MANAGER]
+        raise CommandError(
+            f"{loaded_by!r} may not load release {plan.release}: a plan is loaded by one of its "
+            f"release managers ({', '.join(managers)}); use --as {plan.manager}"
+        )
     ensure_schema(store)
     digest = hashlib.sha256(plan_text.encode("utf-8")).hexdigest()
     graph = plan.graph()
