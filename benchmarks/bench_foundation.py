@@ -27,7 +27,9 @@ from genplan import generate  # noqa: E402
 WARROOM = str(Path(sys.executable).parent / "warroom")
 
 
-def timed_runs(args: list[str], runs: int, env: dict[str, str] | None = None, cwd: str | None = None) -> list[float]:
+def timed_runs(
+    args: list[str], runs: int, env: dict[str, str] | None = None, cwd: str | None = None
+) -> list[float]:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -39,7 +41,9 @@ def timed_runs(args: list[str], runs: int, env: dict[str, str] | None = None, cw
 def report(label: str, samples: list[float], goal: float) -> None:
     med = statistics.median(samples)
     verdict = "ok" if med < goal else "OVER GOAL"
-    print(f"{label:<52} median {med * 1000:7.1f} ms  min {min(samples) * 1000:7.1f} ms  (goal < {goal * 1000:.0f} ms) {verdict}")
+    print(
+        f"{label:<52} median {med * 1000:7.1f} ms  min {min(samples) * 1000:7.1f} ms  (goal < {goal * 1000:.0f} ms) {verdict}"
+    )
 
 
 def best_of(fn: Callable[[], object], runs: int = 5) -> list[float]:
@@ -58,11 +62,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         big = Path(scratch) / "big.yaml"
         big.write_text(generate(1000, 3000), encoding="utf-8")
-        report("warroom check, 1,000 services / 3,000 edges", timed_runs([WARROOM, "check", str(big)], 5), 1.0)
+        report(
+            "warroom check, 1,000 services / 3,000 edges",
+            timed_runs([WARROOM, "check", str(big)], 5),
+            1.0,
+        )
 
         start = time.perf_counter()
         plan = parse_plan_text(big.read_text(encoding="utf-8"))
-        print(f"{'  of which parse + validate (in process)':<52} {(time.perf_counter() - start) * 1000:7.1f} ms")
+        print(
+            f"{'  of which parse + validate (in process)':<52} {(time.perf_counter() - start) * 1000:7.1f} ms"
+        )
         graph = plan.graph()
         print(f"  graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
         durations = {s.name: s.expected_duration for s in plan.services}
@@ -74,7 +84,9 @@ def main() -> None:
             "rollback_order": lambda: g.rollback_order(graph),
             "blast_radius (middle service)": lambda: g.blast_radius(graph, middle),
             "startable (half done)": lambda: g.startable(graph, states),
-            "missing_dependencies (first 500)": lambda: g.missing_dependencies(graph, list(graph.nodes)[:500]),
+            "missing_dependencies (first 500)": lambda: g.missing_dependencies(
+                graph, list(graph.nodes)[:500]
+            ),
             "schedule": lambda: g.schedule(graph, plan.window.start, durations),
             "critical_path": lambda: g.critical_path(graph, durations),
             "find_cycles": lambda: g.find_cycles(graph),
@@ -82,11 +94,32 @@ def main() -> None:
         for label, fn in cases.items():
             report(f"  {label}", best_of(fn), 0.05)
 
-        env = {**os.environ, "WARROOM_DB": f"sqlite:///{scratch}/status.db", "WARROOM_NOW": "2024-03-20T13:20:00Z"}
-        subprocess.run([WARROOM, "load", str(ROOT / "sample_data" / "release-v2.5.0.yaml")], check=True, capture_output=True, env=env)
-        report("warroom status cold start, sample plan", timed_runs([WARROOM, "status"], 10, env=env), 0.5)
-        report("warroom status --json cold start, sample plan", timed_runs([WARROOM, "status", "--json"], 10, env=env), 0.5)
-        report("python -c pass (interpreter floor)", timed_runs([sys.executable, "-c", "pass"], 10), 0.5)
+        env = {
+            **os.environ,
+            "WARROOM_DB": f"sqlite:///{scratch}/status.db",
+            "WARROOM_NOW": "2024-03-20T13:20:00Z",
+        }
+        subprocess.run(
+            [WARROOM, "load", str(ROOT / "sample_data" / "release-v2.5.0.yaml")],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        report(
+            "warroom status cold start, sample plan",
+            timed_runs([WARROOM, "status"], 10, env=env),
+            0.5,
+        )
+        report(
+            "warroom status --json cold start, sample plan",
+            timed_runs([WARROOM, "status", "--json"], 10, env=env),
+            0.5,
+        )
+        report(
+            "python -c pass (interpreter floor)",
+            timed_runs([sys.executable, "-c", "pass"], 10),
+            0.5,
+        )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from warroom.clock import FixedClock
-from warroom.commands import Commands, load_plan
+from warroom.commands import Commands
+from warroom.commands.load import load_plan
 from warroom.domain.plan import Plan, parse_plan_text
 from warroom.domain.snapshot import ReleaseSnapshot
 from warroom.store.engine import Store

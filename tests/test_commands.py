@@ -389,7 +389,7 @@ def test_a_whole_release_day_is_logged_and_audited(go: Store, as_: As, clock: Fi
 def test_only_a_release_manager_of_the_plan_may_load_it(
     store: Store, sample_plan: object, sample_text: str, clock: FixedClock
 ) -> None:
-    from warroom.commands import load_plan
+    from warroom.commands.load import load_plan
     from warroom.domain.plan import Plan
 
     assert isinstance(sample_plan, Plan)

@@ -210,7 +210,8 @@ def check(plan: str, as_json: bool) -> None:
 @click.argument("plan", type=click.Path(dir_okay=False))
 def load(plan: str) -> None:
     """Validate PLAN and import it in one transaction; a bad plan writes nothing."""
-    from warroom.commands import CommandError, load_plan
+    from warroom.commands import CommandError
+    from warroom.commands.load import load_plan
     from warroom.domain.plan import PlanInvalid, parse_plan_text
     from warroom.store.engine import StoreError
 

@@ -1,7 +1,10 @@
-"""The command layer: the single write path for the TUI, CLI, SSH sessions and poller."""
+"""The command layer: the single write path for the TUI, CLI, SSH sessions and poller.
+
+Loading a plan lives in `warroom.commands.load` (it needs the plan parser,
+which everyday commands do not, so it is not imported here).
+"""
 
 from warroom.commands.actions import Commands
-from warroom.commands.load import LoadResult, load_plan
 from warroom.commands.tx import SYSTEM_ACTOR, CommandError
 
-__all__ = ["SYSTEM_ACTOR", "CommandError", "Commands", "LoadResult", "load_plan"]
+__all__ = ["SYSTEM_ACTOR", "CommandError", "Commands"]

@@ -18,7 +18,6 @@ from sqlmodel import select
 
 from warroom.clock import Clock
 from warroom.commands.tx import CommandError, Tx, open_tx
-from warroom.domain import graph as g
 from warroom.domain import lifecycle as lc
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
@@ -86,6 +85,8 @@ class Commands:
 
     @staticmethod
     def _dependents(tx: Tx, service: m.Service) -> dict[str, DeployState]:
+        from warroom.domain import graph as g
+
         graph, by_name = tx.graph()
         return {
             name: DeployState(by_name[name].state)
@@ -176,6 +177,8 @@ class Commands:
         decision_kind = kind if isinstance(kind, DecisionKind) else _parse_kind(kind)
         with self._tx() as tx:
             tx.require(Action.DECIDE)
+            from warroom.domain import graph as g
+
             graph, by_name = tx.graph()
             rows = list(by_name.values())
             names = list(by_name)

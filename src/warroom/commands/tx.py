@@ -13,18 +13,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 from sqlmodel import Session, col, select
 
 from warroom.clock import Clock
-from warroom.domain import graph as g
 from warroom.domain.roles import Action, Actor, Role, refusal
 from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.engine import Store
 from warroom.store.queries import current_release
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class CommandError(Exception):
@@ -95,6 +96,9 @@ class Tx:
 
     def graph(self) -> tuple[nx.DiGraph[str], dict[str, m.Service]]:
         """The release's dependency graph and its service rows, by name."""
+        # Imported here: networkx costs ~80 ms, and most commands never need it.
+        from warroom.domain import graph as g
+
         rows = self.services()
         by_id = {row.id: row for row in rows}
         deps: dict[str, list[str]] = {row.name: [] for row in rows}

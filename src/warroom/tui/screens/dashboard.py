@@ -1,0 +1,471 @@
+"""The one screen people sit in: five panes and every action on the keyboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import events, on
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Static
+
+from warroom.commands import Commands
+from warroom.domain.lifecycle import DecisionKind, DeployState
+from warroom.domain.roles import Action, refusal
+from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
+from warroom.tui.widgets.checklist import Checklist
+from warroom.tui.widgets.comms_log import CommsLog
+from warroom.tui.widgets.deploy_table import DeployTable
+from warroom.tui.widgets.graph_view import GraphView
+from warroom.tui.widgets.header import WarroomHeader
+from warroom.tui.widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from warroom.tui.app import WarroomApp
+
+
+class Pane(Vertical):
+    """A bordered, zoomable pane around one widget."""
+
+    ALLOW_MAXIMIZE = True
+
+    def __init__(self, title: str, *children: Widget, **kwargs: Any) -> None:
+        super().__init__(*children, **kwargs)
+        self.border_title = title
+
+
+# Action name -> (what the command layer calls it, whether it acts on the selected service)
+SERVICE_ACTIONS: dict[str, Action] = {
+    "next_step": Action.COMPLETE_STEP,
+    "undo_step": Action.UNDO_STEP,
+    "start_deploy": Action.START_DEPLOY,
+    "finish_deploy": Action.FINISH_DEPLOY,
+    "fail_deploy": Action.FAIL_DEPLOY,
+    "start_rollback": Action.START_ROLLBACK,
+    "finish_rollback": Action.FINISH_ROLLBACK,
+    "raise_trigger": Action.RAISE_TRIGGER,
+    "ack_trigger": Action.ACK_TRIGGER,
+}
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "next_step", "Step done"),
+        Binding("u", "undo_step", "Undo step", show=False),
+        Binding("s", "start_deploy", "Start", show=False),
+        Binding("D", "finish_deploy", "Done", show=False),
+        Binding("x", "fail_deploy", "Fail"),
+        Binding("r", "start_rollback", "Rollback"),
+        Binding("R", "finish_rollback", "Rolled back", show=False),
+        Binding("a", "ack_trigger", "Ack"),
+        Binding("exclamation_mark", "raise_trigger", "Call rollback", show=False, key_display="!"),
+        Binding("g", "decide", "Go/no-go"),
+        Binding("m", "compose", "Message"),
+        Binding("z", "zoom", "Zoom"),
+        Binding("1", "focus_pane('graph')", "Graph", show=False),
+        Binding("2", "focus_pane('deploys')", "Deploys", show=False),
+        Binding("3", "focus_pane('timeline')", "Timeline", show=False),
+        Binding("4", "focus_pane('checklist')", "Checklist", show=False),
+        Binding("5", "focus_pane('log')", "Log", show=False),
+        Binding("escape", "unzoom", "Unzoom", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: str | None = None
+
+    @property
+    def wr(self) -> WarroomApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield WarroomHeader(self.wr.config.identity, id="header")
+        yield Static(id="empty")
+        panes = Container(id="panes")
+        panes.display = False  # until the first read arrives
+        with panes:
+            with Horizontal(id="top"):
+                yield Pane("1 Dependency graph", GraphView(id="graph"), id="pane-graph")
+                yield Pane("2 Deploy status", DeployTable(id="deploys"), id="pane-deploys")
+            yield Pane("3 Countdown", Timeline(id="timeline"), id="pane-timeline")
+            with Horizontal(id="bottom"):
+                yield Pane("4 Go/no-go", Checklist(id="checklist"), id="pane-checklist")
+                yield Pane("5 Communication log", CommsLog(id="log"), id="pane-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick, name="clock")
+        self._show_empty("Reading the release…")
+        # The first read may already have arrived (it races our mount): show
+        # it once every pane has mounted and been laid out.
+        self.call_after_refresh(self._catch_up)
+
+    def _catch_up(self) -> None:
+        if self.wr.loaded:
+            self.show_snapshot(self.wr.snapshot)
+        elif not self.wr.connected:
+            self.connection_changed()
+
+    # ---------------------------------------------------------------- data in
+
+    def show_snapshot(self, snapshot: ReleaseSnapshot | None) -> None:
+        now = self.wr.clock.now()
+        self.query_one(WarroomHeader).show(snapshot, now, self.wr.connected, self.wr.last_error)
+        if snapshot is None:
+            self._show_empty(
+                f"No release is loaded in {self._db_label()}.\n\n"
+                "Load one from a shell:\n\n    warroom load sample_data/release-v2.5.0.yaml\n\n"
+                "This screen will switch over by itself."
+            )
+            return
+        self.query_one("#empty").display = False
+        panes = self.query_one("#panes")
+        first = not panes.display
+        panes.display = True
+        if self.selected is None or snapshot.service(self.selected) is None:
+            self.selected = snapshot.deploy_order[0] if snapshot.services else None
+        with self.app.batch_update():
+            self.query_one(GraphView).show(snapshot)
+            self.query_one(DeployTable).show(snapshot, now)
+            self.query_one(Timeline).show(snapshot, now)
+            self.query_one(Checklist).show(snapshot)
+            self.query_one(CommsLog).show(snapshot)
+            self._select(self.selected)
+        if first:
+            self.query_one(DeployTable).focus()
+
+    def connection_changed(self) -> None:
+        self.query_one(WarroomHeader).show(
+            self.wr.snapshot, self.wr.clock.now(), self.wr.connected, self.wr.last_error
+        )
+        if self.wr.snapshot is None and not self.wr.connected:
+            self._show_empty(
+                f"Cannot reach the database:\n{self.wr.last_error}\n\nRetrying by itself…"
+            )
+
+    def _db_label(self) -> str:
+        config = self.wr.config
+        if config.db_label:
+            return config.db_label
+        from warroom.store.engine import normalise_url
+
+        return normalise_url(config.db_url).render_as_string(hide_password=True)
+
+    def _show_empty(self, text: str) -> None:
+        empty = self.query_one("#empty", Static)
+        empty.update(text)
+        empty.display = True
+        self.query_one("#panes").display = False
+
+    def _tick(self) -> None:
+        now = self.wr.clock.now()
+        self.query_one(WarroomHeader).tick(now)
+        if self.wr.snapshot is not None:
+            self.query_one(Timeline).tick(now)
+            self.query_one(DeployTable).tick(now)
+
+    # ---------------------------------------------------------------- selection
+
+    def _select(self, service: str | None) -> None:
+        self.selected = service
+        self.query_one(GraphView).select(service)
+        self.query_one(DeployTable).select(service)
+        self.refresh_bindings()
+
+    @on(DeployTable.ServiceHighlighted)
+    def _table_moved(self, event: DeployTable.ServiceHighlighted) -> None:
+        if event.service != self.selected:
+            self._select(event.service)
+
+    @on(GraphView.ServiceSelected)
+    def _graph_moved(self, event: GraphView.ServiceSelected) -> None:
+        if event.service != self.selected:
+            self._select(event.service)
+
+    @on(DeployTable.ServiceOpened)
+    def _open_service(self, event: DeployTable.ServiceOpened) -> None:
+        from warroom.tui.screens.service import ServiceScreen
+
+        self.app.push_screen(ServiceScreen(event.service))
+
+    def _service(self) -> ServiceView | None:
+        snapshot = self.wr.snapshot
+        if snapshot is None or self.selected is None:
+            return None
+        return snapshot.service(self.selected)
+
+    # ---------------------------------------------------------------- permissions
+
+    def refusal_for(self, action: str) -> str | None:
+        """Why the viewer may not take `action` now (the footer greys it out)."""
+        me = self.wr.me
+        if self.wr.snapshot is None:
+            return "no release is loaded"
+        if me is None:
+            return f"{self.wr.config.identity} is not a person in this release"
+        if action == "decide":
+            return refusal(me.actor, Action.DECIDE)
+        if action == "toggle_item":
+            key = self.query_one(Checklist).highlighted_key
+            item = self.wr.snapshot.item(key) if key else None
+            return refusal(me.actor, Action.CHECK_ITEM, item.team if item else None, key)
+        if action in SERVICE_ACTIONS:
+            service = self._service()
+            if service is None:
+                return "select a service first"
+            return refusal(me.actor, SERVICE_ACTIONS[action], service.team, service.name)
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in SERVICE_ACTIONS or action == "decide":
+            # None: shown greyed out in the footer rather than hidden.
+            return None if self.refusal_for(action) else True
+        if action == "unzoom":
+            return self.maximized is not None
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A greyed-out key still answers: say why, rather than ignore the press."""
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            action = binding.action
+            if action in SERVICE_ACTIONS or action == "decide":
+                reason = self.refusal_for(action)
+                if reason is not None:
+                    event.stop()
+                    self.notify(reason, title="Not allowed", severity="warning")
+                    return
+
+    def _act(self, action: str, run: Callable[[Commands], str]) -> None:
+        reason = self.refusal_for(action)
+        if reason is not None:
+            self.notify(reason, title="Not allowed", severity="warning")
+            return
+        self.wr.run_command(run)
+
+    # ---------------------------------------------------------------- actions
+
+    def _with_service(self, action: str, run: Callable[[Commands, ServiceView], str]) -> None:
+        service = self._service()
+        if service is None:
+            self.notify("Select a service first (deploy table or graph).", severity="warning")
+            return
+        self._act(action, lambda commands: run(commands, service))
+
+    def action_next_step(self) -> None:
+        self._with_service(
+            "next_step", lambda c, s: c.complete_step(s.name, expect_version=s.row_version)
+        )
+
+    def action_undo_step(self) -> None:
+        self._with_service(
+            "undo_step", lambda c, s: c.undo_step(s.name, expect_version=s.row_version)
+        )
+
+    def action_start_deploy(self) -> None:
+        self._with_service(
+            "start_deploy", lambda c, s: c.start_deploy(s.name, expect_version=s.row_version)
+        )
+
+    def action_finish_deploy(self) -> None:
+        self._with_service(
+            "finish_deploy", lambda c, s: c.finish_deploy(s.name, expect_version=s.row_version)
+        )
+
+    def action_fail_deploy(self) -> None:
+        self._ask_then(
+            "fail_deploy",
+            "What went wrong? (goes in the log)",
+            lambda c, s, why: c.fail_deploy(s.name, why, expect_version=s.row_version),
+        )
+
+    def action_start_rollback(self) -> None:
+        self._ask_then(
+            "start_rollback",
+            "Why roll back? (goes in the log)",
+            lambda c, s, why: c.start_rollback(s.name, why, expect_version=s.row_version),
+        )
+
+    def action_finish_rollback(self) -> None:
+        self._with_service(
+            "finish_rollback", lambda c, s: c.finish_rollback(s.name, expect_version=s.row_version)
+        )
+
+    def action_raise_trigger(self) -> None:
+        self._ask_then(
+            "raise_trigger",
+            "Why call for a rollback? (a lead's call, goes in the log)",
+            lambda c, s, why: c.raise_trigger(s.name, why),
+        )
+
+    def action_ack_trigger(self) -> None:
+        service = self._service()
+        snapshot = self.wr.snapshot
+        if service is None or snapshot is None:
+            return
+        firing = [t for t in snapshot.firing(service.name) if not t.acked_by]
+        if not firing:
+            self.notify(
+                f"No unacknowledged trigger is firing on {service.name}.", severity="warning"
+            )
+            return
+        trigger = firing[0]
+        self._act("ack_trigger", lambda c: c.ack_trigger(trigger.id))
+
+    def _ask_then(
+        self, action: str, question: str, run: Callable[[Commands, ServiceView, str], str]
+    ) -> None:
+        from warroom.tui.screens.prompt import PromptScreen
+
+        service = self._service()
+        if service is None:
+            self.notify("Select a service first (deploy table or graph).", severity="warning")
+            return
+        reason = self.refusal_for(action)
+        if reason is not None:
+            self.notify(reason, title="Not allowed", severity="warning")
+            return
+
+        def answered(text: str | None) -> None:
+            if text is not None:
+                self._act(action, lambda commands: run(commands, service, text))
+
+        self.app.push_screen(PromptScreen(f"{service.name}: {question}"), answered)
+
+    def action_decide(self) -> None:
+        from warroom.tui.screens.decision import DecisionRequest, DecisionScreen
+
+        reason = self.refusal_for("decide")
+        if reason is not None:
+            self.notify(reason, title="Not allowed", severity="warning")
+            return
+        snapshot = self.wr.snapshot
+        assert snapshot is not None
+
+        def decided(request: DecisionRequest | None) -> None:
+            if request is not None:
+                self._act(
+                    "decide",
+                    lambda c: c.decide(request.kind, request.subset, request.rationale),
+                )
+
+        self.app.push_screen(DecisionScreen(snapshot), decided)
+
+    @on(Checklist.ToggleRequested)
+    def _toggle(self, event: Checklist.ToggleRequested) -> None:
+        snapshot = self.wr.snapshot
+        item = snapshot.item(event.key) if snapshot else None
+        if item is None:
+            return
+        version = item.row_version
+        if item.done:
+            self._act("toggle_item", lambda c: c.uncheck_item(item.key, expect_version=version))
+        else:
+            self._act("toggle_item", lambda c: c.check_item(item.key, expect_version=version))
+
+    @on(CommsLog.MessageSubmitted)
+    def _say(self, event: CommsLog.MessageSubmitted) -> None:
+        text = event.text
+        self._act("say", lambda c: c.post_message(text))
+
+    def action_compose(self) -> None:
+        self.query_one(CommsLog).action_compose()
+
+    def action_focus_pane(self, pane: str) -> None:
+        target = {"log": "#log-lines"}.get(pane, f"#{pane}")
+        self.query_one(target).focus()
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        focused = self.focused
+        node = focused
+        while node is not None and not isinstance(node, Pane):
+            node = node.parent  # type: ignore[assignment]
+        if isinstance(node, Pane):
+            self.maximize(node, container=False)
+            self.query_one(Timeline).refresh(layout=True)
+
+    def watch_maximized(self) -> None:
+        # The countdown shows more milestones when it has the whole screen.
+        if self.is_mounted:
+            self.query_one(Timeline).refresh(layout=True)
+
+    def action_unzoom(self) -> None:
+        self.minimize()
+        self.query_one(Timeline).refresh(layout=True)
+
+    # ---------------------------------------------------------------- palette
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        entries: list[tuple[str, str, str]] = [
+            (
+                "Complete next runbook step",
+                "Mark the selected service's next step done (n)",
+                "next_step",
+            ),
+            (
+                "Undo last runbook step",
+                "Reopen the selected service's last completed step (u)",
+                "undo_step",
+            ),
+            ("Start deploy", "Start deploying the selected service (s)", "start_deploy"),
+            ("Mark deploy done", "Every runbook step must be complete (D)", "finish_deploy"),
+            (
+                "Mark deploy failed",
+                "Record that the selected service's deploy failed (x)",
+                "fail_deploy",
+            ),
+            (
+                "Order rollback",
+                "Release manager: roll the selected service back (r)",
+                "start_rollback",
+            ),
+            (
+                "Mark rollback finished",
+                "The selected service is back on its previous version (R)",
+                "finish_rollback",
+            ),
+            (
+                "Call for a rollback",
+                "A lead's call: raise a trigger on the selected service (!)",
+                "raise_trigger",
+            ),
+            (
+                "Acknowledge trigger",
+                "Acknowledge the firing trigger on the selected service (a)",
+                "ack_trigger",
+            ),
+            ("Record go/no-go decision", "GO, NO-GO or PARTIAL with a rationale (g)", "decide"),
+            ("Write a message", "Post to the communication log (m)", "compose"),
+            ("Zoom pane", "Full-screen the focused pane and back (z)", "zoom"),
+        ]
+        for title, help_text, action in entries:
+            reason = (
+                self.refusal_for(action)
+                if action in SERVICE_ACTIONS or action == "decide"
+                else None
+            )
+            suffix = f" — not for you: {reason}" if reason else ""
+            yield SystemCommand(title, help_text + suffix, getattr(self, f"action_{action}"))
+        yield SystemCommand(
+            "Toggle checklist item",
+            "Check or uncheck the highlighted item (space)",
+            self._palette_toggle,
+        )
+        for pane in ("graph", "deploys", "timeline", "checklist", "log"):
+            yield SystemCommand(
+                f"Go to {pane} pane",
+                f"Focus the {pane} pane",
+                lambda p=pane: self.action_focus_pane(p),
+            )
+
+    def _palette_toggle(self) -> None:
+        self.query_one(Checklist).action_toggle_item()
+
+
+__all__ = ["DashboardScreen", "DecisionKind", "DeployState"]

@@ -1,0 +1,134 @@
+"""The go/no-go pane: the decision, the go/no-go list and each team's readiness."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from warroom.domain.snapshot import DecisionView, ItemView, ReleaseSnapshot
+
+
+def _item_label(item: ItemView) -> Text:
+    if item.done:
+        text = Text("☑ ", "green")
+        text.append(f"{item.key:<11} ", "dim")
+        text.append(item.text)
+        at = f"{item.done_at:%H:%M}" if item.done_at else ""
+        text.append(f"  · {item.done_by} {at}", "dim")
+        return text
+    text = Text("☐ ", "bold yellow")
+    text.append(f"{item.key:<11} ", "dim")
+    text.append(item.text)
+    return text
+
+
+def _decision_label(decision: DecisionView | None) -> Text:
+    if decision is None:
+        return Text(
+            "Decision: none yet — walk the list, then the release manager decides", "bold yellow"
+        )
+    style = {
+        "GO": "bold black on green",
+        "NO-GO": "bold white on red",
+        "PARTIAL": "bold black on yellow",
+    }
+    text = Text.assemble(
+        ("Decision: ", "bold"), (f" {decision.kind.value} ", style[decision.kind.value])
+    )
+    if decision.subset:
+        text.append(f" ({', '.join(decision.subset)})")
+    text.append(f"  by {decision.by} at {decision.at:%H:%M}", "dim")
+    if decision.rationale:
+        text.append(f" — {decision.rationale}", "italic")
+    return text
+
+
+def _group_label(title: str, items: tuple[ItemView, ...], ready_word: bool) -> Text:
+    done = sum(1 for item in items if item.done)
+    complete = done == len(items)
+    text = Text(f"{title} ", "bold")
+    if ready_word:
+        text.append(
+            " READY " if complete else " BLOCKED ",
+            "bold black on green" if complete else "bold white on red",
+        )
+        text.append(" ")
+    text.append(f"{done}/{len(items)}", "green" if complete else "yellow")
+    return text
+
+
+class Checklist(Tree[str]):
+    """Space toggles the highlighted item; the app decides check or uncheck."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "toggle_item", "Check/uncheck")]
+
+    class ToggleRequested(Message):
+        def __init__(self, key: str) -> None:
+            self.key = key
+            super().__init__()
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("checklists", **kwargs)  # type: ignore[arg-type]
+        self.show_root = False
+        self.guide_depth = 2
+        self._items: dict[str, TreeNode[str]] = {}
+        self._groups: dict[str, TreeNode[str]] = {}
+        self._decision: TreeNode[str] | None = None
+        self._shape: tuple[tuple[str, ...], ...] | None = None
+
+    @staticmethod
+    def _layout(snapshot: ReleaseSnapshot) -> tuple[tuple[str, ...], ...]:
+        groups = [tuple(i.key for i in snapshot.go_no_go)]
+        groups.extend(
+            tuple(i.key for i in snapshot.readiness.get(team, ())) for team in snapshot.teams
+        )
+        return tuple(groups)
+
+    def show(self, snapshot: ReleaseSnapshot) -> None:
+        """Relabel nodes in place; rebuild only if the lists themselves changed."""
+        shape = self._layout(snapshot)
+        if shape != self._shape:
+            self._rebuild(snapshot)
+            self._shape = shape
+        assert self._decision is not None
+        self._decision.set_label(_decision_label(snapshot.decision))
+        self._groups["go/no-go"].set_label(_group_label("Go/no-go", snapshot.go_no_go, False))
+        for team in snapshot.teams:
+            self._groups[team].set_label(
+                _group_label(f"Team {team}", snapshot.readiness.get(team, ()), True)
+            )
+        for item in snapshot.all_items:
+            node = self._items.get(item.key)
+            if node is not None:
+                node.set_label(_item_label(item))
+
+    def _rebuild(self, snapshot: ReleaseSnapshot) -> None:
+        self.clear()
+        self._items.clear()
+        self._groups.clear()
+        self._decision = self.root.add_leaf(_decision_label(snapshot.decision), data="")
+        gng = self.root.add("Go/no-go", data="", expand=True)
+        self._groups["go/no-go"] = gng
+        for item in snapshot.go_no_go:
+            self._items[item.key] = gng.add_leaf(_item_label(item), data=item.key)
+        for team in snapshot.teams:
+            items = snapshot.readiness.get(team, ())
+            group = self.root.add(f"Team {team}", data="", expand=True)
+            self._groups[team] = group
+            for item in items:
+                self._items[item.key] = group.add_leaf(_item_label(item), data=item.key)
+
+    @property
+    def highlighted_key(self) -> str | None:
+        node = self.cursor_node
+        return node.data if node is not None and node.data else None
+
+    def action_toggle_item(self) -> None:
+        key = self.highlighted_key
+        if key:
+            self.post_message(self.ToggleRequested(key))

@@ -1,0 +1,179 @@
+"""The communication log: newest at the bottom, a filter, and a message box."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Input, Label, RichLog, Select
+
+from warroom.domain.snapshot import LogView, ReleaseSnapshot
+from warroom.domain.timeline import t_offset
+from warroom.tui.theme import SYSTEM_STYLE
+
+ALL = "all"
+SYSTEM = "system"
+PEOPLE = "people"
+
+
+def _author_style(name: str) -> str:
+    # A stable colour per person, so a busy channel is easy to scan.
+    palette = [
+        "cyan",
+        "magenta",
+        "green",
+        "yellow",
+        "blue",
+        "bright_cyan",
+        "bright_magenta",
+        "bright_green",
+    ]
+    return "bold " + palette[sum(name.encode()) % len(palette)]
+
+
+def format_line(entry: LogView, snapshot: ReleaseSnapshot) -> Text:
+    stamp = Text(f"{entry.at:%H:%M:%S} ", "dim")
+    stamp.append(f"{t_offset(entry.at, snapshot.release.window_start):>8} ", "dim")
+    if entry.system:
+        stamp.append("· ", "dim")
+        stamp.append(f"{entry.author:<8} ", "dim")
+        stamp.append(entry.text, SYSTEM_STYLE)
+        return stamp
+    stamp.append("› ", "bold")
+    stamp.append(f"{entry.author:<8} ", _author_style(entry.author))
+    stamp.append(entry.text)
+    return stamp
+
+
+class CommsLog(Vertical):
+    """Shows the log; the filter picks what; the input posts as you."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "compose", "Message"),
+        Binding("f", "filter", "Filter"),
+    ]
+
+    class MessageSubmitted(Message):
+        def __init__(self, text: str) -> None:
+            self.text = text
+            super().__init__()
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._snapshot: ReleaseSnapshot | None = None
+        self._last_id = 0
+        self._placeholder = True
+        self._filter = ALL
+        self._filter_options: list[tuple[str, str]] = [("Everything", ALL)]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="log-bar"):
+            yield Label("Show:", id="log-filter-label")
+            yield Select(
+                self._filter_options, value=ALL, allow_blank=False, id="log-filter", compact=True
+            )
+        # min_width small: wrap long lines to the pane instead of scrolling sideways.
+        yield RichLog(
+            id="log-lines", wrap=True, markup=False, auto_scroll=True, max_lines=5000, min_width=20
+        )
+        yield Input(placeholder="m: write to everyone — Enter sends, Esc leaves", id="log-input")
+
+    @property
+    def lines(self) -> RichLog:
+        return self.query_one("#log-lines", RichLog)
+
+    def _matches(self, entry: LogView) -> bool:
+        kind, _, value = self._filter.partition(":")
+        if kind == ALL:
+            return True
+        if kind == SYSTEM:
+            return entry.system
+        if kind == PEOPLE:
+            return not entry.system
+        if kind == "team":
+            return entry.team == value
+        if kind == "person":
+            return entry.author == value
+        return True
+
+    def show(self, snapshot: ReleaseSnapshot) -> None:
+        """Append what is new; scroll along only if the reader is at the bottom."""
+        self._snapshot = snapshot
+        self._update_filter_options(snapshot)
+        if self._placeholder or self._last_id == 0:
+            self._rewrite()
+            return
+        log = self.lines
+        follow = log.is_vertical_scroll_end or log.max_scroll_y == 0
+        fresh = [entry for entry in snapshot.log if entry.id > self._last_id]
+        for entry in fresh:
+            if self._matches(entry):
+                log.write(format_line(entry, snapshot), scroll_end=follow)
+        if fresh:
+            self._last_id = fresh[-1].id
+
+    def _rewrite(self) -> None:
+        log = self.lines
+        log.clear()
+        snapshot = self._snapshot
+        if snapshot is None:
+            return
+        shown = [entry for entry in snapshot.log if self._matches(entry)]
+        self._last_id = snapshot.log[-1].id if snapshot.log else 0
+        self._placeholder = not shown
+        if not snapshot.log:
+            log.write(
+                Text("The log is empty: what people say and what happens will appear here.", "dim")
+            )
+        elif not shown:
+            log.write(Text("Nothing matches this filter yet.", "dim"))
+        for entry in shown:
+            log.write(format_line(entry, snapshot), scroll_end=True)
+
+    def _update_filter_options(self, snapshot: ReleaseSnapshot) -> None:
+        options = [("Everything", ALL), ("System lines", SYSTEM), ("People", PEOPLE)]
+        options.extend((f"Team {team}", f"team:{team}") for team in snapshot.teams)
+        options.extend((f"Person {p.name}", f"person:{p.name}") for p in snapshot.people)
+        if options != self._filter_options:
+            self._filter_options = options
+            select = self.query_one("#log-filter", Select)
+            with select.prevent(Select.Changed):
+                select.set_options(options)
+                select.value = self._filter
+
+    @on(Select.Changed, "#log-filter")
+    def _filter_changed(self, event: Select.Changed) -> None:
+        value = str(event.value)
+        if value != self._filter:
+            self._filter = value
+            self._rewrite()
+
+    def set_filter(self, value: str) -> None:
+        self._filter = value
+        select = self.query_one("#log-filter", Select)
+        with select.prevent(Select.Changed):
+            select.value = value
+        self._rewrite()
+
+    def action_compose(self) -> None:
+        self.query_one("#log-input", Input).focus()
+
+    def action_filter(self) -> None:
+        self.query_one("#log-filter", Select).focus()
+
+    @on(Input.Submitted, "#log-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if text:
+            self.post_message(self.MessageSubmitted(text))
+            event.input.value = ""
+
+    def key_escape(self) -> None:
+        focused = self.app.focused
+        if focused is not None and focused.id in {"log-input", "log-filter"}:
+            self.lines.focus()

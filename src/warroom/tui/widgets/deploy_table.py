@@ -1,0 +1,156 @@
+"""The deploy status pane: one row per service, updated cell by cell."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable
+
+from warroom.domain.lifecycle import DeployState
+from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
+from warroom.domain.timeline import humanize
+from warroom.tui.theme import FIRING_STYLE, HEALTH_STYLE, LATE_STYLE, STATE_STYLE
+
+COLUMNS = (
+    ("service", "Service"),
+    ("state", "State"),
+    ("steps", "Steps"),
+    ("next", "Next step"),
+    ("elapsed", "In state"),
+    ("health", "Health"),
+    ("version", "Version"),
+    ("planned", "Planned"),
+    ("team", "Team"),
+    ("owner", "Owner"),
+)
+
+
+class DeployTable(DataTable[Text]):
+    """Services in deploy order. Enter opens a service's runbook."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "Runbook", show=True)]
+
+    class ServiceHighlighted(Message):
+        def __init__(self, service: str) -> None:
+            self.service = service
+            super().__init__()
+
+    class ServiceOpened(Message):
+        def __init__(self, service: str) -> None:
+            self.service = service
+            super().__init__()
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        self._snapshot: ReleaseSnapshot | None = None
+        self._cells: dict[tuple[str, str], Text] = {}
+        # Columns exist from the start, so rows can arrive before mounting.
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    # ---------------------------------------------------------------- data
+
+    def _row(
+        self, service: ServiceView, snapshot: ReleaseSnapshot, now: datetime
+    ) -> dict[str, Text]:
+        firing = bool(snapshot.firing(service.name))
+        state_style = FIRING_STYLE if firing else STATE_STYLE[service.state]
+        nxt = service.next_step
+        done_or_closed = service.state in {
+            DeployState.DONE,
+            DeployState.ROLLED_BACK,
+            DeployState.ROLLING_BACK,
+        }
+        next_text = "" if nxt is None or done_or_closed else nxt.text
+        elapsed = (
+            "" if service.state is DeployState.WAITING else humanize(now - service.state_since)
+        )
+        health_label, health_style = HEALTH_STYLE.get(service.health, HEALTH_STYLE["unknown"])
+        late = service.state is DeployState.WAITING and now > service.planned_start
+        version = (
+            f"{service.previous_version} → {service.version}"
+            if service.previous_version
+            else service.version
+        )
+        name = Text(service.name, style="bold " + (FIRING_STYLE if firing else ""))
+        if firing:
+            name.append(" ⚠", style=FIRING_STYLE)
+        return {
+            "service": name,
+            "state": Text(f"{service.state.symbol} {service.state.label}", style=state_style),
+            "steps": Text(f"{service.steps_done}/{len(service.steps)}", justify="right"),
+            "next": Text(next_text, style="italic"),
+            "elapsed": Text(elapsed, justify="right"),
+            "health": Text(health_label, style=health_style),
+            "version": Text(version),
+            "planned": Text(f"{service.planned_start:%H:%M}", style=LATE_STYLE if late else ""),
+            "team": Text(service.team),
+            "owner": Text(service.owner or ""),
+        }
+
+    def show(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
+        """Bring the table up to date, touching only cells that changed."""
+        self._snapshot = snapshot
+        names = snapshot.deploy_order
+        existing = {str(key.value) for key in self.rows}
+        if existing != set(names):
+            # The set of services changed (a different release): rebuild once.
+            self.clear()
+            self._cells.clear()
+            for name in names:
+                service = snapshot.service(name)
+                assert service is not None
+                row = self._row(service, snapshot, now)
+                self.add_row(*(row[key] for key, _ in COLUMNS), key=name)
+                self._cells.update({(name, key): value for key, value in row.items()})
+            return
+        with self.app.batch_update():
+            for name in names:
+                service = snapshot.service(name)
+                assert service is not None
+                for key, value in self._row(service, snapshot, now).items():
+                    if self._cells.get((name, key)) != value:
+                        self.update_cell(name, key, value)
+                        self._cells[(name, key)] = value
+
+    def tick(self, now: datetime) -> None:
+        """Time moved: refresh the time-dependent cells only."""
+        if self._snapshot is not None:
+            self.show(self._snapshot, now)
+
+    # ---------------------------------------------------------------- selection
+
+    @property
+    def selected(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return None if key.value is None else str(key.value)
+
+    def select(self, service: str | None) -> None:
+        if service is None or service == self.selected:
+            return
+        try:
+            self.move_cursor(row=self.get_row_index(service))
+        except Exception:  # the service is not (yet) in the table
+            return
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.post_message(self.ServiceHighlighted(str(event.row_key.value)))
+
+    def action_open(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.ServiceOpened(self.selected))
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.ServiceOpened(str(event.row_key.value)))

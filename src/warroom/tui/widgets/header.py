@@ -1,0 +1,78 @@
+"""The top line: which release, who you are, what time it is, whether we are live."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+from warroom.domain.snapshot import PersonView, ReleaseSnapshot
+from warroom.domain.timeline import local, phase, t_offset
+
+
+class WarroomHeader(Static):
+    def __init__(self, identity: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.identity = identity
+        self._snapshot: ReleaseSnapshot | None = None
+        self._now: datetime | None = None
+        self._connected = True
+        self._error: str | None = None
+
+    def show(
+        self,
+        snapshot: ReleaseSnapshot | None,
+        now: datetime,
+        connected: bool,
+        error: str | None = None,
+    ) -> None:
+        self._snapshot = snapshot
+        self._now = now
+        self._connected = connected
+        self._error = error
+        self.update(self._compose_text())
+
+    def tick(self, now: datetime) -> None:
+        self._now = now
+        self.update(self._compose_text())
+
+    def _who(self, me: PersonView | None) -> Text:
+        if me is None:
+            return Text.assemble(
+                (f" {self.identity} ", "bold black on yellow"),
+                (" not in this plan — read only ", "yellow"),
+            )
+        team = f", {me.team}" if me.team else ""
+        return Text.assemble(
+            (f" {me.name} ", "bold black on cyan"), (f" {me.role.label}{team} ", "cyan")
+        )
+
+    def _compose_text(self) -> Text:
+        text = Text.assemble((" warroom ", "bold reverse"), " ")
+        snapshot = self._snapshot
+        now = self._now
+        if snapshot is not None:
+            rel = snapshot.release
+            text.append(f"{rel.name} ", "bold")
+            text.append_text(self._who(snapshot.person(self.identity)))
+            if now is not None:
+                zone = rel.timezone
+                stamp = f" {now:%H:%M:%S} UTC"
+                if zone != "UTC":
+                    stamp = f" {local(now, zone):%H:%M:%S} {zone} · {now:%H:%M:%S} UTC"
+                text.append(stamp)
+                text.append(f"  {t_offset(now, rel.window_start)} ", "bold")
+                current = phase(
+                    now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until
+                )
+                text.append(f" {current.value} ", "italic")
+        else:
+            text.append(f"{self.identity} ", "bold")
+            if now is not None:
+                text.append(f" {now:%H:%M:%S} UTC ")
+        if self._connected:
+            text.append("  ● live", "bold green")
+        else:
+            text.append("  ● disconnected — retrying", "bold white on red")
+        return text

@@ -1,0 +1,159 @@
+"""The countdown pane: the clock, T±, the window as a bar with "now", milestones."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rich.text import Text
+from textual.widget import Widget
+
+from warroom.domain.snapshot import ReleaseSnapshot
+from warroom.domain.timeline import Milestone, humanize, local, milestones, phase, t_offset
+from warroom.tui.theme import LATE_STYLE
+
+BAR_STYLE = {"before": "grey35", "window": "green", "rollback": "yellow", "after": "grey35"}
+CELL_WIDTH = 38  # one milestone: "✗ 14:10 auth-service starts — late 5m"
+BAR_CHAR = {"before": "·", "window": "█", "rollback": "▒", "after": "·"}
+
+
+class Timeline(Widget, can_focus=True):
+    """Renders from the last snapshot and the clock; `tick` moves the clock."""
+
+    DEFAULT_CSS = "Timeline { height: auto; min-height: 4; }"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._snapshot: ReleaseSnapshot | None = None
+        self._now: datetime | None = None
+
+    def show(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
+        self._snapshot = snapshot
+        self._now = now
+        self.refresh(layout=True)
+
+    def tick(self, now: datetime) -> None:
+        self._now = now
+        self.refresh()
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return 3 + self._milestone_rows(width)
+
+    def _milestone_rows(self, width: int) -> int:
+        if self._snapshot is None:
+            return 1
+        count = len(self._snapshot.services) + 4
+        columns = max(1, width // CELL_WIDTH)
+        # Leave the screen to the graph and the tables: a few rows at 36
+        # lines, more on a tall terminal; the rest is summarised.
+        cap = max(2, min(6, self.screen.size.height // 12)) if self.is_attached else 3
+        if self.parent is not None and self.parent.has_class("-maximized"):
+            cap = max(cap, self.screen.size.height - 6)  # zoomed: every milestone
+        return min(cap, -(-count // columns))
+
+    # ---------------------------------------------------------------- drawing
+
+    def render(self) -> Text:
+        snapshot, now = self._snapshot, self._now
+        if snapshot is None or now is None:
+            return Text("No release loaded.", style="dim")
+        width = max(self.content_size.width, 40)
+        lines = [self._clock_line(snapshot, now), *self._bar(snapshot, now, width)]
+        lines.extend(self._milestone_lines(milestones(snapshot, now), now, width))
+        return Text("\n").join(lines)
+
+    def _clock_line(self, snapshot: ReleaseSnapshot, now: datetime) -> Text:
+        rel = snapshot.release
+        text = Text()
+        if rel.timezone != "UTC":
+            text.append(f"{local(now, rel.timezone):%H:%M:%S} {rel.timezone}  ", "bold")
+        text.append(f"{now:%Y-%m-%d %H:%M:%S} UTC  ", "bold")
+        text.append(f" {t_offset(now, rel.window_start)} ", "bold reverse")
+        current = phase(now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until)
+        text.append(f"  {current.value}", "italic")
+        upcoming = [m for m in milestones(snapshot, now) if m.at > now]
+        if upcoming:
+            nxt = upcoming[0]
+            text.append(f"  ·  next: {nxt.label} in {humanize(nxt.at - now)}")
+        return text
+
+    def _bar(self, snapshot: ReleaseSnapshot, now: datetime, width: int) -> list[Text]:
+        rel = snapshot.release
+        start = rel.go_no_go_at - timedelta(minutes=30)
+        end = rel.rollback_until + timedelta(minutes=30)
+        span = (end - start).total_seconds()
+
+        def col(moment: datetime) -> int:
+            return int((moment - start).total_seconds() / span * (width - 1))
+
+        bar = Text()
+        for x in range(width):
+            moment = start + timedelta(seconds=span * x / (width - 1))
+            if moment < rel.window_start:
+                zone = "before"
+            elif moment < rel.window_end:
+                zone = "window"
+            elif moment < rel.rollback_until:
+                zone = "rollback"
+            else:
+                zone = "after"
+            bar.append(BAR_CHAR[zone], BAR_STYLE[zone])
+        labels = Text(" " * width)
+        marks = [
+            (rel.go_no_go_at, f"{rel.go_no_go_at:%H:%M} go/no-go"),
+            (rel.window_start, f"{rel.window_start:%H:%M} window"),
+            (rel.window_end, f"{rel.window_end:%H:%M}"),
+            (rel.rollback_until, f"{rel.rollback_until:%H:%M} rollback"),
+        ]
+        cursor = 0
+        for moment, label in marks:
+            x = max(col(moment), cursor)
+            if x + len(label) <= width:
+                labels = labels[:x] + Text(label, "dim") + labels[x + len(label) :]
+                cursor = x + len(label) + 1
+        if now < start:
+            bar = Text("◀ now", "bold reverse") + bar[5:]
+        elif now > end:
+            bar = bar[: width - 5] + Text("now ▶", "bold reverse")
+        else:
+            x = col(now)
+            bar = bar[:x] + Text("┃", "bold white on blue") + bar[x + 1 :]
+        return [bar, labels]
+
+    def _milestone_lines(self, items: list[Milestone], now: datetime, width: int) -> list[Text]:
+        columns = max(1, width // CELL_WIDTH)
+        rows = self._milestone_rows(width)
+        capacity = rows * columns
+        # Late ones first (they need action), then what is coming, then what is done.
+        late = [m for m in items if m.late(now)]
+        coming = [m for m in items if not m.done and not m.late(now)]
+        done = [m for m in items if m.done]
+        shown = (late + coming + done[::-1])[:capacity]
+        hidden = len(items) - len(shown)
+        shown.sort(key=lambda m: m.at)
+        cells = [self._cell(m, now) for m in shown]
+        if hidden:
+            cells[-1] = Text(f"… and {hidden} more", "dim")
+        cell_width = width // columns
+        lines: list[Text] = []
+        for row in range(rows):
+            line = Text()
+            for column in range(columns):
+                index = column * rows + row
+                if index < len(cells):
+                    cell = cells[index]
+                    cell.truncate(cell_width - 1)
+                    line.append_text(cell)
+                    line.append(" " * (cell_width - cell.cell_len))
+            lines.append(line)
+        return lines
+
+    @staticmethod
+    def _cell(milestone: Milestone, now: datetime) -> Text:
+        if milestone.done:
+            return Text(f"✓ {milestone.at:%H:%M} {milestone.label}", "green")
+        if milestone.late(now):
+            return Text(
+                f"✗ {milestone.at:%H:%M} {milestone.label} — late {humanize(now - milestone.at)}",
+                LATE_STYLE,
+            )
+        return Text(f"○ {milestone.at:%H:%M} {milestone.label}")

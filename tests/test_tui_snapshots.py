@@ -1,0 +1,195 @@
+"""What the war room looks like, screen by screen (pytest-textual-snapshot).
+
+Each scenario builds its own database with the command layer and a fixed
+clock, so the pictures never change with the date, the machine or the order
+tests run in. Update after an intended change with `pytest --snapshot-update`
+and look at the SVGs in the snapshot report before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.conftest import check_everything, read_snapshot
+from tests.tui_support import BIG, SIZE, make_app, settled, wait_until
+from warroom.clock import FixedClock
+from warroom.commands import Commands
+from warroom.store.engine import Store
+from warroom.tui.widgets.comms_log import CommsLog
+from warroom.tui.widgets.graph_view import GraphView
+
+SnapCompare = Callable[..., bool]
+OWNERS = {"infra": "raj", "backend": "lisa", "mobile": "omar", "frontend": "kim"}
+
+
+def at(hour: int, minute: int) -> datetime:
+    return datetime(2024, 3, 20, hour, minute, tzinfo=UTC)
+
+
+def steps(store: Store, clock: FixedClock, service: str, count: int | None = None) -> None:
+    view = read_snapshot(store).service(service)
+    assert view is not None
+    remaining = len(view.steps) - view.steps_done
+    for _ in range(remaining if count is None else count):
+        clock.advance(timedelta(minutes=2))
+        Commands(store, clock, OWNERS[view.team]).complete_step(service)
+
+
+def before_go_no_go(store: Store, clock: FixedClock) -> None:
+    sarah, mike = Commands(store, clock, "sarah"), Commands(store, clock, "mike")
+    sarah.post_message("Go/no-go at 13:30 in the war room; leads please finish readiness")
+    clock.advance(timedelta(minutes=2))
+    mike.set_items(["backend-1", "backend-2", "backend-3"], True)
+    sarah.set_items(["gng-1", "gng-2"], True)
+    mike.post_message("Backend: staging verification still running, ETA 10 min")
+    clock.set(at(13, 24))
+
+
+def go(store: Store, clock: FixedClock) -> None:
+    check_everything(store, clock)
+    clock.set(at(13, 31))
+    Commands(store, clock, "sarah").decide("go", rationale="all teams ready, monitoring open")
+    clock.set(at(14, 0))
+
+
+def mid_deploy_with_a_failure(store: Store, clock: FixedClock) -> None:
+    go(store, clock)
+    steps(store, clock, "api-gateway")
+    steps(store, clock, "logging-service", 1)
+    steps(store, clock, "auth-service", 2)
+    clock.advance(timedelta(minutes=3))
+    Commands(store, clock, "lisa").fail_deploy("auth-service", "5xx rate 4% after deploy")
+    Commands(store, clock, "mike").post_message("Looking at auth logs, holding user-service")
+    clock.set(at(14, 27))
+
+
+def during_rollback(store: Store, clock: FixedClock) -> None:
+    mid_deploy_with_a_failure(store, clock)
+    Commands(store, clock, "mike").raise_trigger(
+        "auth-service", "token refresh failing for mobile clients"
+    )
+    clock.advance(timedelta(minutes=1))
+    Commands(store, clock, "sarah").start_rollback("auth-service", "error rate over 1%")
+    clock.set(at(14, 31))
+
+
+def complete(store: Store, clock: FixedClock) -> None:
+    go(store, clock)
+    for name in read_snapshot(store).deploy_order:
+        steps(store, clock, name)
+    Commands(store, clock, "sarah").post_message("v2.5.0 is out. Thanks all.")
+    clock.set(at(15, 5))
+
+
+async def _ready(pilot: Pilot[None]) -> None:
+    """Wait for everything that settles asynchronously: data, layout, scrolling."""
+    await settled(pilot)
+    graph = pilot.app.query_one(GraphView)
+    await wait_until(pilot, lambda: graph._layout is not None, "the graph layout")
+    log = pilot.app.query_one(CommsLog).lines
+    await wait_until(
+        pilot,
+        lambda: log.size.height > 0 and log.scroll_y == log.max_scroll_y,
+        "the log to follow its newest line",
+    )
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+def _snap(
+    snap_compare: SnapCompare,
+    db_path: Path,
+    clock: FixedClock,
+    *,
+    who: str = "sarah",
+    press: Iterable[str] = (),
+    size: tuple[int, int] = SIZE,
+) -> bool:
+    app = make_app(db_path, who, clock)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _ready(pilot)
+        for key in press:
+            await pilot.press(key)
+        await pilot.pause()
+
+    return snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_before_go_no_go(
+    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    before_go_no_go(loaded, clock)
+    assert _snap(snap_compare, db_path, clock)
+
+
+def test_mid_deploy_with_one_failed_service(
+    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    mid_deploy_with_a_failure(loaded, clock)
+    assert _snap(snap_compare, db_path, clock, who="lisa")
+
+
+def test_during_a_rollback(
+    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    during_rollback(loaded, clock)
+    assert _snap(snap_compare, db_path, clock)
+
+
+def test_after_completion(
+    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    complete(loaded, clock)
+    assert _snap(snap_compare, db_path, clock)
+
+
+def test_big_terminal_mid_deploy(
+    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    mid_deploy_with_a_failure(loaded, clock)
+    assert _snap(snap_compare, db_path, clock, size=BIG)
+
+
+@pytest.mark.parametrize("pane", ["1", "2", "3", "4", "5"])
+def test_each_pane_zoomed(
+    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock, pane: str
+) -> None:
+    mid_deploy_with_a_failure(loaded, clock)
+    keys = [pane, "z"]
+    assert _snap(snap_compare, db_path, clock, press=keys)
+
+
+def test_decision_dialog(
+    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    check_everything(loaded, clock)
+    clock.set(at(13, 31))
+    assert _snap(snap_compare, db_path, clock, press=["g"])
+
+
+def test_help_screen(
+    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    assert _snap(snap_compare, db_path, clock, press=["question_mark"])
+
+
+def test_runbook_of_one_service(
+    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    mid_deploy_with_a_failure(loaded, clock)
+    assert _snap(snap_compare, db_path, clock, press=["2", "down", "down", "enter"])
+
+
+def test_no_release_loaded(snap_compare: SnapCompare, db_path: Path, clock: FixedClock) -> None:
+    app = make_app(db_path, "sarah", clock)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settled(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

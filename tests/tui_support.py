@@ -1,0 +1,56 @@
+"""Helpers for driving the war-room app in tests (Pilot and snapshots)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from warroom.clock import FixedClock
+from warroom.tui.app import AppConfig, WarroomApp, create_app
+
+SIZE = (120, 36)
+BIG = (200, 60)
+
+
+def make_app(db_path: Path, identity: str, clock: FixedClock, *, poll: float = 0.05) -> WarroomApp:
+    return create_app(
+        AppConfig(
+            db_url=f"sqlite:///{db_path}",
+            identity=identity,
+            clock=clock,
+            poll_interval=poll,
+            # Screens name the database; a temp path would change every run.
+            db_label="sqlite:///warroom.db",
+        )
+    )
+
+
+async def wait_until(
+    pilot: Pilot[None], condition: Callable[[], bool], what: str, tries: int = 200
+) -> None:
+    """Let the app run until `condition` holds; fail (not hang) after a bounded wait."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+async def settled(pilot: Pilot[None]) -> None:
+    """Wait until the app has read the store at its current revision and drawn it."""
+    app = pilot.app
+    assert isinstance(app, WarroomApp)
+    store = app.store()
+
+    def caught_up() -> bool:
+        from warroom.store.queries import audit_revision
+
+        with store.read() as session:
+            revision = audit_revision(session)
+        busy = any(not w.is_finished for w in app.workers if w.group == "commands")
+        return app._revision == revision and not busy
+
+    await wait_until(pilot, caught_up, "the app to show the store's latest revision")
+    await pilot.pause()
