@@ -197,7 +197,6 @@ class WarroomApp(App[None]):
         for screen in self.screen_stack:
             if screen.is_mounted and hasattr(screen, "show_snapshot"):
                 screen.show_snapshot(message.snapshot)
-        self.refresh_bindings()
 
     # ---------------------------------------------------------------- acting
 

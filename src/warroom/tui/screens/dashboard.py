@@ -77,6 +77,7 @@ class DashboardScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.selected: str | None = None
+        self._allowed: tuple[bool, ...] = ()
 
     @property
     def wr(self) -> WarroomApp:
@@ -174,7 +175,19 @@ class DashboardScreen(Screen[None]):
         self.selected = service
         self.query_one(GraphView).select(service)
         self.query_one(DeployTable).select(service)
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
+
+    def _refresh_bindings_if_changed(self) -> None:
+        """Re-grey the footer only when what the viewer may do changed.
+
+        Refreshing bindings rebuilds the footer, which costs several
+        milliseconds of styling; moving between two services of the same
+        team changes nothing, so it should cost nothing.
+        """
+        allowed = tuple(self.refusal_for(action) is None for action in (*SERVICE_ACTIONS, "decide"))
+        if allowed != self._allowed:
+            self._allowed = allowed
+            self.refresh_bindings()
 
     @on(DeployTable.ServiceHighlighted)
     def _table_moved(self, event: DeployTable.ServiceHighlighted) -> None:

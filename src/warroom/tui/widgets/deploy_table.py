@@ -115,7 +115,7 @@ class DeployTable(DataTable[Text]):
                 assert service is not None
                 for key, value in self._row(service, snapshot, now).items():
                     if self._cells.get((name, key)) != value:
-                        self.update_cell(name, key, value)
+                        self.update_cell(name, key, value, update_width=True)
                         self._cells[(name, key)] = value
 
     def tick(self, now: datetime) -> None:

@@ -1,0 +1,234 @@
+"""TUI benchmarks (issue 3). Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_tui.py
+
+- Time to first full frame on the sample plan, including imports: headless,
+  and in a real terminal (tmux) — goal under 1 s.
+- Keypress to repaint on the dashboard — goal p95 under 50 ms.
+- Time to first frame with a 1,000-service plan — goal under 3 s — and
+  whether moving through it stays responsive.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+from genplan import generate  # noqa: E402
+
+WARROOM = str(Path(sys.executable).parent / "warroom")
+NOW = "2024-03-20T14:05:00Z"
+
+# Run in a child process: imports count, so nothing may be imported before.
+FIRST_FRAME = r"""
+import sys, time
+from warroom.clock import clock_from_env
+from warroom.tui.app import AppConfig, create_app
+from warroom.tui.widgets.deploy_table import DeployTable
+from warroom.tui.widgets.graph_view import GraphView
+
+app = create_app(AppConfig(db_url=sys.argv[1], identity=sys.argv[2], clock=clock_from_env()))
+marks = {}
+
+async def watch(pilot):
+    while not app.query(DeployTable) or not app.query(GraphView):
+        await pilot.pause(0.002)
+    table = app.query_one(DeployTable)
+    graph = app.query_one(GraphView)
+    while "table" not in marks or "graph" not in marks:
+        if "table" not in marks and table.row_count > 0:
+            await pilot.pause()
+            marks["table"] = time.monotonic()
+        if "graph" not in marks and graph._layout is not None:
+            await pilot.pause()
+            marks["graph"] = time.monotonic()
+        await pilot.pause(0.005)
+    app.exit()
+
+app.run(headless=True, size=(120, 36), auto_pilot=watch)
+print(marks["table"], marks["graph"])
+"""
+
+
+def load(db: str, plan: Path, who: str) -> None:
+    env = {**os.environ, "WARROOM_NOW": NOW}
+    subprocess.run(
+        [WARROOM, "--db", db, "load", str(plan), "--as", who],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+
+
+def headless_first_frame(db: str, who: str, runs: int) -> tuple[list[float], list[float]]:
+    tables, graphs = [], []
+    env = {**os.environ, "WARROOM_NOW": NOW}
+    for _ in range(runs):
+        start = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-c", FIRST_FRAME, db, who],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout.split()
+        tables.append(float(out[0]) - start)
+        graphs.append(float(out[1]) - start)
+    return tables, graphs
+
+
+def tmux_first_frame(db: str, runs: int) -> list[float] | None:
+    if shutil.which("tmux") is None:
+        return None
+    samples = []
+    for index in range(runs):
+        session = f"bench-{os.getpid()}-{index}"
+        start = time.monotonic()
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                "120",
+                "-y",
+                "36",
+                f"WARROOM_NOW={NOW} {WARROOM} --db {db} --as sarah",
+            ],
+            check=True,
+        )
+        try:
+            while time.monotonic() - start < 15:
+                screen = subprocess.run(
+                    ["tmux", "capture-pane", "-p", "-t", session],
+                    check=False,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                # Full frame: the table has its last row and the graph drew its first node.
+                if (
+                    "web-frontend" in screen
+                    and "Communication log" in screen
+                    and "api-gateway" in screen.split("Deploy status")[0] + screen.split("\n", 3)[2]
+                ):
+                    samples.append(time.monotonic() - start)
+                    break
+                time.sleep(0.005)
+        finally:
+            subprocess.run(
+                ["tmux", "kill-session", "-t", session], check=False, capture_output=True
+            )
+    return samples
+
+
+def keypress_latency(db: str, who: str, presses: int) -> list[float] | None:
+    """Real terminal: send a key to tmux, wait until the screen (with colours) changes.
+
+    Each sample includes tmux's own round trip (a capture takes a few ms), so
+    the figure is an upper bound on the app's own key-to-repaint time.
+    """
+    if shutil.which("tmux") is None:
+        return None
+    session = f"bench-keys-{os.getpid()}"
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "120",
+            "-y",
+            "36",
+            f"WARROOM_NOW={NOW} {WARROOM} --db {db} --as {who}",
+        ],
+        check=True,
+    )
+
+    def capture() -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-e", "-p", "-t", session],
+            check=False,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    samples = []
+    try:
+        start = time.monotonic()
+        while "Deploy status" not in capture() and time.monotonic() - start < 20:
+            time.sleep(0.05)
+        time.sleep(2.0)  # let the first layout and polls finish
+        subprocess.run(["tmux", "send-keys", "-t", session, "2"], check=True)
+        time.sleep(0.3)
+        for index in range(presses):
+            before = capture()
+            key = "Down" if (index // 5) % 2 == 0 else "Up"
+            sent = time.monotonic()
+            subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
+            while capture() == before and time.monotonic() - sent < 2:
+                pass
+            samples.append(time.monotonic() - sent)
+            time.sleep(0.02)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
+    return samples
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def show(label: str, samples: list[float], goal: float) -> None:
+    med, p95 = statistics.median(samples), pct(samples, 0.95)
+    verdict = "ok" if med < goal else "OVER GOAL"
+    print(
+        f"{label:<58} median {med * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  (goal {goal * 1000:.0f} ms) {verdict}"
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        sample_db = f"sqlite:///{scratch}/sample.db"
+        load(sample_db, ROOT / "sample_data" / "release-v2.5.0.yaml", "sarah")
+        tables, graphs = headless_first_frame(sample_db, "sarah", 5)
+        show("first full frame, sample, headless (table filled)", tables, 1.0)
+        show("first full frame, sample, headless (graph drawn too)", graphs, 1.0)
+        in_tmux = tmux_first_frame(sample_db, 5)
+        if in_tmux:
+            show("first full frame, sample, real terminal (tmux 120x36)", in_tmux, 1.0)
+        else:
+            print("tmux not found: real-terminal first frame not measured")
+        latency = keypress_latency(sample_db, "sarah", 100)
+        if latency:
+            show("keypress to repaint, deploy table, tmux (p95 goal)", latency, 0.05)
+
+        big_plan = Path(scratch) / "big.yaml"
+        big_plan.write_text(generate(1000, 3000), encoding="utf-8")
+        big_db = f"sqlite:///{scratch}/big.db"
+        load(big_db, big_plan, "rm")
+        tables, graphs = headless_first_frame(big_db, "rm", 3)
+        show("first frame, 1,000 services (table filled)", tables, 3.0)
+        show("  … and the 1,000-service graph laid out", graphs, 3.0)
+        latency = keypress_latency(big_db, "rm", 60)
+        if latency:
+            show("keypress to repaint, 1,000-service table, tmux", latency, 0.05)
+
+
+if __name__ == "__main__":
+    main()
