@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.pg import PgServer
 from warroom.clock import FixedClock
 from warroom.commands import Commands
 from warroom.commands.load import load_plan
@@ -51,24 +54,83 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL server for this test process, with a migrated template database."""
+    server = PgServer()
+    server.init()
+    server.start()
+    server.admin("CREATE DATABASE warroom_template")
+    template = Store(server.url("warroom_template"))
+    ensure_schema(template)
+    template.dispose()
+    yield server
+    server.stop("immediate")
+    server.remove()
+
+
+@pytest.fixture
+def own_pg() -> Iterator[PgServer]:
+    """A PostgreSQL server of the test's own, for tests that stop and restart it."""
+    server = PgServer()
+    server.init()
+    server.start()
+    yield server
+    with contextlib.suppress(subprocess.CalledProcessError):  # the test may have stopped it
+        server.stop("immediate")
+    server.remove()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path, _migrated_template: Path) -> Path:
+    """A fresh, migrated SQLite file (for tests about SQLite itself)."""
     path = tmp_path / "warroom.db"
     shutil.copyfile(_migrated_template, path)
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database on each backend: the same behaviour tests run on both."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{request.getfixturevalue('db_path')}"
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = server.create_database(template="warroom_template")
+    yield server.url(name)
+    server.drop_database(name)
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{db_path}")
+def store(db_url: str) -> Iterator[Store]:
+    store = Store(db_url)
     yield store
     store.dispose()
 
 
 @pytest.fixture
-def loaded(store: Store, sample_plan: Plan, sample_text: str, clock: FixedClock) -> Store:
-    load_plan(store, sample_plan, sample_text, loaded_by="sarah", clock=clock)
+def sqlite_store(db_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{db_path}")
+    yield store
+    store.dispose()
+
+
+def _load(store: Store, plan: Plan, text: str, clock: FixedClock) -> Store:
+    load_plan(store, plan, text, loaded_by="sarah", clock=clock)
     return store
+
+
+@pytest.fixture
+def loaded(store: Store, sample_plan: Plan, sample_text: str, clock: FixedClock) -> Store:
+    return _load(store, sample_plan, sample_text, clock)
+
+
+@pytest.fixture
+def sqlite_loaded(
+    sqlite_store: Store, sample_plan: Plan, sample_text: str, clock: FixedClock
+) -> Store:
+    """The sample loaded into a SQLite file (`db_path`): for SQLite-only tests."""
+    return _load(sqlite_store, sample_plan, sample_text, clock)
 
 
 @pytest.fixture

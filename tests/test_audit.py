@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import read_snapshot
+from tests.pg import PgServer
+from warroom.clock import FixedClock
 from warroom.commands import Commands
+from warroom.domain.plan import Plan
 from warroom.store import audit
 from warroom.store.engine import Store, StoreError
-
-As = Callable[[str], Commands]
 
 
 def verify(store: Store) -> audit.ChainReport:
@@ -23,12 +23,17 @@ def verify(store: Store) -> audit.ChainReport:
         return audit.verify(session)
 
 
-@pytest.fixture
-def busy(loaded: Store, as_: As) -> Store:
+def _busy(store: Store, clock: FixedClock) -> Store:
     for index in range(5):
-        as_("mike").post_message(f"note {index}")
-    as_("mike").check_item("backend-1")
-    return loaded
+        Commands(store, clock, "mike").post_message(f"note {index}")
+    Commands(store, clock, "mike").check_item("backend-1")
+    return store
+
+
+@pytest.fixture
+def busy(sqlite_loaded: Store, clock: FixedClock) -> Store:
+    """Seven events on SQLite, where tests can tamper with the file directly."""
+    return _busy(sqlite_loaded, clock)
 
 
 def tamper(db_path: Path, *statements: str) -> None:
@@ -42,10 +47,11 @@ def tamper(db_path: Path, *statements: str) -> None:
     conn.close()
 
 
-def test_intact_chain_verifies(busy: Store) -> None:
-    report = verify(busy)
+def test_intact_chain_verifies(loaded: Store, clock: FixedClock) -> None:
+    store = _busy(loaded, clock)  # both backends
+    report = verify(store)
     assert report.ok and report.events == 7
-    assert read_snapshot(busy).revision == 7
+    assert read_snapshot(store).revision == 7
 
 
 def test_each_event_links_to_the_previous_one(busy: Store) -> None:
@@ -138,3 +144,32 @@ def test_audit_ids_cannot_collide(busy: Store) -> None:
             )
         )
         session.flush()
+
+
+def test_postgres_refuses_rewrites_and_a_forgery_is_found(
+    pg_server: PgServer, clock: FixedClock, sample_plan: Plan, sample_text: str
+) -> None:
+    """The same guarantees on PostgreSQL: a trigger refuses UPDATE, and a
+    superuser who disables it is still caught by the chain."""
+    import psycopg
+
+    from warroom.commands.load import load_plan
+
+    name = pg_server.create_database(template="warroom_template")
+    store = Store(pg_server.url(name))
+    try:
+        load_plan(store, sample_plan, sample_text, loaded_by="sarah", clock=clock)
+        _busy(store, clock)
+        conninfo = pg_server.url(name).replace("+psycopg", "")
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                conn.execute("UPDATE audit_event SET actor = 'sarah' WHERE id = 2")
+            conn.execute("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
+            conn.execute(
+                "UPDATE audit_event SET payload = replace(payload, 'note 2', 'note X') WHERE id = 4"
+            )
+        report = verify(store)
+        assert report.problem is not None and report.problem.event_id == 4
+    finally:
+        store.dispose()
+        pg_server.drop_database(name)

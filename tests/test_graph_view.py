@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Footer
 
-from tests.conftest import ROOT, read_snapshot
+from tests.conftest import ROOT, check_everything, read_snapshot
 from warroom.clock import FixedClock
 from warroom.commands import Commands
 from warroom.commands.load import load_plan
@@ -218,12 +218,15 @@ async def test_new_states_restyle_without_a_new_layout(loaded: Store, clock: Fix
 
 
 def test_mid_deploy_with_auth_service_selected(
-    go: Store, as_: Callable[[str], Commands], snap_compare: Callable[..., bool]
+    sqlite_loaded: Store, clock: FixedClock, snap_compare: Callable[..., bool]
 ) -> None:
+    # One backend only: the picture does not depend on where the data lives.
+    check_everything(sqlite_loaded, clock)
+    Commands(sqlite_loaded, clock, "sarah").decide("go")
     for _ in range(4):
-        as_("raj").complete_step("api-gateway")
-    as_("lisa").complete_step("auth-service")
-    snapshot = read_snapshot(go)
+        Commands(sqlite_loaded, clock, "raj").complete_step("api-gateway")
+    Commands(sqlite_loaded, clock, "lisa").complete_step("auth-service")
+    snapshot = read_snapshot(sqlite_loaded)
 
     async def run_before(pilot: Pilot[None]) -> None:
         view = await shown(pilot, snapshot)

@@ -33,15 +33,17 @@ def _run(target: Any, argsets: list[tuple[Any, ...]]) -> list[Any]:
     return results
 
 
-def test_sqlite_is_opened_in_wal_mode_with_a_busy_timeout(store: Store) -> None:
+def test_sqlite_is_opened_in_wal_mode_with_a_busy_timeout(sqlite_store: Store) -> None:
+    store = sqlite_store
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_write_transactions_begin_immediate(store: Store) -> None:
+def test_write_transactions_begin_immediate(sqlite_store: Store) -> None:
     """A write transaction holds the write lock before its first write."""
+    store = sqlite_store
     assert store.sqlite_path is not None
     with store.write() as session:
         session.connection()  # the BEGIN happens here
@@ -83,8 +85,8 @@ def test_times_come_back_timezone_aware_utc(loaded: Store) -> None:
     assert snapshot.release.window_start.isoformat() == "2024-03-20T14:00:00+00:00"
 
 
-def test_two_processes_writing_at_once_lose_nothing(loaded: Store, db_path: Path) -> None:
-    url = f"sqlite:///{db_path}"
+def test_two_processes_writing_at_once_lose_nothing(loaded: Store, db_url: str) -> None:
+    url = db_url
     base = len(read_snapshot(loaded).log)
     count = 150
     results = _run(_workers.post_messages, [(url, "mike", count), (url, "lisa", count)])
@@ -101,10 +103,8 @@ def test_two_processes_writing_at_once_lose_nothing(loaded: Store, db_path: Path
     assert report.ok and report.events == 1 + 2 * count
 
 
-def test_racing_to_check_the_same_items_yields_one_winner_each(
-    loaded: Store, db_path: Path
-) -> None:
-    url = f"sqlite:///{db_path}"
+def test_racing_to_check_the_same_items_yields_one_winner_each(loaded: Store, db_url: str) -> None:
+    url = db_url
     keys = [item.key for item in read_snapshot(loaded).go_no_go] + [
         item.key for item in read_snapshot(loaded).readiness["backend"]
     ]

@@ -56,9 +56,9 @@ async def select_service(app: WarroomApp, pilot: object, name: str) -> None:
 
 
 async def test_dashboard_fills_all_five_panes(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "sarah", clock)
+    app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         table = app.query_one(DeployTable)
@@ -76,8 +76,8 @@ async def test_dashboard_fills_all_five_panes(
         assert app.query_one("#empty").display is False
 
 
-async def test_no_release_says_how_to_load_one(db_path: Path, clock: FixedClock) -> None:
-    app = make_app(db_path, "sarah", clock)
+async def test_no_release_says_how_to_load_one(db_url: str, clock: FixedClock) -> None:
+    app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         empty = app.query_one("#empty")
@@ -107,9 +107,9 @@ async def test_unreachable_database_is_shown_and_retried(tmp_path: Path, clock: 
 
 
 async def test_a_person_not_in_the_plan_is_read_only(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "mallory", clock)
+    app = make_app(db_url, "mallory", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         assert "not in this plan" in str(app.query_one(WarroomHeader).render())
@@ -122,9 +122,9 @@ async def test_a_person_not_in_the_plan_is_read_only(
 
 
 async def test_oncall_completes_steps_with_one_key(
-    go: Store, db_path: Path, clock: FixedClock
+    go: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "raj", clock)
+    app = make_app(db_url, "raj", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await select_service(app, pilot, "api-gateway")
@@ -146,9 +146,9 @@ async def test_oncall_completes_steps_with_one_key(
 
 
 async def test_other_teams_steps_are_greyed_out_and_refused(
-    go: Store, db_path: Path, clock: FixedClock
+    go: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "lisa", clock)
+    app = make_app(db_url, "lisa", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await select_service(app, pilot, "api-gateway")
@@ -161,9 +161,9 @@ async def test_other_teams_steps_are_greyed_out_and_refused(
 
 
 async def test_lifecycle_refusal_comes_back_as_a_notification(
-    go: Store, db_path: Path, clock: FixedClock
+    go: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "lisa", clock)
+    app = make_app(db_url, "lisa", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await select_service(app, pilot, "auth-service")
@@ -174,10 +174,10 @@ async def test_lifecycle_refusal_comes_back_as_a_notification(
         assert state(go, "auth-service") is DeployState.WAITING
 
 
-async def test_start_finish_fail_and_roll_back(go: Store, db_path: Path, clock: FixedClock) -> None:
+async def test_start_finish_fail_and_roll_back(go: Store, db_url: str, clock: FixedClock) -> None:
     for _ in range(4):
         Commands(go, clock, "raj").complete_step("api-gateway")
-    lisa = make_app(db_path, "lisa", clock)
+    lisa = make_app(db_url, "lisa", clock)
     async with lisa.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await select_service(lisa, pilot, "auth-service")
@@ -199,7 +199,7 @@ async def test_start_finish_fail_and_roll_back(go: Store, db_path: Path, clock: 
         await pilot.press("r")  # only the release manager orders rollbacks
         assert not isinstance(lisa.screen, PromptScreen)
         assert any("only the release manager" in t for t in toasts(lisa))
-    sarah = make_app(db_path, "sarah", clock)
+    sarah = make_app(db_url, "sarah", clock)
     async with sarah.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await select_service(sarah, pilot, "auth-service")
@@ -211,9 +211,9 @@ async def test_start_finish_fail_and_roll_back(go: Store, db_path: Path, clock: 
         assert state(go, "auth-service") is DeployState.ROLLED_BACK
 
 
-async def test_prompt_escape_cancels(go: Store, db_path: Path, clock: FixedClock) -> None:
+async def test_prompt_escape_cancels(go: Store, db_url: str, clock: FixedClock) -> None:
     Commands(go, clock, "raj").complete_step("api-gateway")
-    app = make_app(db_path, "raj", clock)
+    app = make_app(db_url, "raj", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await select_service(app, pilot, "api-gateway")
@@ -223,9 +223,9 @@ async def test_prompt_escape_cancels(go: Store, db_path: Path, clock: FixedClock
         assert state(go, "api-gateway") is DeployState.DEPLOYING
 
 
-async def test_runbook_opens_with_who_did_what(go: Store, db_path: Path, clock: FixedClock) -> None:
+async def test_runbook_opens_with_who_did_what(go: Store, db_url: str, clock: FixedClock) -> None:
     Commands(go, clock, "raj").complete_step("api-gateway")
-    app = make_app(db_path, "sarah", clock)
+    app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await select_service(app, pilot, "api-gateway")
@@ -242,9 +242,9 @@ async def test_runbook_opens_with_who_did_what(go: Store, db_path: Path, clock: 
 
 
 async def test_a_leads_call_and_its_acknowledgement(
-    go: Store, db_path: Path, clock: FixedClock
+    go: Store, db_url: str, clock: FixedClock
 ) -> None:
-    mike = make_app(db_path, "mike", clock)
+    mike = make_app(db_url, "mike", clock)
     async with mike.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await select_service(mike, pilot, "user-service")
@@ -255,7 +255,7 @@ async def test_a_leads_call_and_its_acknowledgement(
         await pilot.press("a")  # team leads do not acknowledge (DESIGN's role table)
         await pilot.pause()
         assert any("mike (team lead" in t for t in toasts(mike))
-    lisa = make_app(db_path, "lisa", clock)
+    lisa = make_app(db_url, "lisa", clock)
     async with lisa.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await select_service(lisa, pilot, "user-service")
@@ -269,9 +269,9 @@ async def test_a_leads_call_and_its_acknowledgement(
 
 
 async def test_team_lead_toggles_own_items_only(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "mike", clock)
+    app = make_app(db_url, "mike", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         checklist = app.query_one(Checklist)
@@ -294,11 +294,11 @@ async def test_team_lead_toggles_own_items_only(
         assert item is not None and not item.done
 
 
-async def test_decision_dialog_records_go(loaded: Store, db_path: Path, clock: FixedClock) -> None:
+async def test_decision_dialog_records_go(loaded: Store, db_url: str, clock: FixedClock) -> None:
     from tests.conftest import check_everything
 
     check_everything(loaded, clock)
-    app = make_app(db_path, "sarah", clock)
+    app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await pilot.press("g")
@@ -315,9 +315,9 @@ async def test_decision_dialog_records_go(loaded: Store, db_path: Path, clock: F
 
 
 async def test_decision_dialog_refuses_early_and_stays_open(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "sarah", clock)
+    app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await pilot.press("g")
@@ -338,9 +338,9 @@ async def test_decision_dialog_refuses_early_and_stays_open(
 
 
 async def test_only_the_release_manager_opens_the_decision(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "lisa", clock)
+    app = make_app(db_url, "lisa", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         assert dashboard(app).check_action("decide", ()) is None
@@ -354,9 +354,9 @@ async def test_only_the_release_manager_opens_the_decision(
 
 
 async def test_post_a_message_from_the_keyboard(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "pat", clock)
+    app = make_app(db_url, "pat", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await pilot.press("m", *"support is standing by", "enter")
@@ -371,10 +371,10 @@ async def test_post_a_message_from_the_keyboard(
 
 
 async def test_log_filter_shows_only_system_lines(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
     Commands(loaded, clock, "mike").post_message("hello from backend")
-    app = make_app(db_path, "pat", clock)
+    app = make_app(db_url, "pat", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         log = app.query_one(CommsLog)
@@ -392,14 +392,14 @@ async def test_log_filter_shows_only_system_lines(
 
 
 async def test_a_change_from_another_process_appears_without_a_keypress(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "sarah", clock)
+    app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         env = {
             **os.environ,
-            "WARROOM_DB": f"sqlite:///{db_path}",
+            "WARROOM_DB": db_url,
             "WARROOM_NOW": "2024-03-20T13:21:00Z",
         }
         warroom = str(Path(sys.executable).parent / "warroom")
@@ -427,9 +427,9 @@ async def test_a_change_from_another_process_appears_without_a_keypress(
 
 
 async def test_keyboard_only_navigation_between_panes(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "sarah", clock)
+    app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         expected = {"1": "graph", "2": "deploys", "4": "checklist", "5": "log-lines"}
@@ -442,8 +442,8 @@ async def test_keyboard_only_navigation_between_panes(
         assert app.focused is not None and app.focused.id == "deploys"
 
 
-async def test_zoom_and_unzoom_a_pane(loaded: Store, db_path: Path, clock: FixedClock) -> None:
-    app = make_app(db_path, "sarah", clock)
+async def test_zoom_and_unzoom_a_pane(loaded: Store, db_url: str, clock: FixedClock) -> None:
+    app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await pilot.press("2", "z")
@@ -453,8 +453,8 @@ async def test_zoom_and_unzoom_a_pane(loaded: Store, db_path: Path, clock: Fixed
         assert dashboard(app).maximized is None
 
 
-async def test_help_lists_every_key(loaded: Store, db_path: Path, clock: FixedClock) -> None:
-    app = make_app(db_path, "sarah", clock)
+async def test_help_lists_every_key(loaded: Store, db_url: str, clock: FixedClock) -> None:
+    app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await pilot.press("question_mark")
@@ -464,9 +464,9 @@ async def test_help_lists_every_key(loaded: Store, db_path: Path, clock: FixedCl
 
 
 async def test_command_palette_offers_every_action(
-    loaded: Store, db_path: Path, clock: FixedClock
+    loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "lisa", clock)
+    app = make_app(db_url, "lisa", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         titles = {
@@ -490,9 +490,9 @@ def far_clock() -> FixedClock:
 
 
 async def test_a_long_past_release_still_renders(
-    loaded: Store, db_path: Path, far_clock: FixedClock
+    loaded: Store, db_url: str, far_clock: FixedClock
 ) -> None:
-    app = make_app(db_path, "sarah", far_clock)
+    app = make_app(db_url, "sarah", far_clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         assert "T+" in str(app.query_one(WarroomHeader).render())

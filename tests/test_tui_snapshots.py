@@ -122,67 +122,67 @@ def _snap(
 
 
 def test_before_go_no_go(
-    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
 ) -> None:
-    before_go_no_go(loaded, clock)
+    before_go_no_go(sqlite_loaded, clock)
     assert _snap(snap_compare, db_path, clock)
 
 
 def test_mid_deploy_with_one_failed_service(
-    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
 ) -> None:
-    mid_deploy_with_a_failure(loaded, clock)
+    mid_deploy_with_a_failure(sqlite_loaded, clock)
     assert _snap(snap_compare, db_path, clock, who="lisa")
 
 
 def test_during_a_rollback(
-    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
 ) -> None:
-    during_rollback(loaded, clock)
+    during_rollback(sqlite_loaded, clock)
     assert _snap(snap_compare, db_path, clock)
 
 
 def test_after_completion(
-    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
 ) -> None:
-    complete(loaded, clock)
+    complete(sqlite_loaded, clock)
     assert _snap(snap_compare, db_path, clock)
 
 
 def test_big_terminal_mid_deploy(
-    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
 ) -> None:
-    mid_deploy_with_a_failure(loaded, clock)
+    mid_deploy_with_a_failure(sqlite_loaded, clock)
     assert _snap(snap_compare, db_path, clock, size=BIG)
 
 
 @pytest.mark.parametrize("pane", ["1", "2", "3", "4", "5"])
 def test_each_pane_zoomed(
-    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock, pane: str
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock, pane: str
 ) -> None:
-    mid_deploy_with_a_failure(loaded, clock)
+    mid_deploy_with_a_failure(sqlite_loaded, clock)
     keys = [pane, "z"]
     assert _snap(snap_compare, db_path, clock, press=keys)
 
 
 def test_decision_dialog(
-    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
 ) -> None:
-    check_everything(loaded, clock)
+    check_everything(sqlite_loaded, clock)
     clock.set(at(13, 31))
     assert _snap(snap_compare, db_path, clock, press=["g"])
 
 
 def test_help_screen(
-    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
 ) -> None:
     assert _snap(snap_compare, db_path, clock, press=["question_mark"])
 
 
 def test_runbook_of_one_service(
-    snap_compare: SnapCompare, loaded: Store, db_path: Path, clock: FixedClock
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
 ) -> None:
-    mid_deploy_with_a_failure(loaded, clock)
+    mid_deploy_with_a_failure(sqlite_loaded, clock)
     assert _snap(snap_compare, db_path, clock, press=["2", "down", "down", "enter"])
 
 

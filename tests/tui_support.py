@@ -14,10 +14,11 @@ SIZE = (120, 36)
 BIG = (200, 60)
 
 
-def make_app(db_path: Path, identity: str, clock: FixedClock, *, poll: float = 0.05) -> WarroomApp:
+def make_app(db: str | Path, identity: str, clock: FixedClock, *, poll: float = 0.05) -> WarroomApp:
+    """The app on a database URL (or a SQLite file path)."""
     return create_app(
         AppConfig(
-            db_url=f"sqlite:///{db_path}",
+            db_url=db if isinstance(db, str) else f"sqlite:///{db}",
             identity=identity,
             clock=clock,
             poll_interval=poll,

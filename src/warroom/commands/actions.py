@@ -215,6 +215,7 @@ class Commands:
                     decided_at=tx.now,
                 )
             )
+            tx.topics.add("decision")
             scope = f" ({', '.join(ordered)})" if decision_kind is DecisionKind.PARTIAL else ""
             why = f" — {rationale.strip()}" if rationale.strip() else ""
             tx.system_line(f"Decision: {decision_kind.value}{scope}{why}")

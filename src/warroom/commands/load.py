@@ -17,6 +17,7 @@ from warroom.domain.roles import Role
 from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.engine import Store
+from warroom.store.feed import record_change
 from warroom.store.migrate import ensure_schema
 
 
@@ -201,6 +202,7 @@ def load_plan(
                 ),
             )
         )
+        record_change(session, rid, now, {"release"})
         audit.append(
             session,
             at=now,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from warroom.domain.roles import Action, Actor, Role, refusal
 from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.engine import Store
+from warroom.store.feed import record_change
 from warroom.store.queries import current_release
 
 if TYPE_CHECKING:
@@ -41,12 +42,21 @@ def _listing(names: list[str]) -> str:
     return ", ".join(names) if names else "(none)"
 
 
+_TOPIC: dict[type, str] = {
+    m.Service: "services",
+    m.ChecklistItem: "checklist",
+    m.TriggerState: "triggers",
+}
+
+
 @dataclass
 class Tx:
     session: Session
     release: m.Release
     actor: Actor
     now: datetime
+    # What this transaction changed, for the change feed (panes reload by topic).
+    topics: set[str] = field(default_factory=set)
 
     @property
     def release_id(self) -> int:
@@ -129,8 +139,10 @@ class Tx:
     def touch(self, row: m.Service | m.ChecklistItem | m.TriggerState) -> None:
         row.row_version += 1
         self.session.add(row)
+        self.topics.add(_TOPIC[type(row)])
 
     def system_line(self, text: str, service: str | None = None) -> None:
+        self.topics.add("log")
         self.session.add(
             m.LogEntry(
                 release_id=self.release_id,
@@ -144,6 +156,7 @@ class Tx:
         )
 
     def message(self, text: str) -> None:
+        self.topics.add("log")
         self.session.add(
             m.LogEntry(
                 release_id=self.release_id,
@@ -180,7 +193,10 @@ def open_tx(store: Store, clock: Clock, actor_name: str, release_name: str | Non
                 "no release is loaded in this database; load one with: warroom load PLAN"
             )
         actor = resolve_actor(session, release, actor_name)
-        yield Tx(session, release, actor, clock.now())
+        tx = Tx(session, release, actor, clock.now())
+        yield tx
+        if tx.topics:
+            record_change(session, release.id, tx.now, tx.topics)
 
 
 def resolve_actor(session: Session, release: m.Release, name: str) -> Actor:

@@ -147,6 +147,7 @@ class TriggerView:
 
 @dataclass(frozen=True)
 class ReleaseView:
+    id: int
     name: str
     manager: str
     timezone: str
@@ -173,6 +174,10 @@ class ReleaseSnapshot:
     revision: int = 0
 
     # ---------------------------------------------------------------- lookups
+
+    @property
+    def release_id(self) -> int:
+        return self.release.id
 
     @property
     def decision(self) -> DecisionView | None:

@@ -254,3 +254,32 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_id: int = 0
     last_hash: str = Field(max_length=64)
+
+
+class Change(SQLModel, table=True):
+    """The change feed's log: one row per committed command, naming what it touched.
+
+    Readers that saw change N ask for everything after N; PostgreSQL's NOTIFY
+    carries only the id. Old rows are pruned (see store/feed.py).
+    """
+
+    __tablename__ = "change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int | None = Field(default=None, index=True)
+    at: datetime = _at()
+    topics: str = Field(max_length=200)  # comma-separated, e.g. "services,log"
+
+
+class Presence(SQLModel, table=True):
+    """Who is in the room: one row per running instance, refreshed by heartbeat."""
+
+    __tablename__ = "presence"
+
+    instance: str = Field(primary_key=True, max_length=64)
+    release_id: int | None = Field(default=None, index=True)
+    person: str = Field(max_length=100)
+    via: str = Field(max_length=16)  # "terminal" or "ssh"
+    host: str = Field(max_length=200)
+    started_at: datetime = _at()
+    seen_at: datetime = _at()

@@ -104,6 +104,7 @@ def load_snapshot(
 
     return ReleaseSnapshot(
         release=ReleaseView(
+            id=rid or 0,
             name=release.name,
             manager=release.manager,
             timezone=release.timezone,

@@ -2,14 +2,14 @@
 
 The app owns no state of its own beyond the last `ReleaseSnapshot` it read.
 Every read and every command runs in a thread worker; results come back as
-Messages and the dashboard updates its panes in place. The store is polled
-for its audit revision (one tiny query) and re-read only when it moved; the
-next poll is scheduled when the previous one finished, so a slow database
-never piles up work.
+Messages and the dashboard updates only the panes whose data changed. The
+change feed (store/feed.py) says when something was committed anywhere and
+what it touched; a heartbeat row says who else is in the room.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -19,14 +19,15 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from warroom.clock import Clock, SystemClock
 from warroom.commands import CommandError, Commands
 from warroom.domain.snapshot import PersonView, ReleaseSnapshot
 from warroom.resources import stylesheet
+from warroom.store import presence
 from warroom.store.engine import Store, StoreError
+from warroom.store.feed import Coalescer, open_feed
 from warroom.store.migrate import ensure_schema
 from warroom.store.queries import audit_revision, current_release, load_snapshot
 
@@ -43,8 +44,10 @@ class AppConfig:
     # How to name the database to people (default: the URL, password hidden).
     db_label: str | None = None
     release: str | None = None
-    poll_interval: float = 1.0
-    retry_interval: float = 2.0
+    poll_interval: float = 0.05  # SQLite change feed: how often to look at data_version
+    retry_interval: float = 1.0
+    heartbeat_interval: float = 5.0
+    via: str = "terminal"  # or "ssh": shown next to the name in everyone's header
 
 
 class WarroomApp(App[None]):
@@ -60,14 +63,22 @@ class WarroomApp(App[None]):
     class SnapshotLoaded(Message):
         """A fresh read of the release (None: no release loaded)."""
 
-        def __init__(self, snapshot: ReleaseSnapshot | None, revision: int) -> None:
+        def __init__(
+            self, snapshot: ReleaseSnapshot | None, revision: int, topics: frozenset[str] | None
+        ) -> None:
             self.snapshot = snapshot
             self.revision = revision
+            self.topics = topics  # None: everything may have changed
             super().__init__()
 
     class StoreFailed(Message):
         def __init__(self, reason: str) -> None:
             self.reason = reason
+            super().__init__()
+
+    class PresenceUpdated(Message):
+        def __init__(self, present: list[presence.Present]) -> None:
+            self.present = present
             super().__init__()
 
     class CommandFinished(Message):
@@ -86,7 +97,11 @@ class WarroomApp(App[None]):
         self.last_error: str | None = None
         self._store: Store | None = None
         self._revision: int | None = None
-        self._poll_timer: Timer | None = None
+        self._schema_checked = False
+        self._pending = Coalescer()
+        self._reloading = False
+        self.instance = uuid.uuid4().hex
+        self.present: list[presence.Present] = []
 
     # ---------------------------------------------------------------- set-up
 
@@ -97,6 +112,9 @@ class WarroomApp(App[None]):
 
     def on_mount(self) -> None:
         self.refresh_now()
+        self._follow()
+        self._heartbeat()
+        self.set_interval(self.config.heartbeat_interval, self._heartbeat, name="heartbeat")
 
     @property
     def me(self) -> PersonView | None:
@@ -110,52 +128,62 @@ class WarroomApp(App[None]):
 
     def on_unmount(self) -> None:
         if self._store is not None:
+            self._leave()
             self._store.dispose()
 
     # ---------------------------------------------------------------- reading
+    #
+    # The change feed says when and what changed; a reload reads one snapshot
+    # and hands it to the panes whose topics moved. Reloads never overlap:
+    # changes arriving meanwhile are coalesced into the next one.
 
     def refresh_now(self) -> None:
-        """Re-read the release now, whatever the revision says."""
-        self._revision = None
-        self._schedule_poll(0)
+        """Re-read everything now (after our own command, at start-up)."""
+        self._request_reload(None)
 
-    def _schedule_poll(self, delay: float) -> None:
-        if self._poll_timer is not None:
-            self._poll_timer.stop()
-            self._poll_timer = None
-        if delay <= 0:
-            self.call_later(self._poll)
+    def _request_reload(self, topics: frozenset[str] | None) -> None:
+        if topics is None:
+            self._pending.everything = True
         else:
-            self._poll_timer = self.set_timer(delay, self._poll, name="store-poll")
+            self._pending.pending |= topics
+        if not self._reloading:
+            self._start_reload()
 
-    def _poll(self) -> None:
-        self._poll_worker(self._revision)
+    def _start_reload(self) -> None:
+        topics, everything = self._pending.take()
+        self._reloading = True
+        self._reload_worker(None if everything else topics)
 
-    @work(thread=True, exclusive=True, group="store-poll", exit_on_error=False)
-    def _poll_worker(self, seen: int | None) -> None:
+    @work(thread=True, group="reload", exit_on_error=False)
+    def _reload_worker(self, topics: frozenset[str] | None) -> None:
         store = self.store()
-        ensure_schema(store)
+        if not self._schema_checked:
+            ensure_schema(store)
+            self._schema_checked = True
         with store.read() as session:
-            revision = audit_revision(session)
-            if revision == seen:
-                return
             release = current_release(session, self.config.release)
             snapshot = load_snapshot(session, release, LOG_LIMIT) if release else None
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.SnapshotLoaded(snapshot, revision))
+            revision = snapshot.revision if snapshot else audit_revision(session)
+        self.post_message(self.SnapshotLoaded(snapshot, revision, topics))
+
+    @work(group="feed", exclusive=True, exit_on_error=False)
+    async def _follow(self) -> None:
+        """Follow the change feed for as long as the app runs."""
+        feed = open_feed(self.config.db_url, poll_interval=self.config.poll_interval)
+        async for event in feed.events():
+            if not event.connected:
+                self.post_message(self.StoreFailed(event.error or "the database is unreachable"))
+            elif event.resync or not self.connected:
+                self._request_reload(None)
+            elif event.changes:
+                self._request_reload(event.topics)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group == "store-poll":
-            if event.state is WorkerState.SUCCESS:
-                if not self.connected:
-                    self.connected = True
-                    self.last_error = None
-                    self.notify("Database reachable again", title="Reconnected")
-                    self._connection_changed()
-                self._schedule_poll(self.config.poll_interval)
-            elif event.state is WorkerState.ERROR:
+        if worker.group == "reload" and event.state in {WorkerState.SUCCESS, WorkerState.ERROR}:
+            self._reloading = False
+            if event.state is WorkerState.ERROR:
                 error = worker.error
                 reason = (
                     str(error)
@@ -163,7 +191,12 @@ class WarroomApp(App[None]):
                     else f"{type(error).__name__}: {error}"
                 )
                 self.post_message(self.StoreFailed(reason))
-                self._schedule_poll(self.config.retry_interval)
+                # Try again by ourselves; the feed may not notice (say, a file gone missing).
+                self.set_timer(self.config.retry_interval, lambda: self._request_reload(None))
+            elif self._pending.pending or self._pending.everything:
+                self._start_reload()
+        elif event.state is WorkerState.ERROR and worker.group == "presence":
+            pass  # a missed heartbeat during an outage: the header already says so
         elif event.state is WorkerState.ERROR:
             # Nothing dies silently: any other worker failure reaches the user.
             self.notify(
@@ -188,6 +221,11 @@ class WarroomApp(App[None]):
             screen.connection_changed()
 
     def on_warroom_app_snapshot_loaded(self, message: SnapshotLoaded) -> None:
+        if not self.connected:
+            self.connected = True
+            self.last_error = None
+            self.notify("The database is reachable again", title="Reconnected")
+            self._connection_changed()
         self._revision = message.revision
         self.snapshot = message.snapshot
         self.loaded = True
@@ -196,7 +234,43 @@ class WarroomApp(App[None]):
         # itself in its on_mount.
         for screen in self.screen_stack:
             if screen.is_mounted and hasattr(screen, "show_snapshot"):
-                screen.show_snapshot(message.snapshot)
+                screen.show_snapshot(message.snapshot, message.topics)
+
+    # ---------------------------------------------------------------- presence
+
+    @work(thread=True, group="presence", exclusive=True, exit_on_error=False)
+    def _heartbeat(self) -> None:
+        store = self.store()
+        now = self.clock.now()
+        snapshot = self.snapshot
+        release_id = snapshot.release_id if snapshot else None
+        with store.write() as session:
+            presence.beat(
+                session,
+                instance=self.instance,
+                release_id=release_id,
+                person=self.config.identity,
+                via=self.config.via,
+                now=now,
+            )
+        with store.read() as session:
+            here = presence.present(session, release_id, now)
+        self.post_message(self.PresenceUpdated(here))
+
+    def on_warroom_app_presence_updated(self, message: PresenceUpdated) -> None:
+        self.present = message.present
+        for screen in self.screen_stack:
+            if screen.is_mounted and hasattr(screen, "presence_changed"):
+                screen.presence_changed()
+
+    def _leave(self) -> None:
+        if self._store is None:
+            return
+        try:
+            with self._store.write() as session:
+                presence.leave(session, self.instance)
+        except StoreError:
+            pass  # the row expires by itself
 
     # ---------------------------------------------------------------- acting
 

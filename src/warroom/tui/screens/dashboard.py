@@ -52,6 +52,16 @@ SERVICE_ACTIONS: dict[str, Action] = {
 }
 
 
+# Which change-feed topics each pane shows ("release": a plan was loaded).
+PANE_TOPICS: dict[str, frozenset[str]] = {
+    "graph": frozenset({"release", "services", "triggers", "health"}),
+    "deploys": frozenset({"release", "services", "triggers", "health", "decision"}),
+    "timeline": frozenset({"release", "services", "decision"}),
+    "checklist": frozenset({"release", "checklist", "decision"}),
+    "log": frozenset({"release", "log"}),
+}
+
+
 class DashboardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next_step", "Step done"),
@@ -113,9 +123,12 @@ class DashboardScreen(Screen[None]):
 
     # ---------------------------------------------------------------- data in
 
-    def show_snapshot(self, snapshot: ReleaseSnapshot | None) -> None:
+    def show_snapshot(
+        self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None
+    ) -> None:
+        """Show a fresh read; `topics` (None: everything) says which panes need it."""
         now = self.wr.clock.now()
-        self.query_one(WarroomHeader).show(snapshot, now, self.wr.connected, self.wr.last_error)
+        self._show_header(snapshot)
         if snapshot is None:
             self._show_empty(
                 f"No release is loaded in {self._db_label()}.\n\n"
@@ -127,22 +140,39 @@ class DashboardScreen(Screen[None]):
         panes = self.query_one("#panes")
         first = not panes.display
         panes.display = True
+        if first:
+            topics = None  # a pane never shown must be filled whatever moved
         if self.selected is None or snapshot.service(self.selected) is None:
             self.selected = snapshot.deploy_order[0] if snapshot.services else None
+
+        def changed(pane: str) -> bool:
+            return topics is None or bool(topics & PANE_TOPICS[pane])
+
         with self.app.batch_update():
-            self.query_one(GraphView).show(snapshot)
-            self.query_one(DeployTable).show(snapshot, now)
-            self.query_one(Timeline).show(snapshot, now)
-            self.query_one(Checklist).show(snapshot)
-            self.query_one(CommsLog).show(snapshot)
+            if changed("graph"):
+                self.query_one(GraphView).show(snapshot)
+            if changed("deploys"):
+                self.query_one(DeployTable).show(snapshot, now)
+            if changed("timeline"):
+                self.query_one(Timeline).show(snapshot, now)
+            if changed("checklist"):
+                self.query_one(Checklist).show(snapshot)
+            if changed("log"):
+                self.query_one(CommsLog).show(snapshot)
             self._select(self.selected)
         if first:
             self.query_one(DeployTable).focus()
 
-    def connection_changed(self) -> None:
+    def _show_header(self, snapshot: ReleaseSnapshot | None) -> None:
         self.query_one(WarroomHeader).show(
-            self.wr.snapshot, self.wr.clock.now(), self.wr.connected, self.wr.last_error
+            snapshot, self.wr.clock.now(), self.wr.connected, self.wr.last_error, self.wr.present
         )
+
+    def presence_changed(self) -> None:
+        self._show_header(self.wr.snapshot)
+
+    def connection_changed(self) -> None:
+        self._show_header(self.wr.snapshot)
         if self.wr.snapshot is None and not self.wr.connected:
             self._show_empty(
                 f"Cannot reach the database:\n{self.wr.last_error}\n\nRetrying by itself…"

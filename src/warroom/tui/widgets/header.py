@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from rich.text import Text
@@ -9,6 +10,9 @@ from textual.widgets import Static
 
 from warroom.domain.snapshot import PersonView, ReleaseSnapshot
 from warroom.domain.timeline import local, phase, t_offset
+from warroom.store.presence import Present
+
+MAX_NAMES = 6
 
 
 class WarroomHeader(Static):
@@ -19,6 +23,7 @@ class WarroomHeader(Static):
         self._now: datetime | None = None
         self._connected = True
         self._error: str | None = None
+        self._present: list[Present] = []
 
     def show(
         self,
@@ -26,11 +31,13 @@ class WarroomHeader(Static):
         now: datetime,
         connected: bool,
         error: str | None = None,
+        present: Sequence[Present] = (),
     ) -> None:
         self._snapshot = snapshot
         self._now = now
         self._connected = connected
         self._error = error
+        self._present = list(present)
         self.update(self._compose_text())
 
     def tick(self, now: datetime) -> None:
@@ -75,4 +82,11 @@ class WarroomHeader(Static):
             text.append("  ● live", "bold green")
         else:
             text.append("  ● disconnected — retrying", "bold white on red")
+        others = [
+            p for p in self._present if not (p.person == self.identity and p.via == "terminal")
+        ]
+        if others:
+            names = ", ".join(p.label() for p in others[:MAX_NAMES])
+            more = f" +{len(others) - MAX_NAMES}" if len(others) > MAX_NAMES else ""
+            text.append(f"  in the room: {names}{more}", "dim")
         return text
