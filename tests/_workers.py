@@ -58,3 +58,20 @@ def migrate(url: str, start: Event, out: Any) -> None:
         out.put(f"{type(exc).__name__}: {exc}")
     finally:
         store.dispose()
+
+
+def act(
+    url: str, person: str, method: str, args: tuple[Any, ...], version: int, start: Event, out: Any
+) -> None:
+    """Run one command with the row version the person saw; report the outcome."""
+    store = Store(url)
+    commands = Commands(store, FixedClock(datetime(2024, 3, 20, 14, 5, tzinfo=UTC)), person)
+    start.wait(timeout=30)
+    try:
+        out.put((method, "ok", getattr(commands, method)(*args, expect_version=version)))
+    except CommandError as exc:
+        out.put((method, "refused", str(exc)))
+    except Exception as exc:
+        out.put((method, "error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        store.dispose()

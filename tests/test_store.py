@@ -11,6 +11,9 @@ import pytest
 
 from tests import _workers
 from tests.conftest import read_snapshot
+from warroom.clock import FixedClock
+from warroom.commands import Commands
+from warroom.domain.lifecycle import DeployState
 from warroom.store import audit
 from warroom.store.engine import Store, StoreError, StoreUnavailable, normalise_url, resolve_url
 from warroom.store.migrate import HEAD_REVISION, current_revision, ensure_schema
@@ -131,3 +134,33 @@ def test_processes_starting_on_a_new_file_migrate_it_once(tmp_path: Path) -> Non
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM audit_head").scalar() == 1
     ensure_schema(store)  # and again is a no-op
     store.dispose()
+
+
+def test_stepping_and_failing_at_once_one_wins_and_the_other_is_told(
+    go: Store, db_url: str, clock: FixedClock
+) -> None:
+    """Both saw api-gateway deploying; one completes a step, the other fails it."""
+    Commands(go, clock, "raj").start_deploy("api-gateway")
+    seen = read_snapshot(go).service("api-gateway")
+    assert seen is not None
+    with go.read() as session:
+        events_before = audit.verify(session).events
+    results = _run(
+        _workers.act,
+        [
+            (db_url, "raj", "complete_step", ("api-gateway",), seen.row_version),
+            (db_url, "tom", "fail_deploy", ("api-gateway", "pods crash-looping"), seen.row_version),
+        ],
+    )
+    outcomes = {method: (status, text) for method, status, text in results}
+    assert sorted(status for status, _ in outcomes.values()) == ["ok", "refused"]
+    loser = next(text for status, text in outcomes.values() if status == "refused")
+    assert "changed while you were looking" in loser and "nothing was done" in loser
+    state = read_snapshot(go).states["api-gateway"]
+    if outcomes["complete_step"][0] == "ok":
+        assert state is DeployState.DEPLOYING  # one step of four
+    else:
+        assert state is DeployState.FAILED
+    with go.read() as session:
+        report = audit.verify(session)
+    assert report.ok and report.events == events_before + 1  # exactly the winner's change

@@ -62,14 +62,18 @@ class Milestone:
 
 
 def humanize(delta: timedelta) -> str:
-    """`3m`, `1h12m`, `45s` — for "elapsed in state" columns."""
+    """`45s`, `12m`, `1h05m` — for "elapsed in state" and "in 5m" columns.
+
+    Seconds only under a minute: a screen that changes every second for no
+    decision anyone makes is noise (and costs a repaint a second).
+    """
     seconds = int(max(delta.total_seconds(), 0))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours}h{minutes:02d}m"
     if minutes:
-        return f"{minutes}m{secs:02d}s" if minutes < 10 else f"{minutes}m"
+        return f"{minutes}m"
     return f"{secs}s"
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncGenerator, Iterable
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -166,30 +167,57 @@ class SqliteFeed(ChangeFeed):
             self._conn.close()
             self._conn = None
 
-    async def events(self) -> AsyncGenerator[FeedEvent, None]:
+    def _watch(self, emit: Callable[[FeedEvent], None], stop: threading.Event) -> None:
+        """The watcher thread: look every `poll_interval`, emit what it finds.
+
+        A plain thread rather than a task per look: twenty looks a second cost
+        a few thread wake-ups, not twenty round trips through the event loop.
+        """
         connected: bool | None = None
         try:
-            while True:
+            while not stop.is_set():
                 try:
-                    changes, resync = await asyncio.to_thread(self._poll)
+                    changes, resync = self._poll()
                 except sqlite3.Error as exc:
                     self._close()
                     if connected is not False:
                         connected = False
-                        yield FeedEvent(
-                            connected=False, error=f"the database is unreachable: {exc}"
+                        emit(
+                            FeedEvent(
+                                connected=False,
+                                error=f"the database is unreachable: {exc}",
+                                status=True,
+                            )
                         )
-                    await asyncio.sleep(self.retry_interval)
+                    stop.wait(self.retry_interval)
                     continue
                 if connected is not True:
                     resync = resync or connected is False
                     connected = True
-                    yield FeedEvent(connected=True, resync=resync, changes=changes, status=True)
+                    emit(FeedEvent(connected=True, resync=resync, changes=changes, status=True))
                 elif changes or resync:
-                    yield FeedEvent(changes=changes, resync=resync)
-                await asyncio.sleep(self.poll_interval)
+                    emit(FeedEvent(changes=changes, resync=resync))
+                stop.wait(self.poll_interval)
         finally:
             self._close()
+
+    async def events(self) -> AsyncGenerator[FeedEvent, None]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[FeedEvent] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(event: FeedEvent) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+        thread = threading.Thread(
+            target=self._watch, args=(emit, stop), name="warroom-feed", daemon=True
+        )
+        thread.start()
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            stop.set()
 
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -67,11 +67,8 @@ class DeployTable(DataTable[Text]):
             DeployState.ROLLING_BACK,
         }
         next_text = "" if nxt is None or done_or_closed else nxt.text
-        elapsed = (
-            "" if service.state is DeployState.WAITING else humanize(now - service.state_since)
-        )
+        timed = self._time_cells(service, now)
         health_label, health_style = HEALTH_STYLE.get(service.health, HEALTH_STYLE["unknown"])
-        late = service.state is DeployState.WAITING and now > service.planned_start
         version = (
             f"{service.previous_version} → {service.version}"
             if service.previous_version
@@ -85,10 +82,10 @@ class DeployTable(DataTable[Text]):
             "state": Text(f"{service.state.symbol} {service.state.label}", style=state_style),
             "steps": Text(f"{service.steps_done}/{len(service.steps)}", justify="right"),
             "next": Text(next_text, style="italic"),
-            "elapsed": Text(elapsed, justify="right"),
+            "elapsed": timed["elapsed"],
             "health": Text(health_label, style=health_style),
             "version": Text(version),
-            "planned": Text(f"{service.planned_start:%H:%M}", style=LATE_STYLE if late else ""),
+            "planned": timed["planned"],
             "team": Text(service.team),
             "owner": Text(service.owner or ""),
         }
@@ -119,9 +116,26 @@ class DeployTable(DataTable[Text]):
                         self._cells[(name, key)] = value
 
     def tick(self, now: datetime) -> None:
-        """Time moved: refresh the time-dependent cells only."""
-        if self._snapshot is not None:
-            self.show(self._snapshot, now)
+        """Time moved: refresh only the time-dependent cells (elapsed, late)."""
+        snapshot = self._snapshot
+        if snapshot is None or self.row_count != len(snapshot.services):
+            return
+        for service in snapshot.services:
+            for key, value in self._time_cells(service, now).items():
+                if self._cells.get((service.name, key)) != value:
+                    self.update_cell(service.name, key, value, update_width=True)
+                    self._cells[(service.name, key)] = value
+
+    @staticmethod
+    def _time_cells(service: ServiceView, now: datetime) -> dict[str, Text]:
+        elapsed = (
+            "" if service.state is DeployState.WAITING else humanize(now - service.state_since)
+        )
+        late = service.state is DeployState.WAITING and now > service.planned_start
+        return {
+            "elapsed": Text(elapsed, justify="right"),
+            "planned": Text(f"{service.planned_start:%H:%M}", style=LATE_STYLE if late else ""),
+        }
 
     # ---------------------------------------------------------------- selection
 

@@ -32,8 +32,13 @@ class Timeline(Widget, can_focus=True):
         self.refresh(layout=True)
 
     def tick(self, now: datetime) -> None:
+        """Repaint only when what is shown changes: this pane reads in minutes."""
+        before = self._now
         self._now = now
-        self.refresh()
+        if before is None or before.replace(second=0, microsecond=0) != now.replace(
+            second=0, microsecond=0
+        ):
+            self.refresh()
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         return 3 + self._milestone_rows(width)
@@ -65,9 +70,10 @@ class Timeline(Widget, can_focus=True):
         rel = snapshot.release
         text = Text()
         if rel.timezone != "UTC":
-            text.append(f"{local(now, rel.timezone):%H:%M:%S} {rel.timezone}  ", "bold")
-        text.append(f"{now:%Y-%m-%d %H:%M:%S} UTC  ", "bold")
-        text.append(f" {t_offset(now, rel.window_start)} ", "bold reverse")
+            text.append(f"{local(now, rel.timezone):%H:%M} {rel.timezone}  ", "bold")
+        text.append(f"{now:%Y-%m-%d %H:%M} UTC  ", "bold")
+        minute = now.replace(second=0, microsecond=0)  # this pane repaints once a minute
+        text.append(f" {t_offset(minute, rel.window_start)} ", "bold reverse")
         current = phase(now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until)
         text.append(f"  {current.value}", "italic")
         upcoming = [m for m in milestones(snapshot, now) if m.at > now]
