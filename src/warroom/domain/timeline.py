@@ -70,6 +70,8 @@ def humanize(delta: timedelta) -> str:
     seconds = int(max(delta.total_seconds(), 0))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        return f"{hours // 24}d"
     if hours:
         return f"{hours}h{minutes:02d}m"
     if minutes:

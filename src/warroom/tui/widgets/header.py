@@ -24,6 +24,7 @@ class WarroomHeader(Static):
         self._connected = True
         self._error: str | None = None
         self._present: list[Present] = []
+        self._shown: Text | None = None
 
     def show(
         self,
@@ -38,11 +39,19 @@ class WarroomHeader(Static):
         self._connected = connected
         self._error = error
         self._present = list(present)
-        self.update(self._compose_text())
+        self._repaint()
 
     def tick(self, now: datetime) -> None:
         self._now = now
-        self.update(self._compose_text())
+        self._repaint()
+
+    def _repaint(self) -> None:
+        # One line that never changes size: repaint it, no layout pass, and
+        # only when the text actually changed.
+        text = self._compose_text()
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)
 
     def _who(self, me: PersonView | None) -> Text:
         if me is None:

@@ -27,9 +27,12 @@ class Timeline(Widget, can_focus=True):
         self._now: datetime | None = None
 
     def show(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
+        # A layout pass only when the number of milestones (so maybe our
+        # height) changed; otherwise a repaint will do.
+        resized = self._snapshot is None or len(self._snapshot.services) != len(snapshot.services)
         self._snapshot = snapshot
         self._now = now
-        self.refresh(layout=True)
+        self.refresh(layout=resized)
 
     def tick(self, now: datetime) -> None:
         """Repaint only when what is shown changes: this pane reads in minutes."""
