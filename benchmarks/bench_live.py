@@ -66,7 +66,11 @@ def start_instances(url: str, count: int) -> list[subprocess.Popen[str]]:
     env = {**os.environ, "WARROOM_NOW": NOW}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", INSTANCE, url], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+            [sys.executable, "-c", INSTANCE, url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
         )
         for _ in range(count)
     ]
@@ -146,7 +150,15 @@ def pct(samples: list[float], q: float) -> float:
 def load(url: str) -> None:
     env = {**os.environ, "WARROOM_NOW": NOW}
     subprocess.run(
-        [str(Path(sys.executable).parent / "warroom"), "--db", url, "load", str(SAMPLE), "--as", "sarah"],
+        [
+            str(Path(sys.executable).parent / "warroom"),
+            "--db",
+            url,
+            "load",
+            str(SAMPLE),
+            "--as",
+            "sarah",
+        ],
         check=True,
         capture_output=True,
         env=env,

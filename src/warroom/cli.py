@@ -254,14 +254,108 @@ def status(as_json: bool) -> None:
                     fail(f"release {wanted!r} is not loaded in this database")
                 if release is None:
                     fail("no release is loaded in this database; load one with: warroom load PLAN")
-                snapshot = load_snapshot(session, release)
+                now = clock.now()
+                snapshot = load_snapshot(session, release, now=now)
         except StoreError as exc:
             fail(str(exc))
-    now = clock.now()
     if as_json:
         click.echo(json.dumps(status_json(snapshot, now), indent=2))
     else:
         click.echo(status_text(snapshot, now))
+
+
+@main.command()
+@common_options
+@click.option("--concurrency", default=100, show_default=True, help="Probes in flight at once.")
+@click.option(
+    "--flush",
+    "flush_interval",
+    default=0.1,
+    show_default=True,
+    help="Seconds between writes of collected samples: lower detects sooner, higher costs less CPU with many endpoints.",
+)
+def poll(concurrency: int, flush_interval: float) -> None:
+    """Poll every service's health endpoint and evaluate the rollback triggers.
+
+    Run as many as you like (on several hosts): one holds the release's poller
+    lease and polls, the others stand by and take over within two intervals
+    if it dies. Ctrl-C hands the lease over at once.
+    """
+    import asyncio
+    import logging
+    import signal
+
+    from warroom.health.poller import Poller
+    from warroom.store.engine import StoreError, resolve_url
+
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    # "skipped: maximum number of running instances reached" is the design (a
+    # slow endpoint does not pile up probes of itself), not news.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    settings = _settings()
+
+    def say(text: str) -> None:
+        click.echo(f"warroom poll: {text}", err=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        poller = Poller(
+            resolve_url(settings.db),
+            _clock(),
+            release=settings.release,
+            concurrency=concurrency,
+            flush_interval=flush_interval,
+            on_status=say,
+        )
+        await poller.run(stop)
+
+    try:
+        asyncio.run(run())
+    except StoreError as exc:
+        fail(str(exc))
+
+
+@main.command()
+@click.option(
+    "--as", "user", metavar="NAME", help="Who to be (default: sarah, the release manager)."
+)
+@click.option("--keep", is_flag=True, help="Keep the temporary database, plan and logs afterwards.")
+def demo(user: str | None, keep: bool) -> None:
+    """Rehearse a whole release day: sample plan, simulated services, poller, war room.
+
+    Everything runs on a temporary SQLite database and free local ports, on a
+    clock that starts just before the go/no-go meeting; it is all removed
+    when you quit. Press F in the war room to inject a fault into a service.
+    """
+    from warroom.demo import demo_room
+    from warroom.tui.app import AppConfig, create_app
+
+    identity = user or _settings().user or "sarah"
+    with demo_room(keep) as room:
+        config = AppConfig(
+            db_url=room.db_url,
+            identity=identity,
+            clock=room.clock,
+            simulator_url=room.control_url,
+            db_label="the demo database (temporary)",
+        )
+        create_app(config).run()
+
+
+def _register_simulator() -> None:
+    # The simulator's commands live with it (warroom.health.simulator_cli);
+    # its heavy imports happen only when one of them runs.
+    from warroom.health.simulator_cli import simulate
+
+    main.add_command(simulate)
+
+
+_register_simulator()
 
 
 # ---------------------------------------------------------------- actions

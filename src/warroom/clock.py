@@ -72,8 +72,18 @@ def parse_instant(text: str) -> datetime:
 
 
 def clock_from_env() -> Clock:
-    """`$WARROOM_NOW` pins the clock (scripts, tests); otherwise real time."""
+    """`$WARROOM_NOW` pins the clock (scripts, tests); `$WARROOM_CLOCK_OFFSET`
+    (seconds) shifts real time, so that every process of `warroom demo` lives
+    on the same rehearsal clock; otherwise real time."""
     pinned = os.environ.get("WARROOM_NOW")
     if pinned:
         return FixedClock(parse_instant(pinned))
+    offset = os.environ.get("WARROOM_CLOCK_OFFSET")
+    if offset:
+        try:
+            return OffsetClock(timedelta(seconds=float(offset)))
+        except ValueError:
+            raise ValueError(
+                f"$WARROOM_CLOCK_OFFSET must be a number of seconds, not {offset!r}"
+            ) from None
     return SystemClock()

@@ -25,7 +25,22 @@ def _item_json(item: ItemView) -> dict[str, Any]:
     }
 
 
-def _service_json(service: ServiceView, snapshot: ReleaseSnapshot) -> dict[str, Any]:
+def _health_json(service: ServiceView, snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
+    last = snapshot.latest.get(service.name)
+    return {
+        "state": snapshot.health_state(service.name, now),
+        "url": service.health_url,
+        "ok": None if last is None else last.ok,
+        "at": None if last is None else _iso(last.at),
+        "age_s": None if last is None else round((now - last.at).total_seconds(), 1),
+        "reason": None if last is None else last.reason,
+        "status_code": None if last is None else last.status_code,
+        "latency_ms": None if last is None else last.latency_ms,
+        "metrics": {} if last is None else dict(last.metrics),
+    }
+
+
+def _service_json(service: ServiceView, snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
     nxt = service.next_step
     return {
         "name": service.name,
@@ -52,7 +67,7 @@ def _service_json(service: ServiceView, snapshot: ReleaseSnapshot) -> dict[str, 
             }
             for s in service.steps
         ],
-        "health": None,
+        "health": _health_json(service, snapshot, now),
     }
 
 
@@ -87,7 +102,15 @@ def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
         "deploy_order": snapshot.deploy_order,
         "rollback_order": snapshot.rollback_order,
         "startable": snapshot.startable(),
-        "services": [_service_json(s, snapshot) for s in snapshot.services],
+        "poller": None
+        if snapshot.poller is None
+        else {
+            "holder": snapshot.poller.holder,
+            "alive": snapshot.poller.alive(now),
+            "expires_at": _iso(snapshot.poller.expires_at),
+            "last_poll_at": _iso(snapshot.poller.last_poll_at),
+        },
+        "services": [_service_json(s, snapshot, now) for s in snapshot.services],
         "teams": [
             {
                 "team": team,
@@ -109,6 +132,8 @@ def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
                 "acked_by": t.acked_by,
                 "acked_at": _iso(t.acked_at),
                 "raised_by": t.raised_by,
+                "holding": t.holding,
+                "pending": t.detail if t.state == "pending" else None,
                 "detail": t.detail,
             }
             for t in snapshot.triggers

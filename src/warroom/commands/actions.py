@@ -51,6 +51,8 @@ class Commands:
         service.state = state.value
         service.state_since = tx.now
         service.state_by = tx.actor.name
+        if state is DeployState.DEPLOYING:
+            service.deploy_started_at = tx.now
         tx.touch(service)
 
     def _start(self, tx: Tx, service: m.Service) -> None:

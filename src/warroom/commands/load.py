@@ -180,6 +180,7 @@ def load_plan(
                     when=trigger.when,
                     description=trigger.description,
                     services=json.dumps(list(trigger.services)) if trigger.services else None,
+                    states=json.dumps(list(trigger.states)),
                 )
             )
             for name in scope:

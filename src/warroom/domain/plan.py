@@ -30,6 +30,7 @@ from pydantic import (
 
 from warroom.domain import graph as g
 from warroom.domain.durations import parse_duration
+from warroom.domain.lifecycle import DeployState
 from warroom.domain.roles import Role
 from warroom.domain.rules import Rule, RuleSyntaxError, parse_rule
 
@@ -167,10 +168,26 @@ class Service(_Spec):
     steps: tuple[Text, ...] | None = None
 
 
+WATCHED_BY_DEFAULT = ("deploying", "verifying", "done")
+
+
+def _to_state(value: object) -> str:
+    names = [state.value for state in DeployState]
+    if str(value) not in names:
+        raise ValueError(f"unknown deploy state {value!r}: use one of {', '.join(names)}")
+    return str(value)
+
+
+StateName = Annotated[str, BeforeValidator(_to_state)]
+
+
 class Trigger(_Spec):
     name: Name
     when: Text
     services: tuple[Name, ...] | None = None
+    # Deploy states in which the rule watches a service: by default once it
+    # is being deployed, not while it still runs the old version.
+    states: tuple[StateName, ...] = WATCHED_BY_DEFAULT
     description: Text | None = None
 
     @property

@@ -8,11 +8,12 @@ can cross threads and be compared, cached and rendered freely.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from warroom.domain.health import Sample, health_state
 from warroom.domain.lifecycle import Decision, DecisionKind, DeployState
 from warroom.domain.roles import Actor, Role
 
@@ -62,8 +63,9 @@ class ServiceView:
     health_url: str | None
     rollback_command: str | None
     row_version: int
-    # "healthy", "failing", "stale" or "unknown"; filled in by the health
-    # poller's samples once it runs (unknown until then).
+    health_interval: timedelta | None = None
+    # "healthy", "failing", "stale" or "unknown" when the snapshot was read
+    # (see ReleaseSnapshot.health_state for "now").
     health: str = "unknown"
 
     @property
@@ -146,6 +148,18 @@ class TriggerView:
 
 
 @dataclass(frozen=True)
+class LeaseView:
+    """Who polls health, and when they last did."""
+
+    holder: str
+    expires_at: datetime
+    last_poll_at: datetime | None
+
+    def alive(self, now: datetime) -> bool:
+        return self.expires_at > now
+
+
+@dataclass(frozen=True)
 class ReleaseView:
     id: int
     name: str
@@ -172,6 +186,8 @@ class ReleaseSnapshot:
     # The audit chain position this snapshot was read at: equal revisions
     # mean nothing changed in between.
     revision: int = 0
+    latest: Mapping[str, Sample] = field(default_factory=dict)  # newest health sample per service
+    poller: LeaseView | None = None
 
     # ---------------------------------------------------------------- lookups
 
@@ -291,6 +307,13 @@ class ReleaseSnapshot:
             service_teams={s.name: s.team for s in self.services},
             started=[s.name for s in self.services if s.state is not DeployState.WAITING],
         )
+
+    def health_state(self, service: str, now: datetime) -> str:
+        view = self.service(service)
+        if view is None or view.health_interval is None:
+            return "unknown"
+        polled = self.poller is not None and self.poller.alive(now)
+        return health_state(self.latest.get(service), view.health_interval, now, polled)
 
     def firing(self, service: str) -> list[TriggerView]:
         """Triggers currently firing on `service` (acknowledged or not)."""

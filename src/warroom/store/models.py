@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -115,6 +116,8 @@ class Service(SQLModel, table=True):
     state: str = Field(max_length=32)
     state_since: datetime = _at()
     state_by: str | None = Field(default=None, max_length=100)
+    # When it last entered `deploying`: the health baseline is what came before.
+    deploy_started_at: datetime | None = _at(nullable=True)
     # Bumped on every change to the row: the version a client saw is what a
     # conflicting write is checked against.
     row_version: int = 1
@@ -203,6 +206,8 @@ class TriggerRule(SQLModel, table=True):
     when: str = Field(max_length=300)
     description: str | None = Field(default=None, max_length=500)
     services: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Deploy states in which the rule watches a service (JSON list; NULL: the default).
+    states: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class TriggerState(SQLModel, table=True):
@@ -223,6 +228,10 @@ class TriggerState(SQLModel, table=True):
     acked_at: datetime | None = _at(nullable=True)
     raised_by: str | None = Field(default=None, max_length=100)
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Evaluation state kept between samples, so a new poller carries on.
+    streak: int = 0
+    last_at: datetime | None = _at(nullable=True)
+    baseline: float | None = None
     row_version: int = 1
 
 
@@ -283,3 +292,51 @@ class Presence(SQLModel, table=True):
     host: str = Field(max_length=200)
     started_at: datetime = _at()
     seen_at: datetime = _at()
+
+
+class HealthSample(SQLModel, table=True):
+    """One probe of one service. Pruned after a while (see commands/health.py)."""
+
+    __tablename__ = "health_sample"
+    __table_args__ = (Index("ix_health_sample_service_at", "release_id", "service", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = _release_fk()
+    service: str = Field(max_length=100)
+    at: datetime = _at()
+    ok: bool
+    reason: str | None = Field(default=None, max_length=300)
+    status_code: int | None = None
+    latency_ms: float | None = None
+    metrics: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class ServiceHealth(SQLModel, table=True):
+    """The newest sample of each service, for readers that only need "now"."""
+
+    __tablename__ = "service_health"
+
+    release_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("release.id", ondelete="CASCADE"), primary_key=True)
+    )
+    service: str = Field(primary_key=True, max_length=100)
+    at: datetime = _at()
+    ok: bool
+    reason: str | None = Field(default=None, max_length=300)
+    status_code: int | None = None
+    latency_ms: float | None = None
+    metrics: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class PollerLease(SQLModel, table=True):
+    """Who polls this release's health: exactly one holder, renewed each tick."""
+
+    __tablename__ = "poller_lease"
+
+    release_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("release.id", ondelete="CASCADE"), primary_key=True)
+    )
+    holder: str = Field(max_length=200)
+    acquired_at: datetime = _at()
+    expires_at: datetime = _at()
+    last_poll_at: datetime | None = _at(nullable=True)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from warroom.domain.health import Sample, health_state
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Role
 from warroom.domain.snapshot import (
     DecisionView,
     ItemView,
+    LeaseView,
     LogView,
     PersonView,
     ReleaseSnapshot,
@@ -38,9 +40,16 @@ def audit_revision(session: Session) -> int:
 
 
 def load_snapshot(
-    session: Session, release: m.Release, log_limit: int | None = None
+    session: Session,
+    release: m.Release,
+    log_limit: int | None = None,
+    now: datetime | None = None,
 ) -> ReleaseSnapshot:
-    """Everything about `release`, read inside the caller's transaction."""
+    """Everything about `release`, read inside the caller's transaction.
+
+    `now` decides whether health is fresh or stale; without it, health is
+    reported as "unknown".
+    """
     rid = release.id
     people = session.exec(
         select(m.Person).where(m.Person.release_id == rid).order_by(col(m.Person.id))
@@ -101,6 +110,34 @@ def load_snapshot(
     if log_limit is not None:
         log_query = log_query.limit(log_limit)
     log = list(reversed(session.exec(log_query).all()))
+    latest = {
+        row.service: Sample(
+            row.service,
+            row.at,
+            row.ok,
+            row.reason,
+            row.status_code,
+            row.latency_ms,
+            json.loads(row.metrics),
+        )
+        for row in session.exec(
+            select(m.ServiceHealth).where(m.ServiceHealth.release_id == rid)
+        ).all()
+    }
+    lease_row = session.get(m.PollerLease, rid)
+    lease = (
+        LeaseView(lease_row.holder, lease_row.expires_at, lease_row.last_poll_at)
+        if lease_row
+        else None
+    )
+    polled = lease is not None and now is not None and lease.alive(now)
+
+    def health_of(service: m.Service) -> str:
+        if now is None or service.health_interval_s is None:
+            return "unknown"
+        return health_state(
+            latest.get(service.name), timedelta(seconds=service.health_interval_s), now, polled
+        )
 
     return ReleaseSnapshot(
         release=ReleaseView(
@@ -135,6 +172,12 @@ def load_snapshot(
                 health_url=s.health_url,
                 rollback_command=s.rollback_command,
                 row_version=s.row_version,
+                health_interval=(
+                    timedelta(seconds=s.health_interval_s)
+                    if s.health_interval_s is not None
+                    else None
+                ),
+                health=health_of(s),
             )
             for s in services
         ),
@@ -170,4 +213,6 @@ def load_snapshot(
             LogView(e.id or 0, e.at, e.kind, e.author, e.team, e.service, e.text) for e in log
         ),
         revision=audit_revision(session),
+        latest=latest,
+        poller=lease,
     )

@@ -48,6 +48,8 @@ class AppConfig:
     retry_interval: float = 1.0
     heartbeat_interval: float = 5.0
     via: str = "terminal"  # or "ssh": shown next to the name in everyone's header
+    # `warroom demo`: the simulator's control API, for injecting faults (F).
+    simulator_url: str | None = None
 
 
 class WarroomApp(App[None]):
@@ -141,6 +143,10 @@ class WarroomApp(App[None]):
         """Re-read everything now (after our own command, at start-up)."""
         self._request_reload(None)
 
+    def request_reload(self, topics: frozenset[str] | None) -> None:
+        """Ask for a re-read of these topics (None: everything); coalesced."""
+        self._request_reload(topics)
+
     def _request_reload(self, topics: frozenset[str] | None) -> None:
         if topics is None:
             self._pending.everything = True
@@ -162,7 +168,8 @@ class WarroomApp(App[None]):
             self._schema_checked = True
         with store.read() as session:
             release = current_release(session, self.config.release)
-            snapshot = load_snapshot(session, release, LOG_LIMIT) if release else None
+            now = self.clock.now()
+            snapshot = load_snapshot(session, release, LOG_LIMIT, now=now) if release else None
             revision = snapshot.revision if snapshot else audit_revision(session)
         self.post_message(self.SnapshotLoaded(snapshot, revision, topics))
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
@@ -14,9 +15,12 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from warroom.commands import Commands
+from warroom.domain import graph as g
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action, refusal
-from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
+from warroom.domain.snapshot import ReleaseSnapshot, ServiceView, TriggerView
+from warroom.domain.timeline import humanize
+from warroom.tui.widgets.banner import TriggerBanner, rollback_plan, unacknowledged
 from warroom.tui.widgets.checklist import Checklist
 from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.deploy_table import DeployTable
@@ -49,6 +53,7 @@ SERVICE_ACTIONS: dict[str, Action] = {
     "finish_rollback": Action.FINISH_ROLLBACK,
     "raise_trigger": Action.RAISE_TRIGGER,
     "ack_trigger": Action.ACK_TRIGGER,
+    "rollback_plan": Action.START_ROLLBACK,
 }
 
 
@@ -72,6 +77,8 @@ class DashboardScreen(Screen[None]):
         Binding("r", "start_rollback", "Rollback"),
         Binding("R", "finish_rollback", "Rolled back", show=False),
         Binding("a", "ack_trigger", "Ack"),
+        Binding("b", "rollback_plan", "Roll back per plan", show=False),
+        Binding("F", "inject_fault", "Fault (demo)"),
         Binding("exclamation_mark", "raise_trigger", "Call rollback", show=False, key_display="!"),
         Binding("g", "decide", "Go/no-go"),
         Binding("m", "compose", "Message"),
@@ -88,6 +95,7 @@ class DashboardScreen(Screen[None]):
         super().__init__()
         self.selected: str | None = None
         self._allowed: tuple[bool, ...] = ()
+        self._firing_seen: set[str] = set()
 
     @property
     def wr(self) -> WarroomApp:
@@ -95,6 +103,7 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield WarroomHeader(self.wr.config.identity, id="header")
+        yield TriggerBanner(id="banner")
         yield Static(id="empty")
         panes = Container(id="panes")
         panes.display = False  # until the first read arrives
@@ -149,6 +158,8 @@ class DashboardScreen(Screen[None]):
             return topics is None or bool(topics & PANE_TOPICS[pane])
 
         with self.app.batch_update():
+            self._show_banner(snapshot)
+            self._show_poller(snapshot, now)
             if changed("graph"):
                 self.query_one(GraphView).show(snapshot)
             if changed("deploys"):
@@ -162,6 +173,24 @@ class DashboardScreen(Screen[None]):
             self._select(self.selected)
         if first:
             self.query_one(DeployTable).focus()
+
+    def _show_banner(self, snapshot: ReleaseSnapshot) -> None:
+        firing = self.query_one(TriggerBanner).show(snapshot)
+        ids = {t.id for t in firing}
+        if ids - self._firing_seen:
+            self.app.bell()  # something new fires: ring every terminal
+        self._firing_seen = ids
+
+    def _show_poller(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
+        pane = self.query_one("#pane-deploys")
+        lease = snapshot.poller
+        if lease is None:
+            pane.border_subtitle = "no health poller has run (warroom poll)"
+        elif not lease.alive(now):
+            pane.border_subtitle = f"⚠ health poller {lease.holder} is silent: health is stale"
+        else:
+            ago = humanize(now - lease.last_poll_at) if lease.last_poll_at else "not yet"
+            pane.border_subtitle = f"health polled by {lease.holder} · {ago} ago"
 
     def _show_header(self, snapshot: ReleaseSnapshot | None) -> None:
         self.query_one(WarroomHeader).show(
@@ -195,9 +224,15 @@ class DashboardScreen(Screen[None]):
     def _tick(self) -> None:
         now = self.wr.clock.now()
         self.query_one(WarroomHeader).tick(now)
-        if self.wr.snapshot is not None:
+        snapshot = self.wr.snapshot
+        if snapshot is not None:
             self.query_one(Timeline).tick(now)
             self.query_one(DeployTable).tick(now)
+            self._show_poller(snapshot, now)
+            # Health goes stale with time alone (a poller died): re-read so
+            # the graph and everything else say so too.
+            if any(s.health != snapshot.health_state(s.name, now) for s in snapshot.services):
+                self.wr.request_reload(frozenset({"health"}))
 
     # ---------------------------------------------------------------- selection
 
@@ -269,6 +304,8 @@ class DashboardScreen(Screen[None]):
             return None if self.refusal_for(action) else True
         if action == "unzoom":
             return self.maximized is not None
+        if action == "inject_fault":
+            return self.wr.config.simulator_url is not None  # demo mode only
         return True
 
     def on_key(self, event: events.Key) -> None:
@@ -344,19 +381,57 @@ class DashboardScreen(Screen[None]):
             lambda c, s, why: c.raise_trigger(s.name, why),
         )
 
-    def action_ack_trigger(self) -> None:
-        service = self._service()
+    def _banner_trigger(self) -> TriggerView | None:
+        """The trigger the banner keys act on: the selected service's, else the first firing."""
         snapshot = self.wr.snapshot
-        if service is None or snapshot is None:
+        if snapshot is None:
+            return None
+        firing = unacknowledged(snapshot)
+        mine = [t for t in firing if t.service == self.selected]
+        candidates = mine or firing
+        return candidates[0] if candidates else None
+
+    def action_ack_trigger(self) -> None:
+        trigger = self._banner_trigger()
+        if trigger is None:
+            self.notify("No unacknowledged trigger is firing.", severity="warning")
             return
-        firing = [t for t in snapshot.firing(service.name) if not t.acked_by]
-        if not firing:
+        self._select(trigger.service)
+        self._act("ack_trigger", lambda c: c.ack_trigger(trigger.id))
+
+    def action_rollback_plan(self) -> None:
+        """Start the next rollback of the firing trigger's plan (dependents first)."""
+        trigger = self._banner_trigger()
+        snapshot = self.wr.snapshot
+        if trigger is None or snapshot is None:
             self.notify(
-                f"No unacknowledged trigger is firing on {service.name}.", severity="warning"
+                "No trigger is firing; to roll back one service, select it and press r.",
+                severity="warning",
             )
             return
-        trigger = firing[0]
-        self._act("ack_trigger", lambda c: c.ack_trigger(trigger.id))
+        plan = rollback_plan(snapshot, trigger.service)
+        affected = snapshot.deploy_order  # in order, filtered to the service and its dependents
+        subgraph = {trigger.service, *g.blast_radius(snapshot.graph, trigger.service)}
+        busy = [
+            name
+            for name in affected
+            if name in subgraph and snapshot.states[name] is DeployState.ROLLING_BACK
+        ]
+        if busy:
+            self.notify(
+                f"{busy[0]} is still rolling back; mark it rolled back (R) first.",
+                severity="warning",
+            )
+            return
+        if not plan:
+            self.notify(
+                f"Nothing of {trigger.service}'s subgraph needs rolling back.", severity="warning"
+            )
+            return
+        first = plan[0]
+        self._select(first)
+        reason = f"{trigger.rule} firing on {trigger.service}"
+        self._act("rollback_plan", lambda c: c.start_rollback(first, reason))
 
     def _ask_then(
         self, action: str, question: str, run: Callable[[Commands, ServiceView, str], str]
@@ -377,6 +452,36 @@ class DashboardScreen(Screen[None]):
                 self._act(action, lambda commands: run(commands, service, text))
 
         self.app.push_screen(PromptScreen(f"{service.name}: {question}"), answered)
+
+    def action_inject_fault(self) -> None:
+        from warroom.tui.screens.fault import FaultScreen
+
+        service = self._service()
+        url = self.wr.config.simulator_url
+        if service is None or url is None:
+            return
+
+        def chosen(body: dict[str, object] | None) -> None:
+            if body is not None:
+                self._send_fault(f"{url}/faults/{service.name}", service.name, body)
+
+        self.app.push_screen(FaultScreen(service.name), chosen)
+
+    @work(group="fault", exit_on_error=False)
+    async def _send_fault(self, url: str, service: str, body: dict[str, object]) -> None:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                response = await client.post(url, json=body)
+        except httpx.HTTPError as exc:
+            self.notify(f"The simulator did not answer: {exc}", severity="error")
+            return
+        if response.is_success:
+            summary = response.json().get("summary", "updated")
+            self.notify(f"Simulated {service}: {summary}", title="Fault injected")
+        else:
+            self.notify(f"The simulator refused: {response.text[:200]}", severity="error")
 
     def action_decide(self) -> None:
         from warroom.tui.screens.decision import DecisionRequest, DecisionScreen

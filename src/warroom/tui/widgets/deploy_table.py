@@ -16,6 +16,37 @@ from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
 from warroom.domain.timeline import humanize
 from warroom.tui.theme import FIRING_STYLE, HEALTH_STYLE, LATE_STYLE, STATE_STYLE
 
+
+def health_cell(snapshot: ReleaseSnapshot, service: str, now: datetime) -> Text:
+    """What the newest probe said: `● ok 42ms`, `✗ HTTP 500`, `? stale 40s`, or n/a."""
+    state = snapshot.health_state(service, now)
+    label, style = HEALTH_STYLE.get(state, HEALTH_STYLE["unknown"])
+    last = snapshot.latest.get(service)
+    if last is None:
+        return Text(label, style=style)
+    if state == "healthy" and last.latency_ms is not None:
+        return Text(f"{label} {last.latency_ms:.0f}ms", style=style)
+    if state == "failing":
+        return Text(f"✗ {last.reason or 'failing'}", style=style)
+    if state == "stale":
+        return Text(f"{label} {humanize(now - last.at)}", style=style)
+    return Text(label, style=style)
+
+
+def trigger_cell(snapshot: ReleaseSnapshot, service: str) -> Text:
+    """The most pressing trigger on a service: firing beats pending."""
+    mine = [t for t in snapshot.triggers if t.service == service]
+    firing = [t for t in mine if t.state == "firing"]
+    if firing:
+        acked = "" if not firing[0].acked_by else f" (ack {firing[0].acked_by})"
+        return Text(f"⚠ {firing[0].rule}{acked}", style=FIRING_STYLE)
+    pending = [t for t in mine if t.state == "pending"]
+    if pending:
+        progress = (pending[0].detail or "").split(" — ")[0].removeprefix("pending ")
+        return Text(f"… {pending[0].rule} {progress}", style="bold yellow")
+    return Text("")
+
+
 COLUMNS = (
     ("service", "Service"),
     ("state", "State"),
@@ -23,6 +54,7 @@ COLUMNS = (
     ("next", "Next step"),
     ("elapsed", "In state"),
     ("health", "Health"),
+    ("trigger", "Trigger"),
     ("version", "Version"),
     ("planned", "Planned"),
     ("team", "Team"),
@@ -67,8 +99,7 @@ class DeployTable(DataTable[Text]):
             DeployState.ROLLING_BACK,
         }
         next_text = "" if nxt is None or done_or_closed else nxt.text
-        timed = self._time_cells(service, now)
-        health_label, health_style = HEALTH_STYLE.get(service.health, HEALTH_STYLE["unknown"])
+        timed = self._time_cells(service, now, snapshot)
         version = (
             f"{service.previous_version} → {service.version}"
             if service.previous_version
@@ -83,7 +114,8 @@ class DeployTable(DataTable[Text]):
             "steps": Text(f"{service.steps_done}/{len(service.steps)}", justify="right"),
             "next": Text(next_text, style="italic"),
             "elapsed": timed["elapsed"],
-            "health": Text(health_label, style=health_style),
+            "health": timed["health"],
+            "trigger": trigger_cell(snapshot, service.name),
             "version": Text(version),
             "planned": timed["planned"],
             "team": Text(service.team),
@@ -121,18 +153,21 @@ class DeployTable(DataTable[Text]):
         if snapshot is None or self.row_count != len(snapshot.services):
             return
         for service in snapshot.services:
-            for key, value in self._time_cells(service, now).items():
+            for key, value in self._time_cells(service, now, snapshot).items():
                 if self._cells.get((service.name, key)) != value:
                     self.update_cell(service.name, key, value, update_width=True)
                     self._cells[(service.name, key)] = value
 
     @staticmethod
-    def _time_cells(service: ServiceView, now: datetime) -> dict[str, Text]:
+    def _time_cells(
+        service: ServiceView, now: datetime, snapshot: ReleaseSnapshot
+    ) -> dict[str, Text]:
         elapsed = (
             "" if service.state is DeployState.WAITING else humanize(now - service.state_since)
         )
         late = service.state is DeployState.WAITING and now > service.planned_start
         return {
+            "health": health_cell(snapshot, service.name, now),
             "elapsed": Text(elapsed, justify="right"),
             "planned": Text(f"{service.planned_start:%H:%M}", style=LATE_STYLE if late else ""),
         }

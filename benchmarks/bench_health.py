@@ -1,0 +1,218 @@
+"""Health benchmarks (issue 5). Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_health.py [--endpoints 1000] [--seconds 30]
+
+- Detection latency: from the moment a rule's `for` duration is satisfied
+  (first holding sample + hold) to the trigger showing as firing in another
+  process (this one, through the change feed) — goal under one poll interval
+  + 250 ms.
+- Poller scale: N endpoints at a 5 s interval, 10% of them hanging past
+  their 2 s timeout — goal: every endpoint polled every interval, under 25%
+  of one core (CPU of the `warroom poll` process, from /proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+WARROOM = str(Path(sys.executable).parent / "warroom")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- detection latency
+
+
+async def detection(rounds: int) -> None:
+    from tests.test_poller import plan_text
+
+    from warroom.clock import SystemClock
+    from warroom.commands import Commands
+    from warroom.commands.load import load_plan
+    from warroom.domain.plan import parse_plan_text
+    from warroom.health.simulator import Fault, Simulator
+    from warroom.store.engine import Store
+    from warroom.store.feed import open_feed
+    from warroom.store.queries import current_release, load_snapshot
+
+    interval, hold = 1.0, 3.0
+    latencies: list[float] = []
+    for index in range(rounds):
+        with tempfile.TemporaryDirectory() as scratch:
+            port = free_port()
+            text = plan_text(
+                {"api-gateway": f"http://127.0.0.1:{port}/health"},
+                interval=f"{int(interval)}s",
+                timeout="500ms",
+                rule=f"error_rate > 1% for {int(hold)}s",
+            )
+            url = f"sqlite:///{scratch}/d.db"
+            store = Store(url)
+            clock = SystemClock()
+            plan = parse_plan_text(text)
+            load_plan(store, plan, text, loaded_by="sarah", clock=clock)
+            sarah = Commands(store, clock, "sarah")
+            with store.read() as session:
+                release = current_release(session)
+                assert release is not None
+                keys = [i.key for i in load_snapshot(session, release).all_items]
+            sarah.set_items(keys, True)
+            sarah.decide("go")
+            sarah.start_deploy("api-gateway")
+            async with Simulator(
+                {"api-gateway": port}, control_port=free_port(), seed=index
+            ) as sim:
+                poller = subprocess.Popen([WARROOM, "poll", "--db", url], stderr=subprocess.DEVNULL)
+                events = open_feed(url, poll_interval=0.01).events()
+                try:
+                    await asyncio.sleep(2.5)
+                    await sim.set_fault("api-gateway", Fault(error_rate=0.05))
+                    while True:
+                        event = await asyncio.wait_for(anext(events), 30)
+                        if "triggers" not in event.topics:
+                            continue
+                        with store.read() as session:
+                            release = current_release(session)
+                            assert release is not None
+                            trigger = load_snapshot(session, release).trigger(
+                                "error-rate@api-gateway"
+                            )
+                        if trigger is not None and trigger.state == "firing":
+                            seen = clock.now()
+                            assert trigger.since is not None
+                            satisfied = trigger.since.timestamp() + hold
+                            latencies.append(seen.timestamp() - satisfied)
+                            break
+                finally:
+                    await events.aclose()
+                    poller.terminate()
+                    poller.wait(timeout=20)
+            store.dispose()
+    goal = interval + 0.25
+    p50, worst = statistics.median(latencies), max(latencies)
+    verdict = "ok" if worst < goal else "OVER GOAL"
+    print(
+        f"detection latency ({rounds} rounds, {interval:g}s interval): p50 {p50 * 1000:.0f} ms, "
+        f"max {worst * 1000:.0f} ms (goal < {goal * 1000:.0f} ms) {verdict}"
+    )
+
+
+# ---------------------------------------------------------------- poller scale
+
+SERVER = r"""
+import asyncio, sys
+from aiohttp import web
+
+hanging = set(range(0, int(sys.argv[2]), 10))  # every tenth endpoint hangs
+
+async def health(request):
+    index = int(request.match_info["index"])
+    if index in hanging:
+        await asyncio.Event().wait()
+    return web.json_response({"status": "pass", "error_rate": 0.002, "p99_ms": 120})
+
+app = web.Application()
+app.router.add_get("/svc/{index}/health", health)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, shutdown_timeout=0.1)
+"""
+
+
+def scale_plan(endpoints: int, port: int) -> str:
+    from genplan import generate
+
+    data: dict[str, Any] = yaml.safe_load(generate(endpoints, endpoints * 2))
+    for index, service in enumerate(data["services"]):
+        service["health"] = {
+            "url": f"http://127.0.0.1:{port}/svc/{index}/health",
+            "interval": "5s",
+            "timeout": "2s",
+        }
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def scale(endpoints: int, seconds: float) -> None:
+    from sqlmodel import func, select
+
+    from warroom.store import models as m
+    from warroom.store.engine import Store
+
+    with tempfile.TemporaryDirectory() as scratch:
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(endpoints)])
+        plan = Path(scratch) / "plan.yaml"
+        plan.write_text(scale_plan(endpoints, port), encoding="utf-8")
+        url = f"sqlite:///{scratch}/scale.db"
+        subprocess.run(
+            [WARROOM, "--db", url, "load", str(plan), "--as", "rm"], check=True, capture_output=True
+        )
+        poller = subprocess.Popen([WARROOM, "poll", "--db", url], stderr=subprocess.DEVNULL)
+        store = Store(url)
+        try:
+            time.sleep(8)  # warm up: first lease, first round of every job
+            cpu_before, wall_before = cpu_seconds(poller.pid), time.monotonic()
+            with store.read() as session:
+                since = session.exec(select(func.max(m.HealthSample.id))).one() or 0
+            time.sleep(seconds)
+            cpu = cpu_seconds(poller.pid) - cpu_before
+            wall = time.monotonic() - wall_before
+            with store.read() as session:
+                rows = session.exec(
+                    select(m.HealthSample.service, func.count())
+                    .where(m.HealthSample.id > since)
+                    .group_by(m.HealthSample.service)
+                ).all()
+        finally:
+            poller.terminate()
+            poller.wait(timeout=30)
+            server.terminate()
+            server.wait(timeout=30)
+            store.dispose()
+    counts = {name: count for name, count in rows}
+    expected = wall / 5
+    polled = sum(1 for c in counts.values() if c >= int(expected) - 1)
+    share = cpu / wall
+    print(
+        f"poller scale: {endpoints} endpoints @5s, 10% hanging: {len(counts)}/{endpoints} polled, "
+        f"{polled} at every interval (±1 over {wall:.0f}s, ~{expected:.1f} each), "
+        f"CPU {share * 100:.1f}% of one core (goal < 25%) {'ok' if share < 0.25 and polled == endpoints else 'OVER GOAL'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--endpoints", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(detection(args.rounds))
+    scale(args.endpoints, args.seconds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Service health: probing release services, and a simulator to rehearse against."""

@@ -1,0 +1,245 @@
+"""The health poller: APScheduler jobs probing every service, one active poller per release.
+
+Any number of pollers may run (`warroom poll` processes); the lease in the
+database decides which one polls. The holder renews it every half interval;
+a standby checks as often, so when the holder dies another takes over
+within two intervals. Probes run as one APScheduler job per service at its
+own interval (`max_instances=1`: a slow endpoint never piles up probes of
+itself; `coalesce=True`: a late job runs once, not in a burst), sharing one
+httpx client under a concurrency bound, each with a hard deadline — one
+hanging endpoint never delays another. Samples are written in batches by a
+flush job, through the command layer, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import socket
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from warroom.clock import Clock
+from warroom.commands.health import HealthCommands, Recorded, Target, targets
+from warroom.commands.tx import CommandError
+from warroom.domain.health import Sample
+from warroom.health.probe import make_client, probe
+from warroom.store.engine import Store, StoreError
+from warroom.store.migrate import ensure_schema
+
+log = logging.getLogger("warroom.poller")
+MAX_QUEUED = 20_000  # samples kept in memory while the database is away
+
+
+def default_holder() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "poller"
+    return f"{user}@{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class PollerStats:
+    probes: int = 0
+    flushed: int = 0
+    active: bool = False
+    holder: str | None = None
+    fired: list[str] = field(default_factory=list)
+
+
+class Poller:
+    def __init__(
+        self,
+        db_url: str,
+        clock: Clock,
+        *,
+        holder: str | None = None,
+        release: str | None = None,
+        concurrency: int = 100,
+        flush_interval: float = 0.1,
+        on_status: Callable[[str], None] | None = None,
+    ) -> None:
+        self.db_url = db_url
+        self.clock = clock
+        self.holder = holder or default_holder()
+        self.release = release
+        self.concurrency = concurrency
+        self.flush_interval = flush_interval
+        self.on_status = on_status or (lambda text: log.info("%s", text))
+        self.stats = PollerStats()
+        self.targets: dict[str, Target] = {}
+        self._queue: deque[Sample] = deque(maxlen=MAX_QUEUED)
+        self._store: Store | None = None
+        self._commands: HealthCommands | None = None
+        self._scheduler: Any = None
+        self._client: Any = None
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._stopping = False
+        self._running: set[asyncio.Task[Any]] = set()  # probe jobs under way
+
+    # ---------------------------------------------------------------- timing
+
+    @property
+    def interval(self) -> timedelta:
+        """The shortest probe interval: the lease is sized by it."""
+        return min((t.interval for t in self.targets.values()), default=timedelta(seconds=5))
+
+    @property
+    def ttl(self) -> timedelta:
+        return self.interval * 1.5
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def run(self, stop: asyncio.Event) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        self._store = Store(self.db_url)
+        await asyncio.to_thread(ensure_schema, self._store)
+        self._commands = HealthCommands(self._store, self.clock, self.holder, self.release)
+        self._client = make_client(self.concurrency)
+        self._scheduler = AsyncIOScheduler(
+            event_loop=asyncio.get_running_loop(),
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 5},
+        )
+        await self._refresh_targets()
+        lease_every = max(self.interval.total_seconds() / 2, 0.2)
+        now = datetime.now(UTC)
+        self._scheduler.add_job(
+            self._lease_tick, "interval", seconds=lease_every, id="lease", next_run_time=now
+        )
+        self._scheduler.add_job(self._flush, "interval", seconds=self.flush_interval, id="flush")
+        self._scheduler.start()
+        try:
+            await stop.wait()
+        finally:
+            # Probes in flight end by their own deadline: let them (shutting
+            # the scheduler down first would cancel them half-way through a read).
+            self._stopping = True
+            self._scheduler.pause()
+            while self._running:
+                await asyncio.wait(list(self._running))
+            self._scheduler.shutdown(wait=False)
+            await self._flush()
+            if self.stats.active:
+                with contextlib.suppress(CommandError, StoreError):
+                    await asyncio.to_thread(self._commands.release_lease)
+            await self._client.aclose()
+            self._store.dispose()
+
+    async def _refresh_targets(self) -> None:
+        assert self._store is not None
+        try:
+            found = await asyncio.to_thread(targets, self._store, self.release)
+        except StoreError as exc:
+            self.on_status(f"cannot read the release: {exc}")
+            return
+        self.targets = {t.service: t for t in found}
+
+    async def _lease_tick(self) -> None:
+        assert self._commands is not None
+        await self._refresh_targets()
+        try:
+            claim = await asyncio.to_thread(self._commands.claim, self.ttl)
+        except (CommandError, StoreError) as exc:
+            # No database, no lease: stop probing until we can prove we hold it.
+            if self.stats.active:
+                self.on_status(f"lost contact with the database ({exc}); pausing")
+            self._deactivate()
+            return
+        if claim.held and not self.stats.active:
+            took = f" (took over from {claim.taken_over_from})" if claim.taken_over_from else ""
+            self.on_status(f"polling {len(self.targets)} services as {self.holder}{took}")
+            self._activate()
+        elif not claim.held and (self.stats.active or self.stats.holder != claim.holder):
+            self.on_status(f"standing by: {claim.holder} holds the poller lease")
+            self._deactivate()
+        self.stats.holder = claim.holder
+        if claim.held:
+            self._sync_jobs()
+
+    def _activate(self) -> None:
+        self.stats.active = True
+        self._sync_jobs()
+
+    def _deactivate(self) -> None:
+        self.stats.active = False
+        if self._scheduler is not None:
+            for job in self._scheduler.get_jobs():
+                if job.id.startswith("probe:"):
+                    job.remove()
+        self._queue.clear()
+
+    def _sync_jobs(self) -> None:
+        """One job per service at its own interval, staggered so they do not all fire at once."""
+        scheduler = self._scheduler
+        existing = {job.id for job in scheduler.get_jobs()}
+        wanted = {f"probe:{name}" for name in self.targets}
+        for job_id in existing - wanted:
+            if job_id.startswith("probe:"):
+                scheduler.remove_job(job_id)
+        count = max(len(self.targets), 1)
+        now = datetime.now(UTC)
+        for index, (name, target) in enumerate(sorted(self.targets.items())):
+            job_id = f"probe:{name}"
+            if job_id in existing:
+                continue
+            offset = target.interval.total_seconds() * index / count
+            scheduler.add_job(
+                self._probe,
+                "interval",
+                seconds=target.interval.total_seconds(),
+                args=[name],
+                id=job_id,
+                next_run_time=now + timedelta(seconds=offset),
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, int(target.interval.total_seconds())),
+            )
+
+    # ---------------------------------------------------------------- work
+
+    async def _probe(self, name: str) -> None:
+        target = self.targets.get(name)
+        if target is None or not self.stats.active or self._stopping:
+            return
+        job = asyncio.current_task()
+        assert job is not None
+        self._running.add(job)
+        try:
+            async with self._semaphore:
+                sample = await probe(
+                    self._client, name, target.url, target.timeout.total_seconds(), self.clock
+                )
+        finally:
+            self._running.discard(job)
+        if self.stats.active:
+            self._queue.append(sample)
+            self.stats.probes += 1
+
+    async def _flush(self) -> None:
+        if not self._queue or self._commands is None:
+            return
+        batch = list(self._queue)
+        self._queue.clear()
+        try:
+            result: Recorded = await asyncio.to_thread(self._commands.record, batch, self.ttl)
+        except CommandError as exc:
+            self.on_status(str(exc))
+            self._deactivate()
+            return
+        except StoreError as exc:
+            # Keep the samples (bounded) and try again on the next flush.
+            self._queue.extendleft(reversed(batch))
+            self.on_status(f"could not record {len(batch)} samples ({exc}); will retry")
+            return
+        self.stats.flushed += result.samples
+        for trigger in result.fired:
+            self.stats.fired.append(trigger)
+            self.on_status(f"TRIGGER FIRING: {trigger}")

@@ -1,0 +1,91 @@
+"""One health probe: an HTTP GET with a hard deadline, judged by domain.health."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import httpx
+
+from warroom.clock import Clock
+from warroom.domain.health import MAX_BODY, Outcome, Sample, classify, failed
+
+
+def make_client(concurrency: int) -> httpx.AsyncClient:
+    """The poller's one shared client: pooled connections, few redirects."""
+    # Keep connections across intervals: reconnecting every probe costs more
+    # than httpcore's scan of its pool (measured in benchmarks/bench_health.py).
+    return httpx.AsyncClient(
+        limits=httpx.Limits(
+            max_connections=concurrency,
+            max_keepalive_connections=concurrency,
+            keepalive_expiry=30,  # longer than a probe interval, so connections get reused
+        ),
+        follow_redirects=True,
+        max_redirects=3,
+        headers={"User-Agent": "warroom-poller", "Accept": "application/json, text/plain;q=0.5"},
+    )
+
+
+async def _fetch(client: httpx.AsyncClient, url: str, timeout: float) -> tuple[Outcome, int | None]:
+    async with client.stream("GET", url, timeout=timeout) as response:
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_BODY:
+                return failed(
+                    f"the body is over {MAX_BODY // 1024 // 1024} MiB; not a health response"
+                ), response.status_code
+        return classify(
+            response.status_code, bytes(body), response.headers.get("content-type")
+        ), response.status_code
+
+
+async def probe(
+    client: httpx.AsyncClient, service: str, url: str, timeout: float, clock: Clock
+) -> Sample:
+    """Probe `url` once. Never raises for anything the endpoint does.
+
+    httpx's timeouts bound each phase (connect, each read); the outer deadline
+    bounds the whole probe, so an endpoint that drips a byte a second cannot
+    hold a probe (or a concurrency slot) past `timeout`.
+    """
+    at = clock.now()
+    started = time.perf_counter()
+    status: int | None = None
+    try:
+        # anyio's deadline, not asyncio.timeout: httpx runs on anyio, whose
+        # cancel scopes and asyncio's uncancel() counting do not mix.
+        with anyio.fail_after(timeout):
+            outcome, status = await _fetch(client, url, timeout)
+    except TimeoutError:
+        outcome = failed(f"no answer within {timeout:g}s")
+    except httpx.TooManyRedirects:
+        outcome = failed("too many redirects (a redirect loop?)")
+    except httpx.ConnectError as exc:
+        outcome = failed(f"cannot connect: {_short(exc)}")
+    except httpx.TimeoutException:
+        outcome = failed(f"no answer within {timeout:g}s")
+    except httpx.HTTPError as exc:
+        outcome = failed(f"{type(exc).__name__}: {_short(exc)}")
+    elapsed = (time.perf_counter() - started) * 1000
+    return Sample(
+        service=service,
+        at=at,
+        ok=outcome.ok,
+        reason=outcome.reason,
+        status_code=status,
+        latency_ms=round(elapsed, 1) if status is not None else None,
+        metrics=dict(outcome.metrics),
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if (
+        "Connection refused" in text
+        or "Errno 111" in text
+        or "All connection attempts failed" in text
+    ):
+        return "connection refused"
+    return text.splitlines()[0][:200]

@@ -1,0 +1,63 @@
+"""The trigger banner: a firing trigger is impossible to miss.
+
+Shown under the header in every terminal while any trigger fires and is not
+yet acknowledged; it names the rule, the service, what was seen, and the
+rollback plan for the affected subgraph (the service and everything that
+depends on it, in rollback order), with the keys to act on it.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from warroom.domain import graph as g
+from warroom.domain.snapshot import ReleaseSnapshot, TriggerView
+
+
+def unacknowledged(snapshot: ReleaseSnapshot) -> list[TriggerView]:
+    return [t for t in snapshot.triggers if t.state == "firing" and not t.acked_by]
+
+
+def rollback_plan(snapshot: ReleaseSnapshot, service: str) -> list[str]:
+    return g.rollback_plan(snapshot.graph, service, snapshot.states)
+
+
+class TriggerBanner(Static):
+    DEFAULT_CSS = """
+    TriggerBanner {
+        height: auto;
+        background: $error;
+        color: $text;
+        padding: 0 1;
+        display: none;
+    }
+    """
+
+    def show(self, snapshot: ReleaseSnapshot | None) -> list[TriggerView]:
+        """Show what fires; returns the firing, unacknowledged triggers."""
+        firing = unacknowledged(snapshot) if snapshot is not None else []
+        self.display = bool(firing)
+        if not firing or snapshot is None:
+            return firing
+        lines = Text()
+        for index, trigger in enumerate(firing[:3]):
+            if index:
+                lines.append("\n")
+            since = f" since {trigger.fired_at:%H:%M:%S}" if trigger.fired_at else ""
+            lines.append(f"⚠ {trigger.rule} FIRING on {trigger.service}{since}", "bold")
+            what = trigger.detail or trigger.when
+            lines.append(f" — {what.removeprefix('firing: ')}")
+            plan = rollback_plan(snapshot, trigger.service)
+            if plan:
+                lines.append(f" · rollback plan: {' → '.join(plan)}", "bold")
+        if len(firing) > 3:
+            lines.append(f"\n… and {len(firing) - 3} more firing")
+        lines.append("\n")
+        lines.append("b", "bold reverse")
+        lines.append(" roll back per plan (release manager)   ")
+        lines.append("a", "bold reverse")
+        lines.append(" acknowledge (on-call)   ")
+        lines.append("(the selected service's trigger, else the first above)", "italic")
+        self.update(lines)
+        return firing

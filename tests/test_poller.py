@@ -1,0 +1,267 @@
+"""The poller against real HTTP servers and a real database: bad endpoints,
+an outage mid-tick, the lease between processes, and a trigger firing end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import web
+
+from tests.conftest import SAMPLE, check_everything, read_snapshot
+from tests.pg import PgServer
+from tests.test_probe import Endpoints, free_port
+from warroom.clock import SystemClock
+from warroom.commands import Commands
+from warroom.commands.load import load_plan
+from warroom.domain.plan import parse_plan_text
+from warroom.health.poller import Poller
+from warroom.store import models as m
+from warroom.store.engine import Store
+from warroom.store.migrate import ensure_schema
+
+WARROOM = str(Path(sys.executable).parent / "warroom")
+
+
+def plan_text(
+    urls: Mapping[str, str],
+    *,
+    interval: str = "1s",
+    timeout: str = "500ms",
+    rule: str | None = None,
+) -> str:
+    """The sample plan with its services' health URLs (and optionally the rules) replaced."""
+    data: dict[str, Any] = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    for key in ("window", "rollback_until", "go_no_go_at"):
+        value = data[key]
+        data[key] = (
+            {k: v.isoformat() for k, v in value.items()}
+            if isinstance(value, dict)
+            else value.isoformat()
+        )
+    for service in data["services"]:
+        if service["name"] in urls:
+            service["health"] = {
+                "url": urls[service["name"]],
+                "interval": interval,
+                "timeout": timeout,
+            }
+        else:
+            service.pop("health", None)
+    if rule is not None:
+        data["triggers"] = [{"name": "error-rate", "when": rule}]
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def load(store: Store, text: str) -> None:
+    load_plan(store, parse_plan_text(text), text, loaded_by="sarah", clock=SystemClock())
+
+
+def sample_counts(store: Store) -> dict[str, int]:
+    from sqlmodel import func, select
+
+    with store.read() as session:
+        rows = session.exec(
+            select(m.HealthSample.service, func.count()).group_by(m.HealthSample.service)
+        ).all()
+    return {str(name): int(count) for name, count in rows}
+
+
+async def wait_for(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def bad_endpoints() -> AsyncIterator[str]:
+    endpoints = Endpoints()
+    runner = web.AppRunner(endpoints.app, shutdown_timeout=0.1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_bad_endpoints_never_stop_the_others(store: Store, bad_endpoints: str) -> None:
+    urls = {
+        "api-gateway": f"{bad_endpoints}/ok",
+        "auth-service": f"{bad_endpoints}/hang",
+        "logging-service": f"http://127.0.0.1:{free_port()}/health",  # refused
+        "user-service": f"{bad_endpoints}/huge",
+        "mobile-backend": f"{bad_endpoints}/loop",
+        "web-frontend": f"{bad_endpoints}/flap",
+    }
+    load(store, plan_text(urls))
+    poller = Poller(
+        store.url.render_as_string(hide_password=False), SystemClock(), holder="test-poller"
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        await wait_for(
+            lambda: all(sample_counts(store).get(name, 0) >= 3 for name in urls),
+            "3 samples of every service",
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+    snapshot = read_snapshot(store)
+    reasons = {name: s.reason for name, s in snapshot.latest.items()}
+    assert snapshot.latest["api-gateway"].ok
+    assert reasons["auth-service"] == "no answer within 0.5s"
+    assert reasons["logging-service"] == "cannot connect: connection refused"
+    assert "over 1 MiB" in (reasons["user-service"] or "")
+    assert "redirect" in (reasons["mobile-backend"] or "")
+    assert snapshot.poller is not None and snapshot.poller.holder == "test-poller"
+    # A clean stop hands the lease back at once.
+    assert not snapshot.poller.alive(SystemClock().now())
+
+
+async def test_the_database_going_away_mid_tick(own_pg: PgServer, bad_endpoints: str) -> None:
+    own_pg.admin("CREATE DATABASE warroom")
+    url = own_pg.url("warroom")
+    store = Store(url)
+    ensure_schema(store)
+    load(
+        store,
+        plan_text({"api-gateway": f"{bad_endpoints}/ok", "auth-service": f"{bad_endpoints}/500"}),
+    )
+    messages: list[str] = []
+    poller = Poller(url, SystemClock(), holder="outage-poller", on_status=messages.append)
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        await wait_for(
+            lambda: sample_counts(store).get("api-gateway", 0) >= 2, "samples before the outage"
+        )
+        await asyncio.to_thread(own_pg.stop, "immediate")
+        await wait_for(
+            lambda: any("database" in m or "could not record" in m for m in messages),
+            "the poller noticing",
+        )
+        assert not task.done()  # still running
+        await asyncio.to_thread(own_pg.start)
+        store.dispose()
+        before = sample_counts(store).get("api-gateway", 0)
+        await wait_for(
+            lambda: sample_counts(store).get("api-gateway", 0) > before + 1,
+            "samples after the outage",
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        store.dispose()
+    assert not task.exception()
+
+
+def start_poll(db_url: str, holder_env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [WARROOM, "poll", "--db", db_url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=holder_env,
+    )
+
+
+async def test_two_pollers_one_polls_and_a_standby_takes_over(
+    store: Store, db_url: str, bad_endpoints: str
+) -> None:
+    load(store, plan_text({"api-gateway": f"{bad_endpoints}/ok"}, interval="1s"))
+    env = {k: v for k, v in os.environ.items() if k != "WARROOM_NOW"}
+    first = start_poll(db_url, env)
+
+    def holder() -> str | None:
+        snapshot = read_snapshot(store)
+        alive = snapshot.poller is not None and snapshot.poller.alive(SystemClock().now())
+        return snapshot.poller.holder if snapshot.poller and alive else None
+
+    try:
+        await wait_for(lambda: holder() is not None, "the first poller to take the lease")
+        first_holder = holder()
+        assert first_holder is not None and first_holder.endswith(f":{first.pid}")
+        second = start_poll(db_url, env)
+        try:
+            await asyncio.sleep(3)  # three intervals: the standby must not steal a live lease
+            assert holder() == first_holder
+            first.send_signal(signal.SIGKILL)  # dies without a word
+            first.wait(timeout=10)
+            killed_at = SystemClock().now()
+            await wait_for(
+                lambda: (holder() or "").endswith(f":{second.pid}"), "the standby to take over", 15
+            )
+            took = SystemClock().now() - killed_at
+            # Lease 1.5 intervals, checked every half interval: within about 2 intervals
+            # (a generous bound here; benchmarks measure it).
+            assert took < timedelta(seconds=6)
+            log = read_snapshot(store).log[-1].text
+            assert f"took over from {first_holder}" in log
+        finally:
+            second.send_signal(signal.SIGINT)
+            second.wait(timeout=20)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=10)
+
+
+async def test_a_fault_fires_the_trigger_end_to_end(store: Store, db_url: str) -> None:
+    from warroom.health.simulator import Fault, Simulator
+
+    ports = {"api-gateway": free_port(), "auth-service": free_port()}
+    urls = {name: f"http://127.0.0.1:{port}/health" for name, port in ports.items()}
+    load(store, plan_text(urls, rule="error_rate > 1% for 3s"))
+    clock = SystemClock()
+    check_everything(store, clock)  # type: ignore[arg-type]
+    Commands(store, clock, "sarah").decide("go")
+    for _ in range(4):
+        Commands(store, clock, "raj").complete_step("api-gateway")
+    simulator = Simulator(ports, control_port=free_port(), seed=1)
+    await simulator.start()
+    poller = Poller(db_url, clock, holder="e2e")
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        await wait_for(lambda: sample_counts(store).get("api-gateway", 0) >= 2, "healthy samples")
+        await simulator.set_fault("api-gateway", Fault(error_rate=0.2))
+
+        def trigger_state() -> str:
+            found = read_snapshot(store).trigger("error-rate@api-gateway")
+            return found.state if found else "missing"
+
+        await wait_for(lambda: trigger_state() == "pending", "the trigger to go pending")
+        await wait_for(lambda: trigger_state() == "firing", "the trigger to fire")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        await simulator.stop()
+    status = json.loads(
+        subprocess.run(
+            [WARROOM, "status", "--json", "--db", db_url],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+    )
+    firing = next(t for t in status["triggers"] if t["id"] == "error-rate@api-gateway")
+    assert firing["state"] == "firing" and firing["fired_at"]
+    api = next(s for s in status["services"] if s["name"] == "api-gateway")
+    assert api["health"]["metrics"]["error_rate"] == pytest.approx(0.2)
+    line = next(e["text"] for e in reversed(status["log"]) if "FIRING" in e["text"])
+    assert line.startswith("⚠ TRIGGER error-rate FIRING on api-gateway")
+    assert "rollback plan: api-gateway" in line
