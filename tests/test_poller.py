@@ -21,6 +21,7 @@ from aiohttp import web
 from tests.conftest import SAMPLE, check_everything, read_snapshot
 from tests.pg import PgServer
 from tests.test_probe import Endpoints, free_port
+from tests.tui_support import SIZE, make_app, settled
 from warroom.clock import SystemClock
 from warroom.commands import Commands
 from warroom.commands.load import load_plan
@@ -29,6 +30,7 @@ from warroom.health.poller import Poller
 from warroom.store import models as m
 from warroom.store.engine import Store
 from warroom.store.migrate import ensure_schema
+from warroom.tui.widgets.banner import TriggerBanner
 
 WARROOM = str(Path(sys.executable).parent / "warroom")
 
@@ -265,3 +267,9 @@ async def test_a_fault_fires_the_trigger_end_to_end(store: Store, db_url: str) -
     line = next(e["text"] for e in reversed(status["log"]) if "FIRING" in e["text"])
     assert line.startswith("⚠ TRIGGER error-rate FIRING on api-gateway")
     assert "rollback plan: api-gateway" in line
+    # …and in a running war room: the banner, in the terminal of whoever looks.
+    app = make_app(db_url, "pat", clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        banner = app.query_one(TriggerBanner)
+        assert banner.display and "error-rate FIRING on api-gateway" in str(banner.render())

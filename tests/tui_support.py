@@ -7,14 +7,14 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from warroom.clock import FixedClock
+from warroom.clock import Clock
 from warroom.tui.app import AppConfig, WarroomApp, create_app
 
 SIZE = (120, 36)
 BIG = (200, 60)
 
 
-def make_app(db: str | Path, identity: str, clock: FixedClock, *, poll: float = 0.05) -> WarroomApp:
+def make_app(db: str | Path, identity: str, clock: Clock, *, poll: float = 0.05) -> WarroomApp:
     """The app on a database URL (or a SQLite file path)."""
     return create_app(
         AppConfig(
