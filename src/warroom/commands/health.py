@@ -27,6 +27,7 @@ from warroom.domain.plan import WATCHED_BY_DEFAULT
 from warroom.domain.rules import BaselineRule, Rule, parse_rule
 from warroom.store import models as m
 from warroom.store.engine import Store
+from warroom.store.queries import sample_of
 
 KEEP_SAMPLES = timedelta(minutes=30)  # older samples are pruned; baselines are kept on the trigger
 
@@ -288,7 +289,7 @@ class HealthCommands:
                 col(m.HealthSample.at) < before,
             )
         ).all()
-        samples = [_sample(s) for s in history]
+        samples = [sample_of(s) for s in history]
         row.baseline = h.baseline(samples, rule.metric, before)
         return row.baseline
 
@@ -299,18 +300,6 @@ class HealthCommands:
         graph, by_name = tx.graph()
         states = {name: DeployState(row.state) for name, row in by_name.items()}
         return g.rollback_plan(graph, service, states)
-
-
-def _sample(row: m.HealthSample) -> h.Sample:
-    return h.Sample(
-        row.service,
-        row.at,
-        row.ok,
-        row.reason,
-        row.status_code,
-        row.latency_ms,
-        json.loads(row.metrics),
-    )
 
 
 def _status(row: m.TriggerState) -> tr.TriggerStatus:

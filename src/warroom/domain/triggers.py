@@ -104,6 +104,11 @@ def _fires(rule: Rule, status: TriggerStatus, at: datetime) -> bool:
     return status.since is not None and at - status.since >= rule.hold
 
 
+def _quiet(status: TriggerStatus, detail: str) -> TriggerStatus:
+    """Back to inactive: the streak is over (cleared, interrupted or unwatched)."""
+    return replace(status, phase=Phase.INACTIVE, holding=False, since=None, streak=0, detail=detail)
+
+
 def step(
     rule: Rule,
     status: TriggerStatus,
@@ -113,28 +118,23 @@ def step(
     max_gap: timedelta,
 ) -> TriggerStatus:
     """The rule's status after one more sample of a watched service."""
-    verdict = judge(rule, sample, baseline)
-    gap = status.last_at is not None and sample.at - status.last_at > max_gap
+    previous = status.last_at
     status = replace(status, last_at=sample.at)
-    if gap and status.phase is Phase.PENDING:
-        status = replace(
-            status,
-            phase=Phase.INACTIVE,
-            since=None,
-            streak=0,
-            detail=f"pending interrupted: no samples for {humanize(sample.at - (status.last_at or sample.at))}",
-        )
+    if previous is not None and sample.at - previous > max_gap and status.phase is Phase.PENDING:
+        gap = humanize(sample.at - previous)
+        after = _judge_step(rule, _quiet(status, ""), sample, baseline)
+        return replace(after, detail=f"{after.detail} (pending interrupted: no samples for {gap})")
+    return _judge_step(rule, status, sample, baseline)
+
+
+def _judge_step(
+    rule: Rule, status: TriggerStatus, sample: Sample, baseline: float | None
+) -> TriggerStatus:
+    verdict = judge(rule, sample, baseline)
 
     if verdict.holds is None:
         if status.phase is Phase.PENDING:
-            return replace(
-                status,
-                phase=Phase.INACTIVE,
-                holding=False,
-                since=None,
-                streak=0,
-                detail=f"pending interrupted — {verdict.why}",
-            )
+            return _quiet(status, f"pending interrupted — {verdict.why}")
         if status.phase is Phase.FIRING:
             return replace(status, detail=f"firing; last sample {verdict.why}")
         return replace(status, holding=False, streak=0, detail=verdict.why)
@@ -156,14 +156,7 @@ def step(
     # The condition is clear on this sample.
     if status.phase is Phase.PENDING:
         held = format_duration(sample.at - status.since) if status.since else "a moment"
-        return replace(
-            status,
-            phase=Phase.INACTIVE,
-            holding=False,
-            since=None,
-            streak=0,
-            detail=f"cleared after {held} — {verdict.why}",
-        )
+        return _quiet(status, f"cleared after {held} — {verdict.why}")
     if status.phase is Phase.FIRING:
         if status.acked:
             return replace(

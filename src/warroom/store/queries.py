@@ -34,6 +34,19 @@ def current_release(session: Session, name: str | None = None) -> m.Release | No
     return session.exec(query.order_by(col(m.Release.id).desc())).first()
 
 
+def sample_of(row: m.HealthSample | m.ServiceHealth) -> Sample:
+    """A stored health sample (or a service's newest one) as the domain sees it."""
+    return Sample(
+        row.service,
+        row.at,
+        row.ok,
+        row.reason,
+        row.status_code,
+        row.latency_ms,
+        json.loads(row.metrics),
+    )
+
+
 def audit_revision(session: Session) -> int:
     head = session.get(m.AuditHead, 1)
     return head.last_id if head is not None else 0
@@ -111,15 +124,7 @@ def load_snapshot(
         log_query = log_query.limit(log_limit)
     log = list(reversed(session.exec(log_query).all()))
     latest = {
-        row.service: Sample(
-            row.service,
-            row.at,
-            row.ok,
-            row.reason,
-            row.status_code,
-            row.latency_ms,
-            json.loads(row.metrics),
-        )
+        row.service: sample_of(row)
         for row in session.exec(
             select(m.ServiceHealth).where(m.ServiceHealth.release_id == rid)
         ).all()
