@@ -189,10 +189,11 @@ def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) ->
             elapsed = (
                 "" if service.state is DeployState.WAITING else humanize(now - service.state_since)
             )
+            health = snapshot.health_state(name, now)
             lines.append(
                 f"  {number:>2}  {name:<{width}}  {service.team:<9} {prev}{service.version:<8} "
                 f"{SYMBOLS[service.state]} {service.state.label:<12} {elapsed:>6}  {progress:>5}  "
-                f"planned {service.planned_start:%H:%M}  {detail}".rstrip()
+                f"{health:<8} planned {service.planned_start:%H:%M}  {detail}".rstrip()
             )
     lines.append("")
 
@@ -211,9 +212,20 @@ def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) ->
     lines.append("Readiness: " + ", ".join(teams))
 
     active = [t for t in snapshot.triggers if t.state in {"pending", "firing"}]
-    lines.append(
-        "Triggers: " + (", ".join(f"{t.id} {t.state.upper()}" for t in active) or "none active")
-    )
+    lines.append("Triggers: " + ("" if active else "none active"))
+    for trigger in active:
+        acked = f" (acknowledged by {trigger.acked_by})" if trigger.acked_by else ""
+        lines.append(
+            f"  {trigger.id:<28} {trigger.state.upper():<8} {trigger.detail or trigger.when}{acked}"
+        )
+    poller = snapshot.poller
+    if poller is None:
+        lines.append("Health: no poller has run (warroom poll)")
+    elif not poller.alive(now):
+        lines.append(f"Health: STALE — poller {poller.holder} is silent")
+    else:
+        last = f"{humanize(now - poller.last_poll_at)} ago" if poller.last_poll_at else "not yet"
+        lines.append(f"Health: polled by {poller.holder}, last {last}")
     lines.append("")
     lines.append("Log")
     for entry in snapshot.log[-log_lines:]:
