@@ -104,7 +104,7 @@ def test_a_gap_in_samples_restarts_the_clock() -> None:
     ]
     states = run(ERROR_RULE, series)
     assert states[2].phase is Phase.PENDING and states[2].since == T0 + timedelta(seconds=100)
-    gap_only = run(ERROR_RULE, series[:2] + [sample(100, error_rate=0.001)])[-1]
+    gap_only = run(ERROR_RULE, [*series[:2], sample(100, error_rate=0.001)])[-1]
     assert gap_only.phase is Phase.INACTIVE
     assert gap_only.detail == "error_rate 0.10% (pending interrupted: no samples for 1m)"
     assert states[3].phase is Phase.PENDING  # 25 s into the new streak, not 125 s

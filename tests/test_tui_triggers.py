@@ -33,7 +33,15 @@ def fire_error_rate(store: Store, clock: FixedClock, service: str = "api-gateway
     assert poller.claim(TTL).held
     start = clock.now()
     samples = [
-        Sample(service, start + timedelta(seconds=s), True, None, 200, 30.0, {"error_rate": 0.05, "p99_ms": 120})
+        Sample(
+            service,
+            start + timedelta(seconds=s),
+            True,
+            None,
+            200,
+            30.0,
+            {"error_rate": 0.05, "p99_ms": 120},
+        )
         for s in range(0, 125, 5)
     ]
     clock.set(start + timedelta(seconds=125))
@@ -41,7 +49,9 @@ def fire_error_rate(store: Store, clock: FixedClock, service: str = "api-gateway
     assert result.fired == ("error-rate@api-gateway",)
 
 
-async def test_the_banner_offers_the_rollback_plan_and_b_starts_it(loaded: Store, db_url: str, clock: FixedClock) -> None:
+async def test_the_banner_offers_the_rollback_plan_and_b_starts_it(
+    loaded: Store, db_url: str, clock: FixedClock
+) -> None:
     fire_error_rate(loaded, clock)
     Commands(loaded, clock, "lisa").complete_step("auth-service")  # a dependent is now deploying
     app = make_app(db_url, "sarah", clock)
@@ -80,7 +90,9 @@ async def test_the_right_person_acknowledges(loaded: Store, db_url: str, clock: 
         trigger = read_snapshot(loaded).trigger("error-rate@api-gateway")
         assert trigger is not None and trigger.acked_by == "raj"
         assert trigger.state == "firing"  # still holding: it resolves once it clears
-        await wait_until(pilot, lambda: not raj.query_one(TriggerBanner).display, "the banner to go")
+        await wait_until(
+            pilot, lambda: not raj.query_one(TriggerBanner).display, "the banner to go"
+        )
 
 
 def test_snapshot_of_a_firing_trigger(
