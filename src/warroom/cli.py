@@ -13,11 +13,14 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import update_wrapper
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -142,7 +145,7 @@ def main(ctx: click.Context, db: str | None, user: str | None, release: str | No
         _run_tui()
 
 
-def _run_tui() -> None:
+def _run_tui(via: str = "terminal") -> None:
     from warroom.store.engine import StoreError, normalise_url, resolve_url
     from warroom.tui.app import AppConfig, create_app
 
@@ -153,16 +156,29 @@ def _run_tui() -> None:
     except StoreError as exc:
         fail(str(exc))
     config = AppConfig(
-        db_url=url, identity=settings.identity, clock=_clock(), release=settings.release
+        db_url=url, identity=settings.identity, clock=_clock(), release=settings.release, via=via
     )
+    if via == "ssh":
+        # Over SSH the terminal can vanish at any moment: leave the room cleanly on a hang-up.
+        from warroom.ssh.remote import run_remote_app
+
+        run_remote_app(config)
+        return
     create_app(config).run()
 
 
 @main.command()
 @common_options
-def tui() -> None:
+@click.option(
+    "--via",
+    type=click.Choice(["terminal", "ssh"]),
+    default="terminal",
+    hidden=True,
+    help="How this person is connected (shown in everyone's header); SSH front doors pass ssh.",
+)
+def tui(via: str) -> None:
     """Open the war-room TUI (the same as `warroom` with no command)."""
-    _run_tui()
+    _run_tui(via)
 
 
 # ---------------------------------------------------------------- plans
@@ -517,6 +533,223 @@ def audit_verify() -> None:
     if report.problem is not None:
         fail(f"audit chain broken after {report.events} good events: {report.problem.message}")
     click.echo(f"audit chain intact: {report.events} events")
+
+
+# ---------------------------------------------------------------- SSH front door (issue 6)
+#
+# `serve-ssh` is the built-in SSH server; `ssh-authorized-keys` serves teams
+# that prefer their own sshd. Both live in warroom.ssh, imported lazily.
+
+
+def _idle_timeout(text: str) -> timedelta | None:
+    from warroom.domain.durations import parse_duration
+
+    if text.strip() in {"0", "none", "never"}:
+        return None
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--idle-timeout") from None
+    return value if value.total_seconds() > 0 else None
+
+
+@main.command("serve-ssh")
+@common_options
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. The default is reachable from this machine only; "
+    "anything else (e.g. 0.0.0.0) is a deliberate choice to let other machines in.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=2222,
+    show_default=True,
+    help="TCP port (0: any free port, printed at start).",
+)
+@click.option(
+    "--host-key",
+    "host_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="warroom_ssh_host_key",
+    show_default=True,
+    help="The server's private host key: created (ed25519, mode 0600) if the file does not "
+    "exist, never replaced; a file that cannot be used is an error.",
+)
+@click.option(
+    "--authorized-keys",
+    "authorized_keys",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra keys besides the plan's ssh_keys, re-read on each connection: "
+    "authorized_keys lines, each starting with warroom-person=NAME.",
+)
+@click.option(
+    "--max-sessions",
+    type=click.IntRange(1, 1000),
+    default=30,
+    show_default=True,
+    help="Sessions open at once; past this, people are told the room is full.",
+)
+@click.option(
+    "--idle-timeout",
+    default="2h",
+    show_default=True,
+    metavar="DURATION",
+    help="End a session after this long without a keypress (30m, 2h; 0: never).",
+)
+@click.option(
+    "--preload/--no-preload",
+    default=True,
+    show_default=True,
+    help="Fork each session's app from a process that has loaded it already: the war "
+    "room appears about three times sooner and sessions share memory.",
+)
+def serve_ssh(
+    host: str,
+    port: int,
+    host_key: Path,
+    authorized_keys: Path | None,
+    max_sessions: int,
+    idle_timeout: str,
+    preload: bool,
+) -> None:
+    """The SSH front door: `ssh -p 2222 mike@HOST` opens the war room as mike.
+
+    Only public keys of the loaded release's people (their ssh_keys, plus
+    --authorized-keys) get in, and the key decides who you are. Each session
+    runs its own war room; connects, disconnects and refusals go to the audit log.
+    """
+    import asyncio
+    import ipaddress
+
+    from warroom.ssh.hostkey import HostKeyError, load_or_create
+    from warroom.ssh.keys import KeyFileError, read_extra_keys
+    from warroom.ssh.server import ListenError, ServerSettings, absolute_db_url, serve
+    from warroom.store.engine import StoreError, resolve_url
+
+    idle = _idle_timeout(idle_timeout)
+    settings = _settings()
+    if authorized_keys is not None:
+        try:
+            read_extra_keys(authorized_keys)
+        except KeyFileError as exc:
+            fail(str(exc))
+    with _store() as store:
+        try:
+            url = absolute_db_url(resolve_url(settings.db))
+        except StoreError as exc:
+            fail(str(exc))
+        try:
+            key = load_or_create(host_key)
+        except HostKeyError as exc:
+            fail(str(exc))
+        if key.created:
+            click.echo(f"created host key {host_key} ({key.algorithm}, {key.fingerprint})")
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            click.echo(
+                f"warroom: listening on {host}, reachable from other machines; "
+                "only keys of the plan's people get in",
+                err=True,
+            )
+        server = ServerSettings(
+            db_url=url,
+            host_key=key,
+            release=settings.release,
+            host=host,
+            port=port,
+            authorized_keys=authorized_keys,
+            max_sessions=max_sessions,
+            idle_timeout=idle,
+            preload=preload,
+        )
+        try:
+            asyncio.run(serve(server, store, _clock()))
+        except ListenError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            pass
+
+
+def _warroom_executable() -> str:
+    """The absolute path of the `warroom` that sshd should run."""
+    argv0 = sys.argv[0]
+    if os.path.basename(argv0) == "warroom" and os.path.isfile(argv0):
+        return os.path.abspath(argv0)
+    beside = Path(sys.executable).parent / "warroom"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("warroom")
+    if found:
+        return os.path.abspath(found)
+    fail("cannot tell where the warroom executable is; pass --command-path /path/to/warroom")
+
+
+@main.command("ssh-authorized-keys")
+@common_options
+@click.option(
+    "--command-path",
+    metavar="PATH",
+    help="The warroom executable sshd should run (default: this one's absolute path).",
+)
+def ssh_authorized_keys(command_path: str | None) -> None:
+    """Print authorized_keys lines for your own sshd: each person's keys open the war room as them.
+
+    Each line is `restrict,pty,command="warroom --db URL --as NAME tui --via ssh" KEY`;
+    put them in the authorized_keys of the account people ssh into.
+    """
+    from sqlalchemy.engine import make_url
+
+    from warroom.ssh.keys import authorized_keys_line, read_people
+    from warroom.ssh.server import absolute_db_url
+    from warroom.store.engine import StoreError, resolve_url
+
+    settings = _settings()
+    program = command_path or _warroom_executable()
+    with _store() as store:
+        try:
+            url = absolute_db_url(resolve_url(settings.db))
+            release, people = read_people(store, settings.release)
+        except StoreError as exc:
+            fail(str(exc))
+    if release is None:
+        if settings.release:
+            fail(f"release {settings.release!r} is not loaded in this database")
+        fail("no release is loaded in this database; load one with: warroom load PLAN")
+    lines: list[str] = []
+    problems: list[str] = []
+    for person in people:
+        argv = [program, "--db", url, "--as", person.name]
+        if settings.release:
+            argv += ["--release", settings.release]
+        argv += ["tui", "--via", "ssh"]
+        for index, key in enumerate(person.ssh_keys):
+            try:
+                lines.append(authorized_keys_line(argv, key))
+            except ValueError as exc:
+                problems.append(f"{person.name}.ssh_keys[{index}]: {exc}")
+    if problems:
+        for problem in problems:
+            click.echo(f"warroom: {problem}", err=True)
+        fail(
+            f"release {release} has {len(problems)} unusable ssh_keys; fix the plan and load it again"
+        )
+    if not lines:
+        fail(f"nobody in release {release} has ssh_keys; add them to the people in the plan")
+    if make_url(url).password:
+        click.echo(
+            "warroom: note: these lines contain the database password; "
+            "consider a ~/.pgpass file for the account instead",
+            err=True,
+        )
+    click.echo(f"# warroom: release {release}, {len(lines)} keys (warroom ssh-authorized-keys)")
+    for line in lines:
+        click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover

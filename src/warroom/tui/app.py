@@ -184,6 +184,8 @@ class WarroomApp(App[None]):
                 self._request_reload(None)
             elif event.changes:
                 self._request_reload(event.topics)
+                if "presence" in event.topics:
+                    self._heartbeat()  # someone came or went over SSH: show it now
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
