@@ -665,3 +665,23 @@ def test_load_plan_errors_carry_the_path_and_line(tmp_path: Path, sample_text: s
         load_plan(str(path))
     line = line_of(text, "owner: zed")
     assert info.value.render() == f"{path}:{line}: services[3].owner: unknown person 'zed'"
+
+
+def test_ssh_keys_are_checked_when_the_plan_is_read(sample_text: str) -> None:
+    import base64
+
+    good_blob = base64.b64encode(
+        b"\x00\x00\x00\x0bssh-ed25519" + b"\x00\x00\x00\x20" + b"k" * 32
+    ).decode()
+    text = sample_text.replace(
+        "  - {name: mike,  role: team_lead, team: backend}",
+        f'  - {{name: mike,  role: team_lead, team: backend, ssh_keys: ["ssh-ed25519 {good_blob} mike@laptop", '
+        f'"ssh-ed25519 AAAAnotbase64!", "ssh-rsa {good_blob}", "hello"]}}',
+    )
+    with pytest.raises(PlanInvalid) as info:
+        parse_plan_text(text, source="p.yaml")
+    messages = {issue.location: issue.message for issue in info.value.issues}
+    assert "people[3].ssh_keys[0]" not in messages
+    assert "not valid base64" in messages["people[3].ssh_keys[1]"]
+    assert "does not hold an ssh-rsa key" in messages["people[3].ssh_keys[2]"]
+    assert messages["people[3].ssh_keys[3]"].startswith("not an OpenSSH public key")

@@ -170,15 +170,14 @@ def test_authorized_keys_default_to_this_warroom_and_an_absolute_database(
     assert f'command="{WARROOM} --db sqlite:///{db_path} --as lisa tui --via ssh"' in result.stdout
 
 
-def test_authorized_keys_refuse_a_plan_with_a_bad_key(tmp_path: Path, db_path: Path) -> None:
+def test_a_plan_with_a_bad_key_is_refused_when_loaded(tmp_path: Path, db_path: Path) -> None:
+    """A broken key is found when the plan is read, not when mike first connects."""
     plan = plan_with_keys(tmp_path, {"mike": ["ssh-ed25519 not-a-key mike@laptop"]})
     db = f"sqlite:///{db_path}"
-    warroom("load", str(plan), "--as", "sarah", "--db", db)
-    result = run("ssh-authorized-keys", "--db", db, "--command-path", "/usr/bin/warroom")
+    result = run("load", str(plan), "--as", "sarah", "--db", db)
     assert result.returncode == 1
-    assert result.stdout == ""
-    assert "mike.ssh_keys[0]:" in result.stderr
-    assert "1 unusable ssh_keys" in result.stderr
+    assert "ssh_keys[0]: the ssh-ed25519 key's body is not valid base64" in result.stderr
+    assert "nothing was loaded" in result.stderr
 
 
 def test_authorized_keys_without_keys_or_release_say_what_to_do(

@@ -10,6 +10,8 @@ from a file, its line.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +93,39 @@ def _to_text(value: object) -> str:
     return text
 
 
+KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+
+
+def _to_ssh_key(value: object) -> str:
+    """An OpenSSH public key line (`TYPE BASE64 [comment]`), checked now
+    rather than when its owner first tries to connect on release day."""
+    text = _to_text(value)
+    parts = text.split()
+    if len(parts) < 2 or parts[0] not in KEY_TYPES:
+        raise ValueError(
+            f"not an OpenSSH public key: expected 'TYPE BASE64 [comment]' with TYPE one of "
+            f"{', '.join(KEY_TYPES[:3])}, ... (the line of a .pub file)"
+        )
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"the {parts[0]} key's body is not valid base64") from None
+    # The blob starts with its own type, length-prefixed: a pasted key cut
+    # short or glued to the wrong type shows up here.
+    length = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
+    if blob[4 : 4 + length].decode("ascii", "replace") != parts[0]:
+        raise ValueError(f"the key's body does not hold an {parts[0]} key (copied incompletely?)")
+    return text
+
+
 def _to_role(value: object) -> Role:
     try:
         return Role(str(value))
@@ -116,6 +151,7 @@ Instant = Annotated[datetime, BeforeValidator(_to_instant)]
 Name = Annotated[str, BeforeValidator(_to_name)]
 Text = Annotated[str, BeforeValidator(_to_text)]
 RoleField = Annotated[Role, BeforeValidator(_to_role)]
+SshKey = Annotated[str, BeforeValidator(_to_ssh_key)]
 
 
 class _Spec(BaseModel):
@@ -152,7 +188,7 @@ class Person(_Spec):
     name: Name
     role: RoleField
     team: Name | None = None
-    ssh_keys: tuple[Text, ...] = ()
+    ssh_keys: tuple[SshKey, ...] = ()
 
 
 class Service(_Spec):
