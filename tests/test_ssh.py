@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,51 +243,25 @@ def _footer_ends_at(term: Terminal, columns: int) -> bool:
     return footer.rstrip().endswith("palette") and len(footer.rstrip()) == columns - 1
 
 
-_TREE_ROW = re.compile(r"(?:[├└] [☐☑] (?P<item>\S+)|▼ (?P<group>Go/no-go|Team \S+))")
-DOWN = "\x1b[B"
+DOWN = "\x1b[B"  # the arrow key, as a terminal sends it
 
 
-def _cursor_row(term: Terminal) -> str | None:
-    """The checklist row under the cursor: the one row drawn in a background of its own.
+def _check_item_over_ssh(term: Terminal, key: str, downs: int) -> None:
+    """Focus the go/no-go pane, move `downs` rows from its first item, press space.
 
-    None while the screen is between two frames (no row, or two rows, stand out).
+    The pane opens with its cursor on the first item (gng-1); keys are
+    handled in order, so counting rows is exact however slow the machine is.
     """
-    rows: list[tuple[str, str]] = []
-    for y, text in enumerate(term.screen.display):
-        match = _TREE_ROW.search(text[:50])  # the go/no-go pane is on the left
-        if match:
-            label = match.group("item") or match.group("group")
-            x = match.start("item") if match.group("item") else match.start("group")
-            rows.append((label, str(term.screen.buffer[y][x].bg)))
-    if len(rows) < 3:
-        return None
-    normal = Counter(bg for _, bg in rows).most_common(1)[0][0]
-    odd = [label for label, bg in rows if bg != normal]
-    return odd[0] if len(odd) == 1 else None
-
-
-def _check_item_over_ssh(term: Terminal, key: str) -> None:
-    """Walk the go/no-go pane's cursor down to `key` with the arrow key, then press space."""
     term.send("4")  # focus the go/no-go pane
-    current: str | None = None
-    for _ in range(60):
-        if current == key:
-            break
-        before = current
-        term.send(DOWN)
-        try:
-            term.wait_for(
-                lambda before=before: _cursor_row(term) not in (None, before),  # type: ignore[misc]
-                "the cursor to move",
-                3,
-            )
-        except AssertionError:
-            continue  # the first press lands on the decision line, which is drawn differently
-        current = _cursor_row(term)
-    else:
-        raise AssertionError(f"the cursor never reached {key}:\n{term.text()}")
-    term.send(" ")
-    term.wait_for_text(f"checked {key}")
+    term.wait_for_text("space Check/uncheck")  # the pane has focus: its keys are in the footer
+    term.send(DOWN * downs + " ")
+    # The tick in the pane, not the toast: a toast can come and go between two
+    # looks at a busy machine's screen.
+    term.wait_for_text(f"☑ {key}")
+
+
+# From gng-1: gng-2..gng-8 (7), "Team infra", infra-1..infra-6 (6), "Team backend", backend-1.
+DOWNS_TO_BACKEND_1 = 7 + 1 + 6 + 1 + 1
 
 
 async def test_an_action_over_ssh_shows_up_in_a_local_app(
@@ -313,7 +286,7 @@ async def test_an_action_over_ssh_shows_up_in_a_local_app(
             )
             try:
                 await asyncio.to_thread(first_frame, term, "mike", "team lead, backend")
-                await asyncio.to_thread(_check_item_over_ssh, term, "backend-1")
+                await asyncio.to_thread(_check_item_over_ssh, term, "backend-1", DOWNS_TO_BACKEND_1)
                 # The local app follows the change feed: no keypress, no reload by hand.
                 await app_wait_until(
                     pilot, lambda: done_by(app, "backend-1") == "mike", "backend-1 checked by mike"

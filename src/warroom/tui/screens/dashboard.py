@@ -171,7 +171,9 @@ class DashboardScreen(Screen[None]):
             if changed("log"):
                 self.query_one(CommsLog).show(snapshot)
             self._select(self.selected)
-        if first:
+        if first and (self.focused is None or not self.focused.display):
+            # Only if the person has not already gone somewhere (a key pressed
+            # while the release was still being read wins).
             self.query_one(DeployTable).focus()
 
     def _show_banner(self, snapshot: ReleaseSnapshot) -> None:

@@ -122,6 +122,11 @@ class Checklist(Tree[str]):
             self._groups[team] = group
             for item in items:
                 self._items[item.key] = group.add_leaf(_item_label(item), data=item.key)
+        # Start on the first item, visibly, so the first Down moves to the
+        # second one (not onto the decision line, which has nothing to toggle).
+        first = next(iter(self._items.values()), None)
+        if first is not None:
+            self.call_after_refresh(self.move_cursor, first)
 
     @property
     def highlighted_key(self) -> str | None:
