@@ -151,9 +151,6 @@ def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
     }
 
 
-SYMBOLS = {state: state.symbol for state in DeployState}
-
-
 def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) -> str:
     rel = snapshot.release
     lines: list[str] = []
@@ -192,7 +189,7 @@ def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) ->
             health = snapshot.health_state(name, now)
             lines.append(
                 f"  {number:>2}  {name:<{width}}  {service.team:<9} {prev}{service.version:<8} "
-                f"{SYMBOLS[service.state]} {service.state.label:<12} {elapsed:>6}  {progress:>5}  "
+                f"{service.state.symbol} {service.state.label:<12} {elapsed:>6}  {progress:>5}  "
                 f"{health:<8} planned {service.planned_start:%H:%M}  {detail}".rstrip()
             )
     lines.append("")

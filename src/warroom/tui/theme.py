@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from warroom.domain.lifecycle import DeployState
 
-SYMBOL: dict[DeployState, str] = {state: state.symbol for state in DeployState}
-
 STATE_STYLE: dict[DeployState, str] = {
     DeployState.WAITING: "dim",
     DeployState.DEPLOYING: "bold yellow",

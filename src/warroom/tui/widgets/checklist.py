@@ -124,9 +124,12 @@ class Checklist(Tree[str]):
                 self._items[item.key] = group.add_leaf(_item_label(item), data=item.key)
         # Start on the first item, visibly, so the first Down moves to the
         # second one (not onto the decision line, which has nothing to toggle).
+        # Setting the line (rather than move_cursor) does not scroll: the tree
+        # may not have its final height yet, and scrolling then would hide the
+        # lines above. `last_line` lays the new nodes out so `first.line` is set.
         first = next(iter(self._items.values()), None)
-        if first is not None:
-            self.call_after_refresh(self.move_cursor, first)
+        if first is not None and self.last_line >= first.line >= 0:
+            self.cursor_line = first.line
 
     @property
     def highlighted_key(self) -> str | None:

@@ -25,7 +25,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from warroom.domain import graph as g
 from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
-from warroom.status import SYMBOLS
 from warroom.tui.graph_layout import GraphLayout, compute_layout
 
 # Every look the graph has. Node colour by deploy state (keyed by the state's
@@ -319,7 +318,7 @@ class GraphView(ScrollView, can_focus=True):
         if service is None:  # the layout lags a plan change by a moment
             style, symbol, health = STYLE["waiting"], "○", "unknown"
         else:
-            symbol, health = SYMBOLS[service.state], service.health
+            symbol, health = service.state.symbol, service.health
             if self._firing[name]:
                 style = STYLE["firing"]
             elif name in self._blast and STYLE[service.state].bgcolor is None:
