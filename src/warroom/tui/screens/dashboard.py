@@ -184,15 +184,18 @@ class DashboardScreen(Screen[None]):
         self._firing_seen = ids
 
     def _show_poller(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
-        pane = self.query_one("#pane-deploys")
         lease = snapshot.poller
         if lease is None:
-            pane.border_subtitle = "no health poller has run (warroom poll)"
+            subtitle = "no health poller has run (warroom poll)"
         elif not lease.alive(now):
-            pane.border_subtitle = f"⚠ health poller {lease.holder} is silent: health is stale"
+            subtitle = f"⚠ health poller {lease.holder} is silent: health is stale"
         else:
             ago = humanize(now - lease.last_poll_at) if lease.last_poll_at else "not yet"
-            pane.border_subtitle = f"health polled by {lease.holder} · {ago} ago"
+            subtitle = f"health polled by {lease.holder} · {ago} ago"
+        pane = self.query_one("#pane-deploys")
+        # Assigning a border title repaints the whole pane, even when unchanged.
+        if pane.border_subtitle != subtitle:
+            pane.border_subtitle = subtitle
 
     def _show_header(self, snapshot: ReleaseSnapshot | None) -> None:
         self.query_one(WarroomHeader).show(

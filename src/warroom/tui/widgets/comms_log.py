@@ -9,7 +9,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widgets import Input, Label, RichLog, Select
 
 from warroom.domain.snapshot import LogView, ReleaseSnapshot
@@ -50,6 +52,23 @@ def format_line(entry: LogView, snapshot: ReleaseSnapshot) -> Text:
     return stamp
 
 
+class LogLines(RichLog):
+    """A RichLog whose growth does not re-lay-out the whole screen.
+
+    RichLog grows its `virtual_size`, a reactive that asks for a layout pass of
+    the screen on every line — most of the CPU an app spent per change, times
+    every app in the room. This pane has a fixed size (1fr), so a new line only
+    moves the scrollbar: update just that (when the scrollbar comes or goes,
+    `show_vertical_scrollbar` asks for the layout itself). Relies on
+    Widget._scroll_update (textual 8); the snapshot tests show the scrollbar.
+    """
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)
+
+
 class CommsLog(Vertical):
     """Shows the log; the filter picks what; the input posts as you."""
 
@@ -78,14 +97,14 @@ class CommsLog(Vertical):
                 self._filter_options, value=ALL, allow_blank=False, id="log-filter", compact=True
             )
         # min_width small: wrap long lines to the pane instead of scrolling sideways.
-        yield RichLog(
+        yield LogLines(
             id="log-lines", wrap=True, markup=False, auto_scroll=True, max_lines=5000, min_width=20
         )
         yield Input(placeholder="m: write to everyone — Enter sends, Esc leaves", id="log-input")
 
     @property
-    def lines(self) -> RichLog:
-        return self.query_one("#log-lines", RichLog)
+    def lines(self) -> LogLines:
+        return self.query_one("#log-lines", LogLines)
 
     def _matches(self, entry: LogView) -> bool:
         kind, _, value = self._filter.partition(":")
