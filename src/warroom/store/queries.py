@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -67,8 +70,122 @@ def load_snapshot(
     people = session.exec(
         select(m.Person).where(m.Person.release_id == rid).order_by(col(m.Person.id))
     ).all()
+    latest, lease = _read_health(session, rid)
+    go_no_go, readiness = _read_items(session, rid)
+    return ReleaseSnapshot(
+        release=ReleaseView(
+            id=rid or 0,
+            name=release.name,
+            manager=release.manager,
+            timezone=release.timezone,
+            window_start=release.window_start,
+            window_end=release.window_end,
+            rollback_until=release.rollback_until,
+            go_no_go_at=release.go_no_go_at,
+            loaded_at=release.loaded_at,
+            loaded_by=release.loaded_by,
+        ),
+        people=tuple(PersonView(p.name, Role(p.role), p.team) for p in people),
+        services=_read_services(session, release, _health_of(latest, lease, now)),
+        go_no_go=go_no_go,
+        readiness=readiness,
+        decisions=_read_decisions(session, rid),
+        triggers=_read_triggers(session, rid),
+        log=_read_log(session, rid, log_limit),
+        revision=audit_revision(session),
+        latest=latest,
+        poller=lease,
+    )
+
+
+def reload_snapshot(
+    session: Session,
+    release: m.Release,
+    previous: ReleaseSnapshot | None,
+    topics: frozenset[str] | None,
+    log_limit: int | None = None,
+    now: datetime | None = None,
+) -> ReleaseSnapshot:
+    """`previous` brought up to date, re-reading only what `topics` name.
+
+    The change feed says which parts of the release a commit touched (see
+    Tx.topics); every app in the room re-reads after every change, so reading
+    only those parts is what keeps a busy room cheap. The log is read from
+    the last line `previous` has: log lines are only ever appended, and their
+    ids commit in order (every writer holds the audit-head lock). Without a
+    `previous` of the same release, or on a plan (re)load, read everything.
+    """
+    if (
+        previous is None
+        or topics is None
+        or "release" in topics
+        or previous.release.id != release.id
+    ):
+        return load_snapshot(session, release, log_limit, now)
+    rid = release.id
+    changes: dict[str, Any] = {"revision": audit_revision(session)}
+    if "health" in topics or "services" in topics:
+        latest, lease = _read_health(session, rid)
+        health_of = _health_of(latest, lease, now)
+        changes.update(latest=latest, poller=lease)
+        if "services" in topics:
+            changes["services"] = _read_services(session, release, health_of)
+        else:  # a health sample moved nothing but the services' health
+            changes["services"] = tuple(
+                replace(s, health=health_of(s.name, s.health_interval)) for s in previous.services
+            )
+    if "checklist" in topics:
+        changes["go_no_go"], changes["readiness"] = _read_items(session, rid)
+    if "decision" in topics:
+        changes["decisions"] = _read_decisions(session, rid)
+    if "triggers" in topics:
+        changes["triggers"] = _read_triggers(session, rid)
+    if "log" in topics:
+        after = previous.log[-1].id if previous.log else 0
+        log = previous.log + _read_log(session, rid, log_limit, after=after)
+        changes["log"] = log[-log_limit:] if log_limit is not None else log
+    return replace(previous, **changes)
+
+
+# ------------------------------------------------------------------ sections
+
+
+def _read_health(session: Session, rid: int | None) -> tuple[dict[str, Sample], LeaseView | None]:
+    latest = {
+        row.service: sample_of(row)
+        for row in session.exec(
+            select(m.ServiceHealth).where(m.ServiceHealth.release_id == rid)
+        ).all()
+    }
+    lease_row = session.get(m.PollerLease, rid)
+    lease = (
+        LeaseView(lease_row.holder, lease_row.expires_at, lease_row.last_poll_at)
+        if lease_row
+        else None
+    )
+    return latest, lease
+
+
+def _health_of(
+    latest: dict[str, Sample], lease: LeaseView | None, now: datetime | None
+) -> Callable[[str, timedelta | None], str]:
+    polled = lease is not None and now is not None and lease.alive(now)
+
+    def health_of(service: str, interval: timedelta | None) -> str:
+        if now is None or interval is None:
+            return "unknown"
+        return health_state(latest.get(service), interval, now, polled)
+
+    return health_of
+
+
+def _read_services(
+    session: Session, release: m.Release, health_of: Callable[[str, timedelta | None], str]
+) -> tuple[ServiceView, ...]:
     services = session.exec(
-        select(m.Service).where(m.Service.release_id == rid).order_by(col(m.Service.position))
+        select(m.Service)
+        .where(m.Service.release_id == release.id)
+        .order_by(col(m.Service.position))
     ).all()
     by_id = {s.id: s.name for s in services}
     deps: dict[str, list[str]] = defaultdict(list)
@@ -89,6 +206,38 @@ def load_snapshot(
             )
     position = {s.name: s.position for s in services}
 
+    def interval(s: m.Service) -> timedelta | None:
+        return timedelta(seconds=s.health_interval_s) if s.health_interval_s is not None else None
+
+    return tuple(
+        ServiceView(
+            name=s.name,
+            team=s.team,
+            position=s.position,
+            version=s.version,
+            previous_version=s.previous_version,
+            owner=s.owner,
+            depends_on=tuple(sorted(deps[s.name], key=position.__getitem__)),
+            expected_duration=timedelta(seconds=s.expected_duration_s),
+            wave=s.wave,
+            planned_start=release.window_start + timedelta(seconds=s.planned_start_s),
+            state=DeployState(s.state),
+            state_since=s.state_since,
+            state_by=s.state_by,
+            steps=tuple(steps[s.name]),
+            health_url=s.health_url,
+            rollback_command=s.rollback_command,
+            row_version=s.row_version,
+            health_interval=interval(s),
+            health=health_of(s.name, interval(s)),
+        )
+        for s in services
+    )
+
+
+def _read_items(
+    session: Session, rid: int | None
+) -> tuple[tuple[ItemView, ...], dict[str, tuple[ItemView, ...]]]:
     items = session.exec(
         select(m.ChecklistItem)
         .where(m.ChecklistItem.release_id == rid)
@@ -104,10 +253,26 @@ def load_snapshot(
             go_no_go.append(view)
         else:
             readiness.setdefault(item.team, []).append(view)
+    return tuple(go_no_go), {team: tuple(views) for team, views in readiness.items()}
 
+
+def _read_decisions(session: Session, rid: int | None) -> tuple[DecisionView, ...]:
     decisions = session.exec(
         select(m.Decision).where(m.Decision.release_id == rid).order_by(col(m.Decision.id))
     ).all()
+    return tuple(
+        DecisionView(
+            DecisionKind(d.kind),
+            tuple(json.loads(d.subset)),
+            d.rationale,
+            d.decided_by,
+            d.decided_at,
+        )
+        for d in decisions
+    )
+
+
+def _read_triggers(session: Session, rid: int | None) -> tuple[TriggerView, ...]:
     rules = {
         r.name: r.when
         for r in session.exec(select(m.TriggerRule).where(m.TriggerRule.release_id == rid)).all()
@@ -117,107 +282,36 @@ def load_snapshot(
         .where(m.TriggerState.release_id == rid)
         .order_by(col(m.TriggerState.id))
     ).all()
-    log_query = (
-        select(m.LogEntry).where(m.LogEntry.release_id == rid).order_by(col(m.LogEntry.id).desc())
-    )
-    if log_limit is not None:
-        log_query = log_query.limit(log_limit)
-    log = list(reversed(session.exec(log_query).all()))
-    latest = {
-        row.service: sample_of(row)
-        for row in session.exec(
-            select(m.ServiceHealth).where(m.ServiceHealth.release_id == rid)
-        ).all()
-    }
-    lease_row = session.get(m.PollerLease, rid)
-    lease = (
-        LeaseView(lease_row.holder, lease_row.expires_at, lease_row.last_poll_at)
-        if lease_row
-        else None
-    )
-    polled = lease is not None and now is not None and lease.alive(now)
-
-    def health_of(service: m.Service) -> str:
-        if now is None or service.health_interval_s is None:
-            return "unknown"
-        return health_state(
-            latest.get(service.name), timedelta(seconds=service.health_interval_s), now, polled
+    return tuple(
+        TriggerView(
+            rule=t.rule,
+            service=t.service,
+            state=t.state,
+            when=rules.get(t.rule, "a lead's call"),
+            holding=t.holding,
+            since=t.since,
+            fired_at=t.fired_at,
+            acked_by=t.acked_by,
+            acked_at=t.acked_at,
+            raised_by=t.raised_by,
+            detail=t.detail,
         )
+        for t in triggers
+    )
 
-    return ReleaseSnapshot(
-        release=ReleaseView(
-            id=rid or 0,
-            name=release.name,
-            manager=release.manager,
-            timezone=release.timezone,
-            window_start=release.window_start,
-            window_end=release.window_end,
-            rollback_until=release.rollback_until,
-            go_no_go_at=release.go_no_go_at,
-            loaded_at=release.loaded_at,
-            loaded_by=release.loaded_by,
-        ),
-        people=tuple(PersonView(p.name, Role(p.role), p.team) for p in people),
-        services=tuple(
-            ServiceView(
-                name=s.name,
-                team=s.team,
-                position=s.position,
-                version=s.version,
-                previous_version=s.previous_version,
-                owner=s.owner,
-                depends_on=tuple(sorted(deps[s.name], key=position.__getitem__)),
-                expected_duration=timedelta(seconds=s.expected_duration_s),
-                wave=s.wave,
-                planned_start=release.window_start + timedelta(seconds=s.planned_start_s),
-                state=DeployState(s.state),
-                state_since=s.state_since,
-                state_by=s.state_by,
-                steps=tuple(steps[s.name]),
-                health_url=s.health_url,
-                rollback_command=s.rollback_command,
-                row_version=s.row_version,
-                health_interval=(
-                    timedelta(seconds=s.health_interval_s)
-                    if s.health_interval_s is not None
-                    else None
-                ),
-                health=health_of(s),
-            )
-            for s in services
-        ),
-        go_no_go=tuple(go_no_go),
-        readiness={team: tuple(views) for team, views in readiness.items()},
-        decisions=tuple(
-            DecisionView(
-                DecisionKind(d.kind),
-                tuple(json.loads(d.subset)),
-                d.rationale,
-                d.decided_by,
-                d.decided_at,
-            )
-            for d in decisions
-        ),
-        triggers=tuple(
-            TriggerView(
-                rule=t.rule,
-                service=t.service,
-                state=t.state,
-                when=rules.get(t.rule, "a lead's call"),
-                holding=t.holding,
-                since=t.since,
-                fired_at=t.fired_at,
-                acked_by=t.acked_by,
-                acked_at=t.acked_at,
-                raised_by=t.raised_by,
-                detail=t.detail,
-            )
-            for t in triggers
-        ),
-        log=tuple(
-            LogView(e.id or 0, e.at, e.kind, e.author, e.team, e.service, e.text) for e in log
-        ),
-        revision=audit_revision(session),
-        latest=latest,
-        poller=lease,
+
+def _read_log(
+    session: Session, rid: int | None, limit: int | None, after: int = 0
+) -> tuple[LogView, ...]:
+    """The newest `limit` lines (oldest first), of those after line id `after`."""
+    query = (
+        select(m.LogEntry)
+        .where(m.LogEntry.release_id == rid, col(m.LogEntry.id) > after)
+        .order_by(col(m.LogEntry.id).desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return tuple(
+        LogView(e.id or 0, e.at, e.kind, e.author, e.team, e.service, e.text)
+        for e in reversed(session.exec(query).all())
     )

@@ -29,7 +29,7 @@ from warroom.store import presence
 from warroom.store.engine import Store, StoreError
 from warroom.store.feed import Coalescer, open_feed
 from warroom.store.migrate import ensure_schema
-from warroom.store.queries import audit_revision, current_release, load_snapshot
+from warroom.store.queries import audit_revision, current_release, reload_snapshot
 
 LOG_LIMIT = 2000  # lines of the communication log kept on screen
 
@@ -102,6 +102,9 @@ class WarroomApp(App[None]):
         self._schema_checked = False
         self._pending = Coalescer()
         self._reloading = False
+        # What the reload worker read last: the base the next read brings up
+        # to date. Only the worker touches it, and one runs at a time.
+        self._last_read: ReleaseSnapshot | None = None
         self.instance = uuid.uuid4().hex
         self.present: list[presence.Present] = []
 
@@ -166,11 +169,20 @@ class WarroomApp(App[None]):
         if not self._schema_checked:
             ensure_schema(store)
             self._schema_checked = True
-        with store.read() as session:
-            release = current_release(session, self.config.release)
-            now = self.clock.now()
-            snapshot = load_snapshot(session, release, LOG_LIMIT, now=now) if release else None
-            revision = snapshot.revision if snapshot else audit_revision(session)
+        try:
+            with store.read() as session:
+                release = current_release(session, self.config.release)
+                now = self.clock.now()
+                snapshot = (
+                    reload_snapshot(session, release, self._last_read, topics, LOG_LIMIT, now)
+                    if release
+                    else None
+                )
+                revision = snapshot.revision if snapshot else audit_revision(session)
+        except BaseException:
+            self._last_read = None  # read everything next time
+            raise
+        self._last_read = snapshot
         self.post_message(self.SnapshotLoaded(snapshot, revision, topics))
 
     @work(group="feed", exclusive=True, exit_on_error=False)
