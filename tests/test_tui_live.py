@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 from tests.conftest import read_snapshot
 from tests.pg import PgServer
@@ -102,3 +103,32 @@ async def test_postgres_outage_is_shown_refused_and_recovered(
         )
         assert not any("during the outage" in line.text for line in log.lines)
     store.dispose()
+
+
+async def test_the_log_follows_new_lines_unless_the_reader_scrolled_up(
+    sqlite_loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    mike = Commands(sqlite_loaded, clock, "mike")
+    for index in range(40):  # more than the pane holds
+        mike.post_message(f"backlog {index}")
+    app = make_app(db_path, "sarah", clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        log = app.query_one(CommsLog).lines
+
+        def shows(text: str) -> bool:
+            return any(text in line.text for line in log.lines)
+
+        await wait_until(pilot, lambda: log.max_scroll_y > 0, "the log to overflow its pane")
+        await wait_until(pilot, lambda: log.scroll_y == log.max_scroll_y, "the log at its end")
+
+        mike.post_message("new while following")  # another connection: through the feed
+        await wait_until(pilot, lambda: shows("new while following"), "the new line")
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y  # it followed
+
+        log.scroll_to(y=0, animate=False, immediate=True)  # the reader goes back up
+        mike.post_message("new while reading back")
+        await wait_until(pilot, lambda: shows("new while reading back"), "the second line")
+        await pilot.pause()
+        assert log.scroll_y == 0 < log.max_scroll_y  # left where the reader was

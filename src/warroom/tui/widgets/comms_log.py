@@ -130,9 +130,13 @@ class CommsLog(Vertical):
         log = self.lines
         follow = log.is_vertical_scroll_end or log.max_scroll_y == 0
         fresh = [entry for entry in snapshot.log if entry.id > self._last_id]
-        for entry in fresh:
-            if self._matches(entry):
-                log.write(format_line(entry, snapshot), scroll_end=follow)
+        shown = [entry for entry in fresh if self._matches(entry)]
+        for entry in shown:
+            log.write(format_line(entry, snapshot), scroll_end=False)
+        if shown and follow:
+            # Scroll now rather than after the next refresh (write's way):
+            # the new lines and the scroll then cost one repaint, not two.
+            log.scroll_end(animate=False, immediate=True, x_axis=False)
         if fresh:
             self._last_id = fresh[-1].id
 
