@@ -186,3 +186,19 @@ async def test_one_hanging_endpoint_does_not_delay_the_others(server: str) -> No
         assert all(s.ok for s in quick)
         assert not hang.done()  # the quick ones did not wait for it
         assert not (await hang).ok
+
+
+async def test_a_server_that_hangs_up_without_answering() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the whole request, then nothing
+        writer.close()
+
+    listener = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        sample = await one(f"http://127.0.0.1:{port}/health")
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert not sample.ok
+    assert sample.reason == "the server closed the connection without answering"
