@@ -8,7 +8,10 @@
   + 250 ms.
 - Poller scale: N endpoints at a 5 s interval, 10% of them hanging past
   their 2 s timeout — goal: every endpoint polled every interval, under 25%
-  of one core (CPU of the `warroom poll` process, from /proc).
+  of one core (CPU of the `warroom poll` process, from /proc). The database
+  starts with --backlog-minutes of samples already stored, as after a poller
+  has run that long (pruning keeps 30 minutes): the steady state, not a
+  fresh, empty table.
 """
 
 from __future__ import annotations
@@ -156,7 +159,33 @@ def scale_plan(endpoints: int, port: int) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def scale(endpoints: int, seconds: float) -> None:
+def prefill(path: Path, minutes: int) -> None:
+    """The samples a poller keeps (KEEP_SAMPLES) after running that long: steady state."""
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    db = sqlite3.connect(path)
+    try:
+        (release,) = db.execute("SELECT MAX(id) FROM release").fetchone()
+        names = [
+            n for (n,) in db.execute("SELECT name FROM service WHERE release_id = ?", (release,))
+        ]
+        now = datetime.now(UTC).replace(tzinfo=None)
+        db.executemany(
+            "INSERT INTO health_sample (release_id, service, at, ok, status_code, latency_ms, metrics)"
+            " VALUES (?, ?, ?, 1, 200, 3.0, '{}')",
+            (
+                (release, name, (now - timedelta(seconds=5 * k)).isoformat(sep=" "))
+                for k in range(minutes * 12)
+                for name in names
+            ),
+        )
+        db.commit()
+    finally:
+        db.close()
+
+
+def scale(endpoints: int, seconds: float, backlog_minutes: int) -> None:
     from sqlmodel import func, select
 
     from warroom.store import models as m
@@ -171,6 +200,7 @@ def scale(endpoints: int, seconds: float) -> None:
         subprocess.run(
             [WARROOM, "--db", url, "load", str(plan), "--as", "rm"], check=True, capture_output=True
         )
+        prefill(Path(scratch) / "scale.db", backlog_minutes)
         poller = subprocess.Popen([WARROOM, "poll", "--db", url], stderr=subprocess.DEVNULL)
         store = Store(url)
         try:
@@ -198,7 +228,8 @@ def scale(endpoints: int, seconds: float) -> None:
     polled = sum(1 for c in counts.values() if c >= int(expected) - 1)
     share = cpu / wall
     print(
-        f"poller scale: {endpoints} endpoints @5s, 10% hanging: {len(counts)}/{endpoints} polled, "
+        f"poller scale: {endpoints} endpoints @5s, 10% hanging, {backlog_minutes} min of samples kept: "
+        f"{len(counts)}/{endpoints} polled, "
         f"{polled} at every interval (±1 over {wall:.0f}s, ~{expected:.1f} each), "
         f"CPU {share * 100:.1f}% of one core (goal < 25%) {'ok' if share < 0.25 and polled == endpoints else 'OVER GOAL'}"
     )
@@ -209,9 +240,12 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--backlog-minutes", type=int, default=30, help="samples already stored (steady state)"
+    )
     args = parser.parse_args()
     asyncio.run(detection(args.rounds))
-    scale(args.endpoints, args.seconds)
+    scale(args.endpoints, args.seconds, args.backlog_minutes)
 
 
 if __name__ == "__main__":
