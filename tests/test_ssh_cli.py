@@ -84,6 +84,11 @@ def test_serve_ssh_refuses_bad_input_in_one_sentence(
     assert result.returncode == 1
     assert "no warroom database at" in result.stderr
 
+    # The key decides who you are; a server-wide identity would only mislead.
+    result = run("serve-ssh", "--db", db, "--as", "mike", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "serve-ssh does not run as mike: each connecting key decides" in result.stderr
+
 
 def test_serve_ssh_says_when_the_port_is_taken(
     tmp_path: Path, keyed: tuple[str, dict[str, Key]]

@@ -631,6 +631,11 @@ def serve_ssh(
 
     idle = _idle_timeout(idle_timeout)
     settings = _settings()
+    if settings.user:
+        fail(
+            f"serve-ssh does not run as {settings.user}: each connecting key decides who "
+            "that person is (the plan's ssh_keys); drop --as"
+        )
     if authorized_keys is not None:
         try:
             read_extra_keys(authorized_keys)
