@@ -198,7 +198,18 @@ async def test_two_pollers_one_polls_and_a_standby_takes_over(
         assert first_holder is not None and first_holder.endswith(f":{first.pid}")
         second = start_poll(db_url, env)
         try:
-            await asyncio.sleep(3)  # three intervals: the standby must not steal a live lease
+            # Three intervals of the first poller's own progress (not of wall
+            # time, which a loaded machine stretches): the standby, running all
+            # along, must not steal a lease that is being renewed.
+            started = SystemClock().now()
+
+            def polled_since() -> timedelta:
+                lease = read_snapshot(store).poller
+                last = lease.last_poll_at if lease else None
+                return last - started if last else timedelta(0)
+
+            await wait_for(lambda: polled_since() >= timedelta(seconds=3), "3 s of polling")
+            assert second.poll() is None, "the standby is still running"
             assert holder() == first_holder
             first.send_signal(signal.SIGKILL)  # dies without a word
             first.wait(timeout=10)

@@ -240,7 +240,7 @@ async def test_stop_hangs_up_then_kills_a_child_that_ignores_it() -> None:
     await child.start(
         python(
             "import signal, sys, time; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
-            "print('ready', flush=True); time.sleep(60)"
+            "print('ready', flush=True); time.sleep(60)"  # alive until killed
         ),
         {"PATH": os.environ.get("PATH", "")},
         WindowSize(80, 24),
@@ -249,6 +249,8 @@ async def test_stop_hangs_up_then_kills_a_child_that_ignores_it() -> None:
         if b"ready" in rec.output:
             break
         await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the child never said it was ready")
     child.stop(grace=0.5)
     assert await asyncio.wait_for(rec.finished, 20) == -signal.SIGKILL
 
@@ -271,6 +273,8 @@ async def test_keys_for_a_child_that_does_not_read_them_are_held_back() -> None:
         if b"ready" in rec.output:
             break
         await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the child never said it was ready")
     for _ in range(64):
         child.write(b"k" * 8192)  # 512 KiB of keys into a few KiB of pty buffer
     assert "backlog True" in rec.events
