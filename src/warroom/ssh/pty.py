@@ -101,13 +101,12 @@ class PtyChild:
         self, argv: Sequence[str], env: Mapping[str, str], size: WindowSize, cwd: str | None = None
     ) -> None:
         """Start `argv` on a new pty of `size`; OSError if it cannot be started."""
-        master, slave = os.openpty()
-        try:
-            set_window_size(slave, size)
+
+        def spawn(slave: int) -> Awaitable[ChildProcess]:
             # A new session: the child becomes the pty's session leader, takes
             # it as its controlling terminal (see warroom.ssh.remote), and so gets
             # SIGWINCH and SIGHUP from the kernel like any login session.
-            process = await asyncio.create_subprocess_exec(
+            return asyncio.create_subprocess_exec(
                 *argv,
                 stdin=slave,
                 stdout=slave,
@@ -116,14 +115,8 @@ class PtyChild:
                 cwd=cwd,
                 start_new_session=True,
             )
-        except BaseException:
-            os.close(master)
-            raise
-        finally:
-            # Only the child may hold the slave: once it exits, reads on the
-            # master fail with EIO, which is how we know the output is complete.
-            os.close(slave)
-        self._attach(process, master)
+
+        await self.start_with(spawn, size)
 
     async def start_with(
         self, spawn: Callable[[int], Awaitable[ChildProcess]], size: WindowSize
@@ -137,6 +130,8 @@ class PtyChild:
             os.close(master)
             raise
         finally:
+            # Only the child may hold the slave: once it exits, reads on the
+            # master fail with EIO, which is how we know the output is complete.
             os.close(slave)
         self._attach(process, master)
 
