@@ -19,8 +19,8 @@ import yaml
 from aiohttp import web
 
 from tests.conftest import SAMPLE, check_everything, read_snapshot
-from tests.pg import PgServer
-from tests.test_probe import Endpoints, free_port
+from tests.pg import PgServer, free_port
+from tests.test_probe import Endpoints
 from tests.tui_support import SIZE, make_app, settled
 from warroom.clock import SystemClock
 from warroom.commands import Commands

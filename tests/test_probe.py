@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
 
+from tests.pg import free_port
 from warroom.clock import FixedClock
 from warroom.domain.health import Sample
 from warroom.health.probe import make_client, probe
 
 CLOCK = FixedClock(datetime(2024, 3, 20, 14, 5, tzinfo=UTC))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Endpoints:
