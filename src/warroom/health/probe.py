@@ -108,10 +108,4 @@ def _reason(exc: httpx.HTTPError, timeout: float) -> str:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    if (
-        "Connection refused" in text
-        or "Errno 111" in text
-        or "All connection attempts failed" in text
-    ):
-        return "connection refused"
     return text.splitlines()[0][:200]
