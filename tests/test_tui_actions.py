@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from textual import events
 
 from tests.conftest import read_snapshot
 from tests.tui_support import SIZE, make_app, settled, wait_until
@@ -440,6 +441,45 @@ async def test_keyboard_only_navigation_between_panes(
         assert app.focused is not None and app.focused.id != "deploys"
         await pilot.press("shift+tab")
         assert app.focused is not None and app.focused.id == "deploys"
+
+
+async def test_keys_typed_ahead_after_a_pane_key_go_to_that_pane(
+    loaded: Store, db_url: str, clock: FixedClock
+) -> None:
+    # Over SSH (or from a fast typist) "4", Down, Space arrive in one read and
+    # are queued together: Down and Space must reach the checklist, not the
+    # pane that had focus before "4".
+    app = make_app(db_url, "sarah", clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        for key, character in (("4", "4"), ("down", None), ("space", " ")):
+            app.post_message(events.Key(key, character))
+
+        def done(key: str) -> bool:
+            item = read_snapshot(loaded).item(key)
+            return item is not None and item.done
+
+        await wait_until(pilot, lambda: done("gng-2"), "gng-2 checked")
+        assert not done("gng-1")
+
+
+async def test_a_message_typed_ahead_after_m_lands_in_the_box(
+    loaded: Store, db_url: str, clock: FixedClock
+) -> None:
+    app = make_app(db_url, "sarah", clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        # One read's worth of keys: in the box, "5" is not the log pane, "m"
+        # not "compose" and "n" not "step done" — they are the message.
+        text = "5 more min"
+        typed = [("space" if c == " " else c, c) for c in text]
+        for key, character in [("m", "m"), *typed, ("enter", "\r")]:
+            app.post_message(events.Key(key, character))
+        await wait_until(
+            pilot,
+            lambda: any(e.text == text for e in read_snapshot(loaded).log),
+            "the message in the log",
+        )
 
 
 async def test_zoom_and_unzoom_a_pane(loaded: Store, db_url: str, clock: FixedClock) -> None:

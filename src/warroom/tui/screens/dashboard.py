@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from warroom.commands import Commands
 from warroom.domain import graph as g
@@ -81,13 +82,16 @@ class DashboardScreen(Screen[None]):
         Binding("F", "inject_fault", "Fault (demo)"),
         Binding("exclamation_mark", "raise_trigger", "Call rollback", show=False, key_display="!"),
         Binding("g", "decide", "Go/no-go"),
-        Binding("m", "compose", "Message"),
+        # Keys that say where the next keys go act the moment they are read
+        # (priority), so keys typed right behind them — one read over SSH —
+        # reach the pane or box they named; in a text box they are text.
+        Binding("m", "compose", "Message", priority=True),
         Binding("z", "zoom", "Zoom"),
-        Binding("1", "focus_pane('graph')", "Graph", show=False),
-        Binding("2", "focus_pane('deploys')", "Deploys", show=False),
-        Binding("3", "focus_pane('timeline')", "Timeline", show=False),
-        Binding("4", "focus_pane('checklist')", "Checklist", show=False),
-        Binding("5", "focus_pane('log')", "Log", show=False),
+        Binding("1", "focus_pane('graph')", "Graph", show=False, priority=True),
+        Binding("2", "focus_pane('deploys')", "Deploys", show=False, priority=True),
+        Binding("3", "focus_pane('timeline')", "Timeline", show=False, priority=True),
+        Binding("4", "focus_pane('checklist')", "Checklist", show=False, priority=True),
+        Binding("5", "focus_pane('log')", "Log", show=False, priority=True),
         Binding("escape", "unzoom", "Unzoom", show=False),
     ]
 
@@ -524,12 +528,20 @@ class DashboardScreen(Screen[None]):
         text = event.text
         self._act("say", lambda c: c.post_message(text))
 
+    def _typing(self) -> bool:
+        return isinstance(self.focused, Input)
+
     def action_compose(self) -> None:
+        if self._typing():
+            raise SkipAction  # an "m" in the message box
         self.query_one(CommsLog).action_compose()
 
     def action_focus_pane(self, pane: str) -> None:
+        if self._typing():
+            raise SkipAction  # a digit in the message box
         target = {"log": "#log-lines"}.get(pane, f"#{pane}")
-        self.query_one(target).focus()
+        # Now, not after the events already queued (as Widget.focus() would).
+        self.set_focus(self.query_one(target))
 
     def action_zoom(self) -> None:
         if self.maximized is not None:

@@ -183,11 +183,15 @@ class CommsLog(Vertical):
             select.value = value
         self._rewrite()
 
+    # Focus moves at once (Screen.set_focus), not after the events already
+    # queued (Widget.focus): "m" then a fast-typed message must land in the
+    # box, not fire the letters' bindings on the pane it came from.
+
     def action_compose(self) -> None:
-        self.query_one("#log-input", Input).focus()
+        self.screen.set_focus(self.query_one("#log-input", Input))
 
     def action_filter(self) -> None:
-        self.query_one("#log-filter", Select).focus()
+        self.screen.set_focus(self.query_one("#log-filter", Select))
 
     @on(Input.Submitted, "#log-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -199,4 +203,4 @@ class CommsLog(Vertical):
     def key_escape(self) -> None:
         focused = self.app.focused
         if focused is not None and focused.id in {"log-input", "log-filter"}:
-            self.lines.focus()
+            self.screen.set_focus(self.lines)
