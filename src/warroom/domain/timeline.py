@@ -49,6 +49,29 @@ def local(moment: datetime, zone: str) -> datetime:
     return moment.astimezone(ZoneInfo(zone))
 
 
+def zone_name(moment: datetime, zone: str) -> str:
+    """What to call `zone` at `moment`: its abbreviation (`CET`, `CEST`, `UTC`)
+    where it has a lettered one, else the zone's own name (`Asia/Kolkata`
+    rather than `+0530`), so a reader always knows which clock a time is on."""
+    abbreviation = local(moment, zone).tzname() or zone
+    return abbreviation if abbreviation[:1].isalpha() else zone
+
+
+def when(moment: datetime, zone: str, fmt: str = "%H:%M", *, label: bool = True) -> str:
+    """`moment` on the plan's clock: `15:05 CET` (or `14:05 UTC`).
+
+    Every time shown to people goes through this; `label=False` is for
+    columns whose heading already names the zone (see `zone_note`).
+    """
+    text = local(moment, zone).strftime(fmt)
+    return f"{text} {zone_name(moment, zone)}" if label else text
+
+
+def zone_note(moment: datetime, zone: str) -> str:
+    """A heading's note for unlabelled times: `times in CET` ('' for UTC)."""
+    return "" if zone == "UTC" else f"times in {zone_name(moment, zone)}"
+
+
 @dataclass(frozen=True)
 class Milestone:
     at: datetime
