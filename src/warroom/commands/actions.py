@@ -378,9 +378,18 @@ class Commands:
             tx.require(Action.FINISH_ROLLBACK, service.team, service.name)
             tx.check_version(service.name, service.row_version, expect_version, service.state)
             if service.state != DeployState.ROLLING_BACK.value:
+                busy = [
+                    s.name for s in tx.services() if s.state == DeployState.ROLLING_BACK.value
+                ]
+                hint = (
+                    f"{', '.join(busy)} {'is' if len(busy) == 1 else 'are'} rolling back: "
+                    "mark that one rolled back instead"
+                    if busy
+                    else "the release manager orders a rollback first"
+                )
                 raise CommandError(
                     f"{service.name} is {DeployState(service.state).label}, not rolling back; "
-                    "the release manager orders a rollback first"
+                    + hint
                 )
             self._set_state(tx, service, DeployState.ROLLED_BACK)
             target = service.previous_version or "its previous version"

@@ -20,6 +20,12 @@ class Phase(StrEnum):
     DEPLOY_WINDOW = "deploy window"
     ROLLBACK_WINDOW = "rollback window"
     CLOSED = "closed"
+    # Where the day is, once there is a decision (see `day_phase`).
+    NO_GO = "NO-GO: nothing deploys"
+    WAITING_FOR_WINDOW = "GO: waiting for the window"
+    DEPLOYING = "deploying"
+    ROLLING_BACK = "rolling back"
+    DONE = "release done"
 
 
 def t_offset(moment: datetime, window_start: datetime) -> str:
@@ -43,6 +49,32 @@ def phase(
     if now < rollback_until:
         return Phase.ROLLBACK_WINDOW
     return Phase.CLOSED
+
+
+def day_phase(snapshot: ReleaseSnapshot, now: datetime) -> Phase:
+    """Where the release is, for people: the clock's phase until there is a
+    decision, then what the decision and the services say (a GO at 13:35
+    is no longer "before go/no-go", and a release whose every service is
+    settled is done whatever the clock says)."""
+    from warroom.domain.lifecycle import DecisionKind, DeployState
+
+    rel = snapshot.release
+    by_clock = phase(now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until)
+    decision = snapshot.decision
+    if decision is None:
+        return by_clock
+    if decision.kind is DecisionKind.NO_GO:
+        return Phase.NO_GO
+    states = [snapshot.states[name] for name in snapshot.scope]
+    if states and all(state.settled for state in states):
+        return Phase.DONE
+    if any(state in {DeployState.FAILED, DeployState.ROLLING_BACK} for state in states):
+        return Phase.ROLLING_BACK
+    if any(state is not DeployState.WAITING for state in states):
+        return Phase.DEPLOYING
+    if now < rel.window_start:
+        return Phase.WAITING_FOR_WINDOW
+    return by_clock
 
 
 def local(moment: datetime, zone: str) -> datetime:
@@ -109,20 +141,24 @@ def milestones(snapshot: ReleaseSnapshot, now: datetime) -> list[Milestone]:
     rel = snapshot.release
     states = snapshot.states
     scope = set(snapshot.scope)
-    started = any(state is not DeployState.WAITING for state in states.values())
     settled = bool(scope) and all(states[name].settled for name in scope)
     unsettled_rollbacks = any(
         state in {DeployState.FAILED, DeployState.ROLLING_BACK} for state in states.values()
     )
     items = [
         Milestone(rel.go_no_go_at, "go/no-go meeting", snapshot.decision is not None),
-        Milestone(rel.window_start, "deploy window opens", started),
+        Milestone(rel.window_start, "deploy window opens", now >= rel.window_start),
     ]
     items.extend(
         Milestone(s.planned_start, f"{s.name} starts", s.state is not DeployState.WAITING, s.name)
         for s in snapshot.services
     )
-    items.append(Milestone(rel.window_end, "deploy window closes", settled))
+    # A moment on the clock is done only once reached (a release that is
+    # settled early does not tick "window closes" at 13:34).
+    # (Past its time with services unsettled, it shows late.)
+    items.append(
+        Milestone(rel.window_end, "deploy window closes", now >= rel.window_end and settled)
+    )
     items.append(
         Milestone(
             rel.rollback_until,

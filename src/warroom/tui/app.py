@@ -18,18 +18,21 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from warroom.clock import Clock, SystemClock
 from warroom.commands import CommandError, Commands
 from warroom.domain.snapshot import PersonView, ReleaseSnapshot
+from warroom.domain.text import safe
 from warroom.resources import stylesheet
 from warroom.store import presence
 from warroom.store.engine import Store, StoreError
 from warroom.store.feed import Coalescer, open_feed
 from warroom.store.migrate import ensure_schema
 from warroom.store.queries import audit_revision, current_release, reload_snapshot
+from warroom.tui.screens.live import LiveScreen
 
 LOG_LIMIT = 2000  # lines of the communication log kept on screen
 
@@ -236,9 +239,11 @@ class WarroomApp(App[None]):
                 f"{message.reason} — retrying", title="Disconnected", severity="error", timeout=6
             )
 
+    def _live_screens(self) -> list[LiveScreen]:
+        return [s for s in self.screen_stack if s.is_mounted and isinstance(s, LiveScreen)]
+
     def _connection_changed(self) -> None:
-        screen = self.screen_stack[0] if self.screen_stack else None
-        if screen is not None and screen.is_mounted and hasattr(screen, "connection_changed"):
+        for screen in self._live_screens():
             screen.connection_changed()
 
     def on_warroom_app_snapshot_loaded(self, message: SnapshotLoaded) -> None:
@@ -253,9 +258,8 @@ class WarroomApp(App[None]):
         # Every screen on the stack that shows release data follows along (the
         # dashboard under a dialog too); one still mounting pulls the snapshot
         # itself in its on_mount.
-        for screen in self.screen_stack:
-            if screen.is_mounted and hasattr(screen, "show_snapshot"):
-                screen.show_snapshot(message.snapshot, message.topics)
+        for screen in self._live_screens():
+            screen.show_snapshot(message.snapshot, message.topics)
 
     # ---------------------------------------------------------------- presence
 
@@ -280,9 +284,8 @@ class WarroomApp(App[None]):
 
     def on_warroom_app_presence_updated(self, message: PresenceUpdated) -> None:
         self.present = message.present
-        for screen in self.screen_stack:
-            if screen.is_mounted and hasattr(screen, "presence_changed"):
-                screen.presence_changed()
+        for screen in self._live_screens():
+            screen.presence_changed()
 
     def _leave(self) -> None:
         if self._store is None:
@@ -324,6 +327,28 @@ class WarroomApp(App[None]):
             self.refresh_now()
         else:
             self.notify(message.text, title="Refused", severity="error", timeout=8)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast, from any screen: plain text through the sanitiser.
+
+        Toasts quote names, reasons and refusals that people and plans wrote,
+        so they are never markup (a `[` in a reason is text, not a crash).
+        """
+        super().notify(
+            safe(message, newlines=True),
+            title=safe(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # ---------------------------------------------------------------- palette
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,6 +12,8 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -20,7 +23,9 @@ from warroom.domain import graph as g
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action, refusal
 from warroom.domain.snapshot import ReleaseSnapshot, ServiceView, TriggerView
-from warroom.domain.timeline import humanize
+from warroom.domain.text import safe
+from warroom.domain.timeline import humanize, zone_note
+from warroom.tui.screens.live import LiveScreen
 from warroom.tui.widgets.banner import TriggerBanner, rollback_plan, unacknowledged
 from warroom.tui.widgets.checklist import Checklist
 from warroom.tui.widgets.comms_log import CommsLog
@@ -68,7 +73,7 @@ PANE_TOPICS: dict[str, frozenset[str]] = {
 }
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(LiveScreen, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next_step", "Step done"),
         Binding("u", "undo_step", "Undo step", show=False),
@@ -95,11 +100,16 @@ class DashboardScreen(Screen[None]):
         Binding("escape", "unzoom", "Unzoom", show=False),
     ]
 
+    selected: reactive[str | None] = reactive(None, init=False)
+    """The selected service, by name: what the service keys act on, highlighted
+    (and marked with MARKER) in the graph and the deploy table alike."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.selected: str | None = None
         self._allowed: tuple[bool, ...] = ()
         self._firing_seen: set[str] = set()
+        # Where focus was before `m`, to go back to once the message is sent.
+        self._before_compose: Widget | None = None
 
     @property
     def wr(self) -> WarroomApp:
@@ -156,6 +166,8 @@ class DashboardScreen(Screen[None]):
         if first:
             topics = None  # a pane never shown must be filled whatever moved
         if self.selected is None or snapshot.service(self.selected) is None:
+            # Only when there is none yet (or it left the plan): a reload never
+            # moves the selection, whatever it changed.
             self.selected = snapshot.deploy_order[0] if snapshot.services else None
 
         def changed(pane: str) -> bool:
@@ -174,14 +186,25 @@ class DashboardScreen(Screen[None]):
                 self.query_one(Checklist).show(snapshot)
             if changed("log"):
                 self.query_one(CommsLog).show(snapshot)
-            self._select(self.selected)
+                note = zone_note(now, snapshot.release.timezone)
+                pane = self.query_one("#pane-log")
+                if pane.border_subtitle != note:
+                    pane.border_subtitle = note
+            # A pane without a selection (first filled, or a new plan) starts
+            # on the screen's; otherwise each keeps its own cursor by name,
+            # and a reload never moves it (it may be ahead of `selected`).
+            for pane in (self.query_one(GraphView), self.query_one(DeployTable)):
+                if pane.selected is None or snapshot.service(pane.selected) is None:
+                    pane.select(self.selected)
+            self._refresh_bindings_if_changed()
         if first and (self.focused is None or not self.focused.display):
             # Only if the person has not already gone somewhere (a key pressed
             # while the release was still being read wins).
             self.query_one(DeployTable).focus()
 
     def _show_banner(self, snapshot: ReleaseSnapshot) -> None:
-        firing = self.query_one(TriggerBanner).show(snapshot)
+        target = self._banner_trigger()
+        firing = self.query_one(TriggerBanner).show(snapshot, target.id if target else None)
         ids = {t.id for t in firing}
         if ids - self._firing_seen:
             self.app.bell()  # something new fires: ring every terminal
@@ -192,10 +215,10 @@ class DashboardScreen(Screen[None]):
         if lease is None:
             subtitle = "no health poller has run (warroom poll)"
         elif not lease.alive(now):
-            subtitle = f"⚠ health poller {lease.holder} is silent: health is stale"
+            subtitle = f"⚠ health poller {safe(lease.holder)} is silent: health is stale"
         else:
             ago = humanize(now - lease.last_poll_at) if lease.last_poll_at else "not yet"
-            subtitle = f"health polled by {lease.holder} · {ago} ago"
+            subtitle = f"health polled by {safe(lease.holder)} · {ago} ago"
         pane = self.query_one("#pane-deploys")
         # Assigning a border title repaints the whole pane, even when unchanged.
         if pane.border_subtitle != subtitle:
@@ -207,10 +230,15 @@ class DashboardScreen(Screen[None]):
         )
 
     def presence_changed(self) -> None:
-        self._show_header(self.wr.snapshot)
+        # Still composing, or quitting: the next beat or read shows it.
+        with contextlib.suppress(NoMatches):
+            self._show_header(self.wr.snapshot)
 
     def connection_changed(self) -> None:
-        self._show_header(self.wr.snapshot)
+        try:
+            self._show_header(self.wr.snapshot)
+        except NoMatches:
+            return  # still composing, or quitting
         if self.wr.snapshot is None and not self.wr.connected:
             self._show_empty(
                 f"Cannot reach the database:\n{self.wr.last_error}\n\nRetrying by itself…"
@@ -247,8 +275,15 @@ class DashboardScreen(Screen[None]):
 
     def _select(self, service: str | None) -> None:
         self.selected = service
+
+    def watch_selected(self, service: str | None) -> None:
+        # Each pane ignores a selection it already shows, so the pane the
+        # person moved in is never moved back.
         self.query_one(GraphView).select(service)
         self.query_one(DeployTable).select(service)
+        snapshot = self.wr.snapshot
+        if snapshot is not None:
+            self._show_banner(snapshot)  # which trigger a and b act on
         self._refresh_bindings_if_changed()
 
     def _refresh_bindings_if_changed(self) -> None:
@@ -265,13 +300,13 @@ class DashboardScreen(Screen[None]):
 
     @on(DeployTable.ServiceHighlighted)
     def _table_moved(self, event: DeployTable.ServiceHighlighted) -> None:
-        if event.service != self.selected:
-            self._select(event.service)
+        # A message can arrive after the cursor moved on (keys come faster
+        # than messages): follow where the cursor is, never where it was.
+        self.selected = self.query_one(DeployTable).selected or self.selected
 
     @on(GraphView.ServiceSelected)
     def _graph_moved(self, event: GraphView.ServiceSelected) -> None:
-        if event.service != self.selected:
-            self._select(event.service)
+        self.selected = self.query_one(GraphView).selected or self.selected
 
     @on(DeployTable.ServiceOpened)
     def _open_service(self, event: DeployTable.ServiceOpened) -> None:
@@ -279,11 +314,25 @@ class DashboardScreen(Screen[None]):
 
         self.app.push_screen(ServiceScreen(event.service))
 
+    def _highlighted(self) -> str | None:
+        """The service highlighted where the person is: the cursor of the
+        focused graph or table (even before its message has arrived), else
+        the selection both show."""
+        focused = self.focused
+        if isinstance(focused, DeployTable | GraphView) and focused.selected is not None:
+            return focused.selected
+        return self.selected
+
+    def _catch_up_selection(self) -> None:
+        """Before acting: the selection is what the focused pane highlights now."""
+        self.selected = self._highlighted()
+
     def _service(self) -> ServiceView | None:
         snapshot = self.wr.snapshot
-        if snapshot is None or self.selected is None:
+        name = self._highlighted()
+        if snapshot is None or name is None:
             return None
-        return snapshot.service(self.selected)
+        return snapshot.service(name)
 
     # ---------------------------------------------------------------- permissions
 
@@ -300,6 +349,14 @@ class DashboardScreen(Screen[None]):
             key = self.query_one(Checklist).highlighted_key
             item = self.wr.snapshot.item(key) if key else None
             return refusal(me.actor, Action.CHECK_ITEM, item.team if item else None, key)
+        if action in {"ack_trigger", "rollback_plan"}:
+            # Banner keys act on a trigger, so its service's team decides.
+            trigger = self._banner_trigger()
+            if trigger is None:
+                return "no unacknowledged trigger is firing"
+            target = self.wr.snapshot.service(trigger.service)
+            team = target.team if target else None
+            return refusal(me.actor, SERVICE_ACTIONS[action], team, trigger.service)
         if action in SERVICE_ACTIONS:
             service = self._service()
             if service is None:
@@ -338,6 +395,7 @@ class DashboardScreen(Screen[None]):
     # ---------------------------------------------------------------- actions
 
     def _with_service(self, action: str, run: Callable[[Commands, ServiceView], str]) -> None:
+        self._catch_up_selection()
         service = self._service()
         if service is None:
             self.notify("Select a service first (deploy table or graph).", severity="warning")
@@ -396,11 +454,12 @@ class DashboardScreen(Screen[None]):
         if snapshot is None:
             return None
         firing = unacknowledged(snapshot)
-        mine = [t for t in firing if t.service == self.selected]
+        mine = [t for t in firing if t.service == self._highlighted()]
         candidates = mine or firing
         return candidates[0] if candidates else None
 
     def action_ack_trigger(self) -> None:
+        self._catch_up_selection()
         trigger = self._banner_trigger()
         if trigger is None:
             self.notify("No unacknowledged trigger is firing.", severity="warning")
@@ -410,6 +469,7 @@ class DashboardScreen(Screen[None]):
 
     def action_rollback_plan(self) -> None:
         """Start the next rollback of the firing trigger's plan (dependents first)."""
+        self._catch_up_selection()
         trigger = self._banner_trigger()
         snapshot = self.wr.snapshot
         if trigger is None or snapshot is None:
@@ -437,16 +497,21 @@ class DashboardScreen(Screen[None]):
                 f"Nothing of {trigger.service}'s subgraph needs rolling back.", severity="warning"
             )
             return
+        refused = self.refusal_for("rollback_plan")
+        if refused is not None:
+            self.notify(refused, title="Not allowed", severity="warning")
+            return
         first = plan[0]
-        self._select(first)
+        self._select(first)  # the selection follows to what now rolls back
         reason = f"{trigger.rule} firing on {trigger.service}"
-        self._act("rollback_plan", lambda c: c.start_rollback(first, reason))
+        self.wr.run_command(lambda c: c.start_rollback(first, reason))
 
     def _ask_then(
         self, action: str, question: str, run: Callable[[Commands, ServiceView, str], str]
     ) -> None:
         from warroom.tui.screens.prompt import PromptScreen
 
+        self._catch_up_selection()
         service = self._service()
         if service is None:
             self.notify("Select a service first (deploy table or graph).", severity="warning")
@@ -460,11 +525,12 @@ class DashboardScreen(Screen[None]):
             if text is not None:
                 self._act(action, lambda commands: run(commands, service, text))
 
-        self.app.push_screen(PromptScreen(f"{service.name}: {question}"), answered)
+        self.app.push_screen(PromptScreen(f"{safe(service.name)}: {question}"), answered)
 
     def action_inject_fault(self) -> None:
         from warroom.tui.screens.fault import FaultScreen
 
+        self._catch_up_selection()
         service = self._service()
         url = self.wr.config.simulator_url
         if service is None or url is None:

@@ -16,6 +16,8 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Selecti
 from warroom.domain import graph as g
 from warroom.domain.lifecycle import DecisionKind
 from warroom.domain.snapshot import ReleaseSnapshot
+from warroom.domain.text import safe
+from warroom.tui.screens.live import LiveScreen
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,13 @@ def readiness_summary(snapshot: ReleaseSnapshot) -> Text:
     for team in snapshot.teams:
         ready = snapshot.team_ready(team)
         text.append("  ·  ")
-        text.append(f"{team} {'READY' if ready else 'BLOCKED'}", "green" if ready else "bold red")
+        text.append(
+            f"{safe(team)} {'READY' if ready else 'BLOCKED'}", "green" if ready else "bold red"
+        )
     return text
 
 
-class DecisionScreen(ModalScreen[DecisionRequest | None]):
+class DecisionScreen(LiveScreen, ModalScreen[DecisionRequest | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "record", "Record"),
@@ -60,7 +64,7 @@ class DecisionScreen(ModalScreen[DecisionRequest | None]):
                 )
             yield Label("Services for PARTIAL (must include everything they depend on):")
             yield SelectionList[str](
-                *[(name, name) for name in self.snapshot.deploy_order],
+                *[(safe(name), name) for name in self.snapshot.deploy_order],
                 id="decision-subset",
                 disabled=True,
             )
@@ -74,7 +78,19 @@ class DecisionScreen(ModalScreen[DecisionRequest | None]):
     def on_mount(self) -> None:
         self.query_one(
             "#decision-box"
-        ).border_title = f"Go/no-go decision — {self.snapshot.release.name}"
+        ).border_title = f"Go/no-go decision — {safe(self.snapshot.release.name)}"
+
+    def show_snapshot(
+        self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None
+    ) -> None:
+        """Readiness moves while the dialog is open (others check items): show
+        it, and judge the decision against the newest state, not the one the
+        dialog opened on. What the person picked and typed stays as it is."""
+        if snapshot is None or snapshot.release_id != self.snapshot.release_id:
+            return
+        self.snapshot = snapshot
+        self.query_one("#decision-readiness", Static).update(readiness_summary(snapshot))
+        self._check()
 
     @property
     def kind(self) -> DecisionKind:
@@ -111,9 +127,9 @@ class DecisionScreen(ModalScreen[DecisionRequest | None]):
         missing = g.missing_dependencies(self.snapshot.graph, subset)
         if missing:
             first, deps = next(iter(missing.items()))
-            line.update(Text(f"Not closed: {first} needs {', '.join(deps)}", "bold red"))
+            line.update(Text(safe(f"Not closed: {first} needs {', '.join(deps)}"), "bold red"))
         else:
-            line.update(Text(f"Closed under dependencies: {', '.join(subset)}", "green"))
+            line.update(Text(safe(f"Closed under dependencies: {', '.join(subset)}"), "green"))
 
     @on(Button.Pressed, "#decision-record")
     def action_record(self) -> None:

@@ -12,6 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from warroom.domain.text import safe
+
 FAULTS: list[tuple[str, str, dict[str, Any]]] = [
     ("errors5", "5% errors (error-rate fires after 2 minutes)", {"error_rate": 0.05}),
     ("errors25", "25% errors (the service also reports status fail)", {"error_rate": 0.25}),
@@ -33,7 +35,7 @@ class FaultScreen(ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="fault-box", classes="dialog"):
-            yield Label(f"Inject a fault into the simulated {self.service}:")
+            yield Label(f"Inject a fault into the simulated {safe(self.service)}:", markup=False)
             yield OptionList(*[Option(text, id=key) for key, text, _ in FAULTS], id="fault-list")
 
     def on_mount(self) -> None:

@@ -22,7 +22,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-box", classes="dialog"):
-            yield Label(self.question, id="prompt-question")
+            yield Label(self.question, id="prompt-question", markup=False)
             yield Input(placeholder=self.placeholder, id="prompt-input")
 
     @on(Input.Submitted)

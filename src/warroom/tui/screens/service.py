@@ -14,55 +14,60 @@ from textual.widgets import Static
 
 from warroom.domain import graph as g
 from warroom.domain.snapshot import ReleaseSnapshot
+from warroom.domain.text import safe
+from warroom.domain.timeline import when
+from warroom.tui.screens.live import LiveScreen
 from warroom.tui.theme import STATE_STYLE
 
 
 def describe_service(snapshot: ReleaseSnapshot, name: str) -> Table | Text:
     service = snapshot.service(name)
+    zone = snapshot.release.timezone
     if service is None:
-        return Text(f"{name} is not in this release", "bold red")
+        return Text(f"{safe(name)} is not in this release", "bold red")
     table = Table.grid(padding=(0, 2))
     table.add_column(justify="right", style="dim")
     table.add_column()
     table.add_row(
-        "service", Text(f"{service.name}  ({service.team}, owner {service.owner or '—'})", "bold")
+        "service",
+        Text(safe(f"{service.name}  ({service.team}, owner {service.owner or '—'})"), "bold"),
     )
     version = (
         f"{service.previous_version} → {service.version}"
         if service.previous_version
         else service.version
     )
-    table.add_row("version", version)
+    table.add_row("version", Text(safe(version)))
     table.add_row(
         "state", Text(f"{service.state.symbol} {service.state.label}", STATE_STYLE[service.state])
     )
-    since = f"{service.state_since:%H:%M:%S} UTC" + (
+    since = when(service.state_since, zone, "%H:%M:%S") + (
         f" by {service.state_by}" if service.state_by else ""
     )
-    table.add_row("since", since)
-    table.add_row(
-        "planned",
-        f"{service.planned_start:%H:%M}–{service.planned_end:%H:%M} UTC (wave {service.wave})",
-    )
-    table.add_row("depends on", ", ".join(service.depends_on) or "nothing")
+    table.add_row("since", Text(safe(since)))
+    planned = f"{when(service.planned_start, zone, label=False)}–{when(service.planned_end, zone)}"
+    table.add_row("planned", f"{planned} (wave {service.wave})")
+    table.add_row("depends on", Text(safe(", ".join(service.depends_on) or "nothing")))
     radius = sorted(g.blast_radius(snapshot.graph, name), key=snapshot.deploy_order.index)
-    table.add_row("blast radius", ", ".join(radius) or "nothing depends on it")
+    table.add_row("blast radius", Text(safe(", ".join(radius) or "nothing depends on it")))
     if service.rollback_command:
-        table.add_row("rollback", service.rollback_command)
+        table.add_row("rollback", Text(safe(service.rollback_command)))
     table.add_row("", "")
     for step in service.steps:
         mark = Text("☑", "green") if step.done else Text("☐", "yellow")
-        line = Text.assemble(mark, f" {step.position}. {step.text}")
+        line = Text.assemble(mark, f" {step.position}. {safe(step.text)}")
         if step.done and step.done_at is not None:
-            line.append(f"   {step.done_by} at {step.done_at:%H:%M:%S}", "dim")
+            line.append(
+                f"   {safe(step.done_by or '')} at {when(step.done_at, zone, '%H:%M:%S')}", "dim"
+            )
         table.add_row("runbook" if step.position == 1 else "", line)
     triggers = [t for t in snapshot.triggers if t.service == name and t.state != "inactive"]
     for trigger in triggers:
-        table.add_row("trigger", f"{trigger.id}: {trigger.state} ({trigger.when})")
+        table.add_row("trigger", Text(safe(f"{trigger.id}: {trigger.state} ({trigger.when})")))
     return table
 
 
-class ServiceScreen(ModalScreen[None]):
+class ServiceScreen(LiveScreen, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,enter", "close", "Close")]
 
     def __init__(self, service: str) -> None:
@@ -74,11 +79,17 @@ class ServiceScreen(ModalScreen[None]):
             yield Static(id="service-body")
 
     def on_mount(self) -> None:
-        self.query_one("#service-box").border_title = f"{self.service} — runbook"
+        self.query_one("#service-box").border_title = f"{safe(self.service)} — runbook"
         self.show_snapshot(getattr(self.app, "snapshot", None))
 
-    def show_snapshot(self, snapshot: ReleaseSnapshot | None) -> None:
-        """Live: someone completing a step elsewhere shows up here too."""
+    def show_snapshot(
+        self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None
+    ) -> None:
+        """Live: someone completing a step elsewhere shows up here too.
+
+        The app calls this on every screen on the stack with each fresh read,
+        the same as the dashboard's (see `WarroomApp.on_warroom_app_snapshot_loaded`).
+        """
         if snapshot is not None:
             self.query_one("#service-body", Static).update(describe_service(snapshot, self.service))
 

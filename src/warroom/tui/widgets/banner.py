@@ -13,6 +13,8 @@ from textual.widgets import Static
 
 from warroom.domain import graph as g
 from warroom.domain.snapshot import ReleaseSnapshot, TriggerView
+from warroom.domain.text import safe
+from warroom.domain.timeline import when
 
 
 def unacknowledged(snapshot: ReleaseSnapshot) -> list[TriggerView]:
@@ -34,30 +36,38 @@ class TriggerBanner(Static):
     }
     """
 
-    def show(self, snapshot: ReleaseSnapshot | None) -> list[TriggerView]:
-        """Show what fires; returns the firing, unacknowledged triggers."""
+    def show(
+        self, snapshot: ReleaseSnapshot | None, target: str | None = None
+    ) -> list[TriggerView]:
+        """Show what fires, marking `target`, the trigger `a` and `b` act
+        on; returns the firing, unacknowledged triggers."""
         firing = unacknowledged(snapshot) if snapshot is not None else []
         self.display = bool(firing)
         if not firing or snapshot is None:
             return firing
+        zone = snapshot.release.timezone
+        shown = firing[:3]
+        if target is not None and target not in {t.id for t in shown}:
+            shown = [*firing[:2], *(t for t in firing if t.id == target)]
         lines = Text()
-        for index, trigger in enumerate(firing[:3]):
+        for index, trigger in enumerate(shown):
             if index:
                 lines.append("\n")
-            since = f" since {trigger.fired_at:%H:%M:%S}" if trigger.fired_at else ""
-            lines.append(f"⚠ {trigger.rule} FIRING on {trigger.service}{since}", "bold")
+            lines.append("❯ " if trigger.id == target else "  ", "bold")
+            since = f" since {when(trigger.fired_at, zone, '%H:%M:%S')}" if trigger.fired_at else ""
+            lines.append(safe(f"⚠ {trigger.rule} FIRING on {trigger.service}{since}"), "bold")
             what = trigger.detail or trigger.when
-            lines.append(f" — {what.removeprefix('firing: ')}")
+            lines.append(safe(f" — {what.removeprefix('firing: ')}"))
             plan = rollback_plan(snapshot, trigger.service)
             if plan:
-                lines.append(f" · rollback plan: {' → '.join(plan)}", "bold")
-        if len(firing) > 3:
-            lines.append(f"\n… and {len(firing) - 3} more firing")
+                lines.append(safe(f" · rollback plan: {' → '.join(plan)}"), "bold")
+        if len(firing) > len(shown):
+            lines.append(f"\n  … and {len(firing) - len(shown)} more firing")
         lines.append("\n")
         lines.append("b", "bold reverse")
         lines.append(" roll back per plan (release manager)   ")
         lines.append("a", "bold reverse")
         lines.append(" acknowledge (on-call)   ")
-        lines.append("(the selected service's trigger, else the first above)", "italic")
+        lines.append("(❯: the selected service's trigger, else the first)", "italic")
         self.update(lines)
         return firing

@@ -11,23 +11,27 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from warroom.domain.snapshot import DecisionView, ItemView, ReleaseSnapshot
+from warroom.domain.text import safe
+from warroom.domain.timeline import when
+
+MARKER = "❯ "  # the highlighted line, told without colour too
 
 
-def _item_label(item: ItemView) -> Text:
+def _item_label(item: ItemView, zone: str) -> Text:
     if item.done:
         text = Text("☑ ", "green")
-        text.append(f"{item.key:<11} ", "dim")
-        text.append(item.text)
-        at = f"{item.done_at:%H:%M}" if item.done_at else ""
-        text.append(f"  · {item.done_by} {at}", "dim")
+        text.append(f"{safe(item.key):<11} ", "dim")
+        text.append(safe(item.text))
+        at = when(item.done_at, zone) if item.done_at else ""
+        text.append(f"  · {safe(item.done_by or '')} {at}", "dim")
         return text
     text = Text("☐ ", "bold yellow")
-    text.append(f"{item.key:<11} ", "dim")
-    text.append(item.text)
+    text.append(f"{safe(item.key):<11} ", "dim")
+    text.append(safe(item.text))
     return text
 
 
-def _decision_label(decision: DecisionView | None) -> Text:
+def _decision_label(decision: DecisionView | None, zone: str) -> Text:
     if decision is None:
         return Text(
             "Decision: none yet — walk the list, then the release manager decides", "bold yellow"
@@ -41,17 +45,17 @@ def _decision_label(decision: DecisionView | None) -> Text:
         ("Decision: ", "bold"), (f" {decision.kind.value} ", style[decision.kind.value])
     )
     if decision.subset:
-        text.append(f" ({', '.join(decision.subset)})")
-    text.append(f"  by {decision.by} at {decision.at:%H:%M}", "dim")
+        text.append(safe(f" ({', '.join(decision.subset)})"))
+    text.append(f"  by {safe(decision.by)} at {when(decision.at, zone)}", "dim")
     if decision.rationale:
-        text.append(f" — {decision.rationale}", "italic")
+        text.append(f" — {safe(decision.rationale)}", "italic")
     return text
 
 
 def _group_label(title: str, items: tuple[ItemView, ...], ready_word: bool) -> Text:
     done = sum(1 for item in items if item.done)
     complete = done == len(items)
-    text = Text(f"{title} ", "bold")
+    text = Text(f"{safe(title)} ", "bold")
     if ready_word:
         text.append(
             " READY " if complete else " BLOCKED ",
@@ -73,6 +77,8 @@ class Checklist(Tree[str]):
             super().__init__()
 
     def __init__(self, **kwargs: object) -> None:
+        # Before Tree's own set-up, which already moves the cursor.
+        self._labels: dict[int, Text] = {}  # node id -> its label without the marker
         super().__init__("checklists", **kwargs)  # type: ignore[arg-type]
         self.show_root = False
         self.guide_depth = 2
@@ -80,6 +86,7 @@ class Checklist(Tree[str]):
         self._groups: dict[str, TreeNode[str]] = {}
         self._decision: TreeNode[str] | None = None
         self._shape: tuple[tuple[str, ...], ...] | None = None
+        self._zone = "UTC"
 
     @staticmethod
     def _layout(snapshot: ReleaseSnapshot) -> tuple[tuple[str, ...], ...]:
@@ -91,43 +98,69 @@ class Checklist(Tree[str]):
 
     def show(self, snapshot: ReleaseSnapshot) -> None:
         """Relabel nodes in place; rebuild only if the lists themselves changed."""
+        zone = self._zone = snapshot.release.timezone
         shape = self._layout(snapshot)
         if shape != self._shape:
             self._rebuild(snapshot)
             self._shape = shape
         assert self._decision is not None
-        self._decision.set_label(_decision_label(snapshot.decision))
-        self._groups["go/no-go"].set_label(_group_label("Go/no-go", snapshot.go_no_go, False))
+        self._label(self._decision, _decision_label(snapshot.decision, zone))
+        self._label(self._groups["go/no-go"], _group_label("Go/no-go", snapshot.go_no_go, False))
         for team in snapshot.teams:
-            self._groups[team].set_label(
-                _group_label(f"Team {team}", snapshot.readiness.get(team, ()), True)
+            self._label(
+                self._groups[team],
+                _group_label(f"Team {team}", snapshot.readiness.get(team, ()), True),
             )
         for item in snapshot.all_items:
             node = self._items.get(item.key)
             if node is not None:
-                node.set_label(_item_label(item))
+                self._label(node, _item_label(item, zone))
+
+    def _label(self, node: TreeNode[str], label: Text) -> None:
+        """Label `node`, with the marker if the cursor is on it; only if changed."""
+        if self._labels.get(node.id) == label and node is not self.cursor_node:
+            return
+        self._labels[node.id] = label
+        self._draw(node)
+
+    def _draw(self, node: TreeNode[str]) -> None:
+        base = self._labels.get(node.id)
+        if base is None:
+            return
+        lead = MARKER if node is self.cursor_node else " " * len(MARKER)
+        node.set_label(Text(lead, "bold") + base)
+
+    def watch_cursor_line(self, previous_line: int, line: int) -> None:
+        before = self.cursor_node
+        super().watch_cursor_line(previous_line, line)
+        for node in (before, self.cursor_node):
+            if node is not None:
+                self._draw(node)
 
     def _rebuild(self, snapshot: ReleaseSnapshot) -> None:
+        keep = self.highlighted_key  # a new plan keeps the cursor on the same item
         self.clear()
         self._items.clear()
         self._groups.clear()
-        self._decision = self.root.add_leaf(_decision_label(snapshot.decision), data="")
+        self._labels.clear()
+        zone = snapshot.release.timezone
+        self._decision = self.root.add_leaf(_decision_label(snapshot.decision, zone), data="")
         gng = self.root.add("Go/no-go", data="", expand=True)
         self._groups["go/no-go"] = gng
         for item in snapshot.go_no_go:
-            self._items[item.key] = gng.add_leaf(_item_label(item), data=item.key)
+            self._items[item.key] = gng.add_leaf(_item_label(item, zone), data=item.key)
         for team in snapshot.teams:
             items = snapshot.readiness.get(team, ())
-            group = self.root.add(f"Team {team}", data="", expand=True)
+            group = self.root.add(f"Team {safe(team)}", data="", expand=True)
             self._groups[team] = group
             for item in items:
-                self._items[item.key] = group.add_leaf(_item_label(item), data=item.key)
+                self._items[item.key] = group.add_leaf(_item_label(item, zone), data=item.key)
         # Start on the first item, visibly, so the first Down moves to the
         # second one (not onto the decision line, which has nothing to toggle).
         # Setting the line (rather than move_cursor) does not scroll: the tree
         # may not have its final height yet, and scrolling then would hide the
         # lines above. `last_line` lays the new nodes out so `first.line` is set.
-        first = next(iter(self._items.values()), None)
+        first = self._items.get(keep or "") or next(iter(self._items.values()), None)
         if first is not None and self.last_line >= first.line >= 0:
             self.cursor_line = first.line
 

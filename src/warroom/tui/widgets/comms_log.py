@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import Reactive
+from textual.widget import Widget
 from textual.widgets import Input, Label, RichLog, Select
 
 from warroom.domain.snapshot import LogView, ReleaseSnapshot
-from warroom.domain.timeline import t_offset
+from warroom.domain.text import safe
+from warroom.domain.timeline import t_offset, when
 from warroom.tui.theme import SYSTEM_STYLE
 
 ALL = "all"
@@ -39,16 +41,19 @@ def _author_style(name: str) -> str:
 
 
 def format_line(entry: LogView, snapshot: ReleaseSnapshot) -> Text:
-    stamp = Text(f"{entry.at:%H:%M:%S} ", "dim")
+    """One log line; its time is on the plan's clock (the pane's subtitle names the zone)."""
+    at = when(entry.at, snapshot.release.timezone, "%H:%M:%S", label=False)
+    stamp = Text(f"{at} ", "dim")
     stamp.append(f"{t_offset(entry.at, snapshot.release.window_start):>8} ", "dim")
+    author = safe(entry.author)
     if entry.system:
         stamp.append("· ", "dim")
-        stamp.append(f"{entry.author:<8} ", "dim")
-        stamp.append(entry.text, SYSTEM_STYLE)
+        stamp.append(f"{author:<8} ", "dim")
+        stamp.append(safe(entry.text), SYSTEM_STYLE)
         return stamp
     stamp.append("› ", "bold")
-    stamp.append(f"{entry.author:<8} ", _author_style(entry.author))
-    stamp.append(entry.text)
+    stamp.append(f"{author:<8} ", _author_style(entry.author))
+    stamp.append(safe(entry.text))
     return stamp
 
 
@@ -65,8 +70,23 @@ class LogLines(RichLog):
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        # Whether the reader is at the newest line. Kept across resizes: the
+        # pane shrinking (a trigger banner appears) leaves the scroll offset
+        # where it was, which is no longer the bottom, though nobody scrolled.
+        self.following = True
+
     def watch_virtual_size(self, size: Size) -> None:
         self._scroll_update(size)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.following = new_value >= self.max_scroll_y
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
 
 class CommsLog(Vertical):
@@ -89,6 +109,8 @@ class CommsLog(Vertical):
         self._placeholder = True
         self._filter = ALL
         self._filter_options: list[tuple[str, str]] = [("Everything", ALL)]
+        # Where focus goes back to once a message is sent or abandoned.
+        self._return_to: Widget | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="log-bar"):
@@ -128,7 +150,7 @@ class CommsLog(Vertical):
             self._rewrite()
             return
         log = self.lines
-        follow = log.is_vertical_scroll_end or log.max_scroll_y == 0
+        follow = log.following
         fresh = [entry for entry in snapshot.log if entry.id > self._last_id]
         shown = [entry for entry in fresh if self._matches(entry)]
         for entry in shown:
@@ -160,8 +182,8 @@ class CommsLog(Vertical):
 
     def _update_filter_options(self, snapshot: ReleaseSnapshot) -> None:
         options = [("Everything", ALL), ("System lines", SYSTEM), ("People", PEOPLE)]
-        options.extend((f"Team {team}", f"team:{team}") for team in snapshot.teams)
-        options.extend((f"Person {p.name}", f"person:{p.name}") for p in snapshot.people)
+        options.extend((f"Team {safe(team)}", f"team:{team}") for team in snapshot.teams)
+        options.extend((f"Person {safe(p.name)}", f"person:{p.name}") for p in snapshot.people)
         if options != self._filter_options:
             self._filter_options = options
             select = self.query_one("#log-filter", Select)
@@ -188,7 +210,19 @@ class CommsLog(Vertical):
     # box, not fire the letters' bindings on the pane it came from.
 
     def action_compose(self) -> None:
-        self.screen.set_focus(self.query_one("#log-input", Input))
+        box = self.query_one("#log-input", Input)
+        focused = self.screen.focused
+        if focused is not box:
+            self._return_to = focused
+        self.screen.set_focus(box)
+
+    def _leave_box(self) -> None:
+        """Back to where the person was before `m`, so the next key (a pane
+        number, `n`) does what it says rather than landing in the box."""
+        back = self._return_to
+        self._return_to = None
+        usable = back is not None and back.is_attached and back.display and back.focusable
+        self.screen.set_focus(back if usable else self.lines)
 
     def action_filter(self) -> None:
         self.screen.set_focus(self.query_one("#log-filter", Select))
@@ -199,8 +233,11 @@ class CommsLog(Vertical):
         if text:
             self.post_message(self.MessageSubmitted(text))
             event.input.value = ""
+        self._leave_box()
 
     def key_escape(self) -> None:
         focused = self.app.focused
-        if focused is not None and focused.id in {"log-input", "log-filter"}:
+        if focused is not None and focused.id == "log-input":
+            self._leave_box()
+        elif focused is not None and focused.id == "log-filter":
             self.screen.set_focus(self.lines)

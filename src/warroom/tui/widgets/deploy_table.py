@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
-from warroom.domain.timeline import humanize
+from warroom.domain.text import safe
+from warroom.domain.timeline import humanize, when
 from warroom.tui.theme import FIRING_STYLE, HEALTH_STYLE, LATE_STYLE, STATE_STYLE
 
 
@@ -27,7 +30,7 @@ def health_cell(snapshot: ReleaseSnapshot, service: str, now: datetime) -> Text:
     if state == "healthy" and last.latency_ms is not None:
         return Text(f"{label} {last.latency_ms:.0f}ms", style=style)
     if state == "failing":
-        return Text(f"✗ {last.reason or 'failing'}", style=style)
+        return Text(f"✗ {safe(last.reason or 'failing')}", style=style)
     if state == "stale":
         return Text(f"{label} {humanize(now - last.at)}", style=style)
     return Text(label, style=style)
@@ -39,11 +42,11 @@ def trigger_cell(snapshot: ReleaseSnapshot, service: str) -> Text:
     firing = [t for t in mine if t.state == "firing"]
     if firing:
         acked = "" if not firing[0].acked_by else f" (ack {firing[0].acked_by})"
-        return Text(f"⚠ {firing[0].rule}{acked}", style=FIRING_STYLE)
+        return Text(safe(f"⚠ {firing[0].rule}{acked}"), style=FIRING_STYLE)
     pending = [t for t in mine if t.state == "pending"]
     if pending:
         progress = (pending[0].detail or "").split(" — ")[0].removeprefix("pending ")
-        return Text(f"… {pending[0].rule} {progress}", style="bold yellow")
+        return Text(safe(f"… {pending[0].rule} {progress}"), style="bold yellow")
     return Text("")
 
 
@@ -60,6 +63,23 @@ COLUMNS = (
     ("team", "Team"),
     ("owner", "Owner"),
 )
+LABELS = dict(COLUMNS)
+# When the pane is too narrow for every column, the last of these go first
+# (whole columns, never cut to "Ve"); zooming the pane (z) shows them all.
+PRIORITY = (
+    "service",
+    "state",
+    "steps",
+    "health",
+    "trigger",
+    "next",
+    "elapsed",
+    "planned",
+    "version",
+    "owner",
+    "team",
+)
+MARKER = "❯ "  # the selected row, told without colour too
 
 
 class DeployTable(DataTable[Text]):
@@ -81,9 +101,10 @@ class DeployTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._snapshot: ReleaseSnapshot | None = None
         self._cells: dict[tuple[str, str], Text] = {}
-        # Columns exist from the start, so rows can arrive before mounting.
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        self._order: tuple[str, ...] = ()  # row keys, in deploy order
+        self._visible: tuple[str, ...] = ()  # column keys shown
+        self._marked: str | None = None  # the row drawn with the marker
+        self._zone = "UTC"
 
     # ---------------------------------------------------------------- data
 
@@ -106,91 +127,169 @@ class DeployTable(DataTable[Text]):
             else service.version
         )
         name = Text(service.name, style="bold " + (FIRING_STYLE if firing else ""))
+        name.pad_left(len(MARKER))
         if firing:
             name.append(" ⚠", style=FIRING_STYLE)
         return {
             "service": name,
             "state": Text(f"{service.state.symbol} {service.state.label}", style=state_style),
             "steps": Text(f"{service.steps_done}/{len(service.steps)}", justify="right"),
-            "next": Text(next_text, style="italic"),
+            "next": Text(safe(next_text), style="italic"),
             "elapsed": timed["elapsed"],
             "health": timed["health"],
             "trigger": trigger_cell(snapshot, service.name),
-            "version": Text(version),
+            "version": Text(safe(version)),
             "planned": timed["planned"],
-            "team": Text(service.team),
-            "owner": Text(service.owner or ""),
+            "team": Text(safe(service.team)),
+            "owner": Text(safe(service.owner or "")),
         }
 
     def show(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
-        """Bring the table up to date, touching only cells that changed."""
+        """Bring the table up to date, touching only cells that changed.
+
+        Rows are keyed by service name and the cursor stays on the service it
+        was on, whatever changes; the columns shown follow the pane's width.
+        """
         self._snapshot = snapshot
+        self._zone = snapshot.release.timezone
         names = snapshot.deploy_order
-        existing = {str(key.value) for key in self.rows}
-        if existing != set(names):
+        fresh: dict[tuple[str, str], Text] = {}
+        for name in names:
+            service = snapshot.service(name)
+            assert service is not None
+            row = self._row(service, snapshot, now)
+            fresh.update({(name, key): value for key, value in row.items()})
+        if set(self._order) != set(names):
             # The set of services changed (a different release): rebuild once.
-            self.clear()
-            self._cells.clear()
-            for name in names:
-                service = snapshot.service(name)
-                assert service is not None
-                row = self._row(service, snapshot, now)
-                self.add_row(*(row[key] for key, _ in COLUMNS), key=name)
-                self._cells.update({(name, key): value for key, value in row.items()})
+            self._order = tuple(names)
+            self._cells = fresh
+            self._rebuild(self.selected or (names[0] if names else None))
             return
-        with self.app.batch_update():
-            for name in names:
-                service = snapshot.service(name)
-                assert service is not None
-                for key, value in self._row(service, snapshot, now).items():
-                    if self._cells.get((name, key)) != value:
-                        self.update_cell(name, key, value, update_width=True)
-                        self._cells[(name, key)] = value
+        self._update(fresh)
 
     def tick(self, now: datetime) -> None:
         """Time moved: refresh only the time-dependent cells (elapsed, late)."""
         snapshot = self._snapshot
         if snapshot is None or self.row_count != len(snapshot.services):
             return
+        fresh: dict[tuple[str, str], Text] = {}
         for service in snapshot.services:
             for key, value in self._time_cells(service, now, snapshot).items():
-                if self._cells.get((service.name, key)) != value:
-                    self.update_cell(service.name, key, value, update_width=True)
-                    self._cells[(service.name, key)] = value
+                fresh[(service.name, key)] = value
+        self._update(fresh)
 
-    @staticmethod
+    def _update(self, fresh: dict[tuple[str, str], Text]) -> None:
+        changed = {cell: value for cell, value in fresh.items() if self._cells.get(cell) != value}
+        if not changed:
+            return
+        self._cells.update(changed)
+        if self._fit() != self._visible:
+            self._rebuild(self.selected)
+            return
+        marked = self.selected
+        with self.app.batch_update():
+            for name, key in changed:
+                if key in self._visible:
+                    self.update_cell(name, key, self._shown(name, key, marked), update_width=True)
+
     def _time_cells(
-        service: ServiceView, now: datetime, snapshot: ReleaseSnapshot
+        self, service: ServiceView, now: datetime, snapshot: ReleaseSnapshot
     ) -> dict[str, Text]:
         elapsed = (
             "" if service.state is DeployState.WAITING else humanize(now - service.state_since)
         )
         late = service.state is DeployState.WAITING and now > service.planned_start
+        planned = when(service.planned_start, snapshot.release.timezone, label=False)
         return {
             "health": health_cell(snapshot, service.name, now),
             "elapsed": Text(elapsed, justify="right"),
-            "planned": Text(f"{service.planned_start:%H:%M}", style=LATE_STYLE if late else ""),
+            "planned": Text(planned, style=LATE_STYLE if late else ""),
         }
+
+    # ---------------------------------------------------------------- columns
+
+    def _shown(self, name: str, key: str, marked: str | None) -> Text:
+        """A cell as drawn: the service cell carries the selection marker."""
+        value = self._cells[(name, key)]
+        if key == "service" and name == marked:
+            value = value.copy()
+            value.plain = MARKER + value.plain[len(MARKER) :]
+        return value
+
+    def _width_of(self, key: str) -> int:
+        label = cell_len(LABELS[key]) + (len(self._zone) + 3 if key == "planned" else 0)
+        widest = max((self._cells[(name, key)].cell_len for name in self._order), default=0)
+        return max(label, widest) + 2 * self.cell_padding
+
+    def _fit(self) -> tuple[str, ...]:
+        """The columns that fit the pane, most important first, in table order."""
+        room = self.scrollable_content_region.width or self.size.width
+        if room <= 0:
+            return self._visible or tuple(key for key, _ in COLUMNS)
+        if self.row_count + 1 > self.size.height:
+            room -= self.styles.scrollbar_size_vertical
+        chosen: set[str] = set()
+        for key in PRIORITY:
+            width = self._width_of(key)
+            if key == "service" or width <= room:
+                chosen.add(key)
+                room -= width
+            else:
+                room = 0  # whole columns only, in priority order: no gaps
+        return tuple(key for key, _ in COLUMNS if key in chosen)
+
+    def _rebuild(self, keep: str | None) -> None:
+        """Lay the table out afresh (new release, or other columns fit)."""
+        self._visible = self._fit()
+        with self.app.batch_update():
+            self.clear(columns=True)
+            for key in self._visible:
+                label = LABELS[key]
+                if key == "planned" and self._zone != "UTC":
+                    label = f"{label} ({self._zone})"
+                self.add_column(label, key=key)
+            for name in self._order:
+                self.add_row(*(self._shown(name, key, keep) for key in self._visible), key=name)
+            self._marked = keep
+            if keep is not None and keep in self._order:
+                self.move_cursor(row=self._order.index(keep))
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._order and self._fit() != self._visible:
+            self._rebuild(self.selected)
 
     # ---------------------------------------------------------------- selection
 
     @property
     def selected(self) -> str | None:
+        """The service under the cursor: what every key acts on."""
         if self.row_count == 0:
             return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return None if key.value is None else str(key.value)
+        row = self.cursor_coordinate.row
+        return self._order[row] if 0 <= row < len(self._order) else None
 
     def select(self, service: str | None) -> None:
-        if service is None or service == self.selected:
+        """Put the cursor on `service` (by name), if it is in the table."""
+        if service is None or service == self.selected or service not in self._order:
             return
-        try:
-            self.move_cursor(row=self.get_row_index(service))
-        except Exception:  # the service is not (yet) in the table
+        self.move_cursor(row=self._order.index(service))
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        self._mark(self.selected)
+
+    def _mark(self, service: str | None) -> None:
+        """Move the marker to `service`'s row."""
+        if service == self._marked or not self._visible:
             return
+        previous, self._marked = self._marked, service
+        for name in (previous, service):
+            if name is not None and name in self._order and self.row_count:
+                self.update_cell(name, "service", self._shown(name, "service", service))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
         if event.row_key.value is not None:
             self.post_message(self.ServiceHighlighted(str(event.row_key.value)))
 
@@ -201,5 +300,6 @@ class DeployTable(DataTable[Text]):
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.post_message(self.ServiceOpened(str(event.row_key.value)))
+        # What is highlighted now, not what was when the click was read.
+        if self.selected is not None:
+            self.post_message(self.ServiceOpened(self.selected))

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from warroom.domain import graph as g
 from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
+from warroom.domain.text import safe
 from warroom.tui.graph_layout import GraphLayout, compute_layout
 
 # Every look the graph has. Node colour by deploy state (keyed by the state's
@@ -142,7 +143,7 @@ class GraphView(ScrollView, can_focus=True):
             self._blast = self._blast_of(self._selected)
             if self._layout is None:
                 self._set_note(f"laying out {len(key[0])} services…")
-            labels = {name: f"○ {name}{_MARK_ROOM}" for name in key[0]}
+            labels = {name: f"○ {safe(name)}{_MARK_ROOM}" for name in key[0]}
             self.run_worker(
                 partial(self._lay_out, key, labels),
                 name="graph layout",
@@ -330,7 +331,10 @@ class GraphView(ScrollView, can_focus=True):
         if name == self._selected:
             style += STYLE["selected"]
         style = base + style
-        body = f" {symbol} {name}"
+        # The selection is marked, not only coloured (a capture, a screen
+        # reader or a colour-blind reader can tell it too).
+        lead = "❯" if name == self._selected else " "
+        body = f"{lead}{symbol} {safe(name)}"
         pieces = [(box.x, body, style)]
         at = box.x + cell_len(body)
         mark = HEALTH_MARK.get(health)

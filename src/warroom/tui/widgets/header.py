@@ -9,7 +9,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from warroom.domain.snapshot import PersonView, ReleaseSnapshot
-from warroom.domain.timeline import local, phase, t_offset
+from warroom.domain.text import safe
+from warroom.domain.timeline import day_phase, t_offset, when
 from warroom.store.presence import Present
 
 MAX_NAMES = 6
@@ -56,12 +57,13 @@ class WarroomHeader(Static):
     def _who(self, me: PersonView | None) -> Text:
         if me is None:
             return Text.assemble(
-                (f" {self.identity} ", "bold black on yellow"),
+                (f" {safe(self.identity)} ", "bold black on yellow"),
                 (" not in this plan — read only ", "yellow"),
             )
         team = f", {me.team}" if me.team else ""
         return Text.assemble(
-            (f" {me.name} ", "bold black on cyan"), (f" {me.role.label}{team} ", "cyan")
+            (f" {safe(me.name)} ", "bold black on cyan"),
+            (safe(f" {me.role.label}{team} "), "cyan"),
         )
 
     def _compose_text(self) -> Text:
@@ -70,21 +72,18 @@ class WarroomHeader(Static):
         now = self._now
         if snapshot is not None:
             rel = snapshot.release
-            text.append(f"{rel.name} ", "bold")
+            text.append(f"{safe(rel.name)} ", "bold")
             text.append_text(self._who(snapshot.person(self.identity)))
             if now is not None:
                 zone = rel.timezone
-                stamp = f" {now:%H:%M:%S} UTC"
+                stamp = f" {when(now, zone, '%H:%M:%S')}"
                 if zone != "UTC":
-                    stamp = f" {local(now, zone):%H:%M:%S} {zone} · {now:%H:%M:%S} UTC"
+                    stamp += f" · {when(now, 'UTC', '%H:%M:%S')}"
                 text.append(stamp)
                 text.append(f"  {t_offset(now, rel.window_start)} ", "bold")
-                current = phase(
-                    now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until
-                )
-                text.append(f" {current.value} ", "italic")
+                text.append(f" {day_phase(snapshot, now).value} ", "italic")
         else:
-            text.append(f"{self.identity} ", "bold")
+            text.append(f"{safe(self.identity)} ", "bold")
             if now is not None:
                 text.append(f" {now:%H:%M:%S} UTC ")
         if self._connected:
@@ -95,7 +94,7 @@ class WarroomHeader(Static):
             p for p in self._present if not (p.person == self.identity and p.via == "terminal")
         ]
         if others:
-            names = ", ".join(p.label() for p in others[:MAX_NAMES])
+            names = ", ".join(safe(p.label()) for p in others[:MAX_NAMES])
             more = f" +{len(others) - MAX_NAMES}" if len(others) > MAX_NAMES else ""
             text.append(f"  in the room: {names}{more}", "dim")
         return text

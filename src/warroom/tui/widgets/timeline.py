@@ -8,7 +8,15 @@ from rich.text import Text
 from textual.widget import Widget
 
 from warroom.domain.snapshot import ReleaseSnapshot
-from warroom.domain.timeline import Milestone, humanize, local, milestones, phase, t_offset
+from warroom.domain.text import safe
+from warroom.domain.timeline import (
+    Milestone,
+    day_phase,
+    humanize,
+    milestones,
+    t_offset,
+    when,
+)
 from warroom.tui.theme import LATE_STYLE
 
 BAR_STYLE = {"before": "grey35", "window": "green", "rollback": "yellow", "after": "grey35"}
@@ -35,13 +43,16 @@ class Timeline(Widget, can_focus=True):
         self.refresh(layout=resized)
 
     def tick(self, now: datetime) -> None:
-        """Repaint only when what is shown changes: this pane reads in minutes."""
+        """Repaint only when what is shown changes: the minute, or the T± (the
+        same T± as the header's, so the two never disagree)."""
         before = self._now
         self._now = now
-        if before is None or before.replace(second=0, microsecond=0) != now.replace(
-            second=0, microsecond=0
-        ):
+        if before is None or self._shown_at(before) != self._shown_at(now):
             self.refresh()
+
+    def _shown_at(self, moment: datetime) -> tuple[datetime, str]:
+        start = self._snapshot.release.window_start if self._snapshot else moment
+        return moment.replace(second=0, microsecond=0), t_offset(moment, start)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         return 3 + self._milestone_rows(width)
@@ -71,18 +82,18 @@ class Timeline(Widget, can_focus=True):
 
     def _clock_line(self, snapshot: ReleaseSnapshot, now: datetime) -> Text:
         rel = snapshot.release
+        zone = rel.timezone
         text = Text()
-        if rel.timezone != "UTC":
-            text.append(f"{local(now, rel.timezone):%H:%M} {rel.timezone}  ", "bold")
-        text.append(f"{now:%Y-%m-%d %H:%M} UTC  ", "bold")
-        minute = now.replace(second=0, microsecond=0)  # this pane repaints once a minute
-        text.append(f" {t_offset(minute, rel.window_start)} ", "bold reverse")
-        current = phase(now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until)
-        text.append(f"  {current.value}", "italic")
+        # Every time in this pane is on the plan's clock, named here once.
+        text.append(f"{when(now, zone, '%Y-%m-%d %H:%M')}  ", "bold")
+        if zone != "UTC":
+            text.append(f"({when(now, 'UTC')})  ", "dim")
+        text.append(f" {t_offset(now, rel.window_start)} ", "bold reverse")
+        text.append(f"  {day_phase(snapshot, now).value}", "italic")
         upcoming = [m for m in milestones(snapshot, now) if m.at > now]
         if upcoming:
             nxt = upcoming[0]
-            text.append(f"  ·  next: {nxt.label} in {humanize(nxt.at - now)}")
+            text.append(safe(f"  ·  next: {nxt.label} in {humanize(nxt.at - now)}"))
         return text
 
     def _bar(self, snapshot: ReleaseSnapshot, now: datetime, width: int) -> list[Text]:
@@ -107,11 +118,16 @@ class Timeline(Widget, can_focus=True):
                 zone = "after"
             bar.append(BAR_CHAR[zone], BAR_STYLE[zone])
         labels = Text(" " * width)
+        zone = rel.timezone
+
+        def hm(moment: datetime) -> str:
+            return when(moment, zone, label=False)
+
         marks = [
-            (rel.go_no_go_at, f"{rel.go_no_go_at:%H:%M} go/no-go"),
-            (rel.window_start, f"{rel.window_start:%H:%M} window"),
-            (rel.window_end, f"{rel.window_end:%H:%M}"),
-            (rel.rollback_until, f"{rel.rollback_until:%H:%M} rollback"),
+            (rel.go_no_go_at, f"{hm(rel.go_no_go_at)} go/no-go"),
+            (rel.window_start, f"{hm(rel.window_start)} window"),
+            (rel.window_end, f"{hm(rel.window_end)}"),
+            (rel.rollback_until, f"{hm(rel.rollback_until)} rollback"),
         ]
         cursor = 0
         for moment, label in marks:
@@ -139,7 +155,8 @@ class Timeline(Widget, can_focus=True):
         shown = (late + coming + done[::-1])[:capacity]
         hidden = len(items) - len(shown)
         shown.sort(key=lambda m: m.at)
-        cells = [self._cell(m, now) for m in shown]
+        zone = self._snapshot.release.timezone if self._snapshot else "UTC"
+        cells = [self._cell(m, now, zone) for m in shown]
         if hidden:
             cells[-1] = Text(f"… and {hidden} more", "dim")
         cell_width = width // columns
@@ -157,12 +174,11 @@ class Timeline(Widget, can_focus=True):
         return lines
 
     @staticmethod
-    def _cell(milestone: Milestone, now: datetime) -> Text:
+    def _cell(milestone: Milestone, now: datetime, zone: str) -> Text:
+        at = when(milestone.at, zone, label=False)
+        label = safe(milestone.label)
         if milestone.done:
-            return Text(f"✓ {milestone.at:%H:%M} {milestone.label}", "green")
+            return Text(f"✓ {at} {label}", "green")
         if milestone.late(now):
-            return Text(
-                f"✗ {milestone.at:%H:%M} {milestone.label} — late {humanize(now - milestone.at)}",
-                LATE_STYLE,
-            )
-        return Text(f"○ {milestone.at:%H:%M} {milestone.label}")
+            return Text(f"✗ {at} {label} — late {humanize(now - milestone.at)}", LATE_STYLE)
+        return Text(f"○ {at} {label}")
