@@ -186,7 +186,7 @@ class DeployTable(DataTable[Text]):
         if self._fit() != self._visible:
             self._rebuild(self.selected)
             return
-        marked = self.selected
+        marked = self._marked
         with self.app.batch_update():
             for name, key in changed:
                 if key in self._visible:
@@ -248,11 +248,12 @@ class DeployTable(DataTable[Text]):
                 if key == "planned" and self._zone != "UTC":
                     label = f"{label} ({self._zone})"
                 self.add_column(label, key=key)
+            self._marked = None  # `_marked` is always the row drawn with the marker
             for name in self._order:
-                self.add_row(*(self._shown(name, key, keep) for key in self._visible), key=name)
-            self._marked = keep
+                self.add_row(*(self._shown(name, key, None) for key in self._visible), key=name)
             if keep is not None and keep in self._order:
                 self.move_cursor(row=self._order.index(keep))
+            self._mark(self.selected)
 
     def on_resize(self, event: events.Resize) -> None:
         if self._order and self._fit() != self._visible:
