@@ -139,6 +139,7 @@ async def test_arrows_then_n_act_on_the_marked_service_while_changes_stream(
             for _ in range(12):
                 for key in rng.choices(["up", "down"], k=rng.randint(1, 4)):
                     before = seen_in_table(app)
+                    assert before is not None
                     await pilot.press(key)
                     await changes_arrive(pilot, churn, 1)
                     after = seen_in_table(app)
@@ -167,7 +168,8 @@ async def test_arrows_at_a_persons_pace_with_nobody_else_acting(
             assert seen_in_table(app) == name
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, ServiceScreen), "the runbook")
-            assert isinstance(app.screen, ServiceScreen) and app.screen.service == name
+            opened = app.screen
+            assert isinstance(opened, ServiceScreen) and opened.service == name
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
 
@@ -205,15 +207,16 @@ async def test_a_runbook_stays_open_through_any_number_of_changes(
             await until(pilot, lambda: isinstance(app.screen, ServiceScreen), "the runbook")
             opened = app.screen
             assert isinstance(opened, ServiceScreen)
+            name = opened.service
             await changes_arrive(pilot, churn, 40)
             alive(app)
             assert app.screen is opened
             body = "\n".join(lines_of(app.screen.query_one("#service-body")))
             # Steps others completed meanwhile show in the open runbook.
-            service = read_snapshot(go).service(opened.service)
+            service = read_snapshot(go).service(name)
             assert service is not None
             done = [s for s in service.steps if s.done]
-            assert all(step.done_by in body for step in done)
+            assert done and all(str(step.done_by) in body for step in done)
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
 
