@@ -42,6 +42,18 @@ def sample_plan(sample_text: str) -> Plan:
     return parse_plan_text(sample_text, source=str(SAMPLE))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_keys_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """PostgreSQL databases keep their audit keys under $XDG_CONFIG_HOME: a temporary one.
+
+    Set in os.environ, so every warroom process a test starts finds the same keys.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        patch.delenv("WARROOM_AUDIT_KEY_FILE", raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated, empty database file, copied for each test (migrating is the slow part)."""

@@ -512,6 +512,28 @@ def test_unknown_person_is_refused_listing_who_can_act(loaded: Cli, how: str) ->
     assert len(loaded.status()["log"]) == 1
 
 
+@pytest.mark.parametrize("how", ["--as", "WARROOM_USER", "login"])
+@pytest.mark.parametrize(
+    "args", [("decide", "no-go", "--why", "x"), ("item", "uncheck", "gng-1")], ids=str
+)
+def test_nobody_can_act_as_the_system(loaded: Cli, how: str, args: tuple[str, ...]) -> None:
+    """`warroom` is the poller's and the SSH front door's name, not a way in for people."""
+    loaded.ok("item", "check", "gng-1", "--as", "sarah")
+    argv = list(args)
+    if how == "--as":
+        argv += ["--as", "warroom"]
+    elif how == "WARROOM_USER":
+        loaded.env["WARROOM_USER"] = "warroom"
+    else:
+        for var in LOGIN_VARS:
+            loaded.env[var] = "warroom"
+    line = loaded.refused(*argv)
+    assert "not a person" in line
+    assert {"--as": "--as warroom", "WARROOM_USER": "$WARROOM_USER", "login": "login name"}[
+        how
+    ] in line
+
+
 # ---------------------------------------------------------------- the issue's "Done when" story
 
 
@@ -835,6 +857,42 @@ def test_audit_verify_counts_events_and_detects_tampering(loaded: Cli) -> None:
     line = assert_refused(loaded("audit", "verify"))
     assert "#3" in line
     assert "2 good events" in line
+
+
+def test_audit_head_checkpoint_proves_the_chain_up_to_it(loaded: Cli) -> None:
+    loaded.ok("say", "hello", "--as", "pat")
+    checkpoint = loaded.ok("audit", "head").stdout.strip()
+    count, _, digest = checkpoint.partition(":")
+    assert count == "2" and len(digest) == 64
+    loaded.ok("say", "later", "--as", "pat")
+    proc = loaded.ok("audit", "verify", "--checkpoint", checkpoint)
+    assert "intact: 3 events" in proc.stdout and "checkpoint 2 holds" in proc.stdout
+
+    # The tail cut off, the head moved back: refused with and without the checkpoint.
+    with closing(sqlite3.connect(loaded.db)) as conn:
+        conn.execute("DROP TRIGGER audit_event_no_delete")
+        conn.execute("DELETE FROM audit_event WHERE id >= 2")
+        conn.execute(
+            "UPDATE audit_head SET last_id = 1, last_hash = (SELECT hash FROM audit_event)"
+        )
+        conn.commit()
+    assert "seal does not match" in assert_refused(loaded("audit", "verify"))
+    line = assert_refused(loaded("audit", "verify", "--checkpoint", checkpoint))
+    assert "1 good events" in line
+    assert_refused(loaded("audit", "head"))  # no checkpoint of a broken chain
+
+    bad = loaded("audit", "verify", "--checkpoint", "2:nothex")
+    assert bad.returncode == 2 and "not an audit checkpoint" in bad.stderr
+
+
+def test_audit_verify_names_a_malformed_event(loaded: Cli) -> None:
+    loaded.ok("say", "hello", "--as", "pat")
+    with closing(sqlite3.connect(loaded.db)) as conn:
+        conn.execute("DROP TRIGGER audit_event_no_update")
+        conn.execute("UPDATE audit_event SET at = 'not a date' WHERE id = 2")
+        conn.commit()
+    line = assert_refused(loaded("audit", "verify"))
+    assert "audit event #2 is malformed: its at is 'not a date'" in line
 
 
 # ---------------------------------------------------------------- refusals and help

@@ -16,6 +16,7 @@ from tests.conftest import check_everything, fingerprint, read_snapshot, table_c
 from warroom.clock import FixedClock
 from warroom.commands import CommandError, Commands
 from warroom.domain.lifecycle import DeployState
+from warroom.domain.roles import Action
 from warroom.store.engine import Store
 
 As = Callable[[str], Commands]
@@ -55,6 +56,38 @@ def test_unknown_person_is_refused_and_told_who_can_act(loaded: Store, as_: As) 
         loaded, lambda: as_("mallory").post_message("hi"), "'mallory' is not a person"
     )
     assert "sarah" in message and "--as" in message
+
+
+def test_the_system_name_is_never_a_person(loaded: Store, as_: As) -> None:
+    """`warroom` is refused like any stranger, even when the loaded plan lists a person
+    of that name with every power: the system's powers go only with SYSTEM_ACTOR."""
+    from sqlmodel import select
+
+    from warroom.store import models as m
+
+    refused(loaded, lambda: as_("warroom").decide("no-go", rationale="x"), "not a person")
+    with loaded.write() as session:  # as an old or hand-edited database could hold
+        release = session.exec(select(m.Release)).one()
+        assert release.id is not None
+        session.add(m.Person(release_id=release.id, name="warroom", role="release_manager"))
+    message = refused(loaded, lambda: as_("warroom").decide("no-go", rationale="x"), "not a person")
+    assert "sarah" in message and "'warroom'," not in message.split("act as one of", 1)[1]
+    refused(loaded, lambda: as_("warroom").uncheck_item("gng-1"), "not a person")
+
+
+def test_the_system_actor_is_an_object_not_a_name(loaded: Store, clock: FixedClock) -> None:
+    from warroom.commands.tx import SYSTEM_ACTOR, SystemActor, open_tx
+
+    with (
+        pytest.raises(CommandError, match="not a person"),
+        open_tx(loaded, clock, "warroom", None) as tx,
+    ):
+        tx.require(Action.DECIDE)
+    with open_tx(loaded, clock, SYSTEM_ACTOR, None) as tx:
+        tx.require(Action.DECIDE)  # the machinery may do anything
+        assert tx.system and tx.actor.name == "warroom"
+    with pytest.raises(TypeError):
+        SystemActor("warroom")  # type: ignore[call-arg]
 
 
 def test_no_release_loaded_says_how_to_load(store: Store, clock: FixedClock) -> None:
@@ -378,7 +411,7 @@ def test_a_whole_release_day_is_logged_and_audited(go: Store, as_: As, clock: Fi
     from warroom.store import audit
 
     with go.read() as session:
-        report = audit.verify(session)
+        report = audit.verify(session, go.audit_keys)
     assert report.ok
     # load + 29 item checks + decision + one event per step (25 steps)
     steps = sum(len(s.steps) for s in snapshot.services)

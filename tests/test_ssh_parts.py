@@ -77,6 +77,18 @@ def test_the_ring_matches_keys_by_blob_and_reports_what_it_skips() -> None:
     assert "extra:3 names 'ghost', who is not a person of release v2.5.0" in ring.problems[1]
 
 
+def test_nobody_logs_in_as_the_system_even_if_a_plan_names_it() -> None:
+    from warroom.ssh.keys import ExtraKey
+
+    plan_key, extra_key = public_key("w@a"), public_key("w@b")
+    people = [PlanPerson("warroom", "release_manager", "ops", (plan_key,))]
+    ring = build_ring("v2.5.0", people, [ExtraKey("warroom", extra_key, "extra:1")])
+    assert ring.owners(parse_public_key(plan_key)) == []
+    assert ring.owners(parse_public_key(extra_key)) == []
+    assert len(ring.problems) == 2
+    assert all("nobody may log in as" in problem for problem in ring.problems)
+
+
 def test_the_extra_keys_file_names_a_person_per_key(tmp_path: Path) -> None:
     mike, lisa = public_key("mike@old"), public_key("lisa@desk")
     path = tmp_path / "extra"

@@ -102,7 +102,7 @@ def test_two_processes_writing_at_once_lose_nothing(loaded: Store, db_url: str) 
         mine = [entry.text for entry in log if entry.author == person]
         assert mine == [f"{person} {index}" for index in range(count)]
     with loaded.read() as session:
-        report = audit.verify(session)
+        report = audit.verify(session, loaded.audit_keys)
     assert report.ok and report.events == 1 + 2 * count
 
 
@@ -121,7 +121,7 @@ def test_racing_to_check_the_same_items_yields_one_winner_each(loaded: Store, db
     snapshot = read_snapshot(loaded)
     assert all(item.done for item in snapshot.go_no_go)
     with loaded.read() as session:
-        report = audit.verify(session)
+        report = audit.verify(session, loaded.audit_keys)
     assert report.ok and report.events == 1 + len(keys)
 
 
@@ -144,7 +144,7 @@ def test_stepping_and_failing_at_once_one_wins_and_the_other_is_told(
     seen = read_snapshot(go).service("api-gateway")
     assert seen is not None
     with go.read() as session:
-        events_before = audit.verify(session).events
+        events_before = audit.verify(session, go.audit_keys).events
     results = _run(
         _workers.act,
         [
@@ -162,5 +162,5 @@ def test_stepping_and_failing_at_once_one_wins_and_the_other_is_told(
     else:
         assert state is DeployState.FAILED
     with go.read() as session:
-        report = audit.verify(session)
+        report = audit.verify(session, go.audit_keys)
     assert report.ok and report.events == events_before + 1  # exactly the winner's change

@@ -26,7 +26,11 @@ def inert(text: str) -> bool:
         ("CSI clear screen", "x \x1b[2J y", "x ␛[2J y"),
         ("CSI leave alternate screen", "\x1b[?1049l", "␛[?1049l"),
         ("OSC 0 window title", "\x1b]0;pwned\x07", "␛]0;pwned␇"),
-        ("OSC 8 hyperlink", "\x1b]8;;http://evil/\x1b\\link\x1b]8;;\x1b\\", "␛]8;;http://evil/␛\\link␛]8;;␛\\"),
+        (
+            "OSC 8 hyperlink",
+            "\x1b]8;;http://evil/\x1b\\link\x1b]8;;\x1b\\",
+            "␛]8;;http://evil/␛\\link␛]8;;␛\\",
+        ),
         ("OSC 52 clipboard", "\x1b]52;c;cHduZWQ=\x07", "␛]52;c;cHduZWQ=␇"),
         ("DCS", "\x1bPq#0;2;0;0;0\x1b\\", "␛Pq#0;2;0;0;0␛\\"),
         ("APC", "\x1b_Gf=100;AAAA\x1b\\", "␛_Gf=100;AAAA␛\\"),

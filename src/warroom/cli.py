@@ -41,7 +41,27 @@ class Settings:
 
     @property
     def identity(self) -> str:
-        return self.user or os.environ.get("WARROOM_USER") or _login_name()
+        """Who acts: --as, else $WARROOM_USER, else the login name; never the system's name."""
+        from warroom.domain.roles import SYSTEM_NAME
+
+        env = os.environ.get("WARROOM_USER")
+        name = self.user or env or _login_name()
+        if name == SYSTEM_NAME:
+            # The system actor is an object inside warroom, never a name anyone can claim.
+            if self.user:
+                where, fix = "--as warroom", "pass --as with your own name from the plan"
+            elif env:
+                where, fix = (
+                    "$WARROOM_USER=warroom",
+                    "set $WARROOM_USER (or --as) to your own name from the plan",
+                )
+            else:
+                where, fix = (
+                    "your login name, warroom,",
+                    "pass --as with your own name from the plan",
+                )
+            fail(f"{where} names warroom's own machinery, not a person; {fix}")
+        return name
 
 
 def _login_name() -> str:
@@ -517,22 +537,66 @@ def audit() -> None:
     """The tamper-evident audit log."""
 
 
-@audit.command("verify")
-@common_options
-def audit_verify() -> None:
-    """Check the audit chain; exit 1 naming the first bad event."""
+def _checkpoint(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    from warroom.store.audit import parse_checkpoint
+
+    if value is None:
+        return None
+    try:
+        return parse_checkpoint(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _verified(checkpoint: Any = None) -> Any:
+    """The chain's report; exits 1 with the first problem found."""
     from warroom.store import audit as chain
     from warroom.store.engine import StoreError
 
     with _store() as store:
         try:
             with store.read() as session:
-                report = chain.verify(session)
+                report = chain.verify(session, store.audit_keys, checkpoint)
         except StoreError as exc:
             fail(str(exc))
     if report.problem is not None:
         fail(f"audit chain broken after {report.events} good events: {report.problem.message}")
-    click.echo(f"audit chain intact: {report.events} events")
+    return report
+
+
+@audit.command("verify")
+@common_options
+@click.option(
+    "--checkpoint",
+    metavar="N:HASH",
+    callback=_checkpoint,
+    help="A checkpoint from `warroom audit head`, kept elsewhere: also prove that the "
+    "chain still holds its N events, unchanged.",
+)
+def audit_verify(checkpoint: Any) -> None:
+    """Check the audit chain; exit 1 naming the first bad event."""
+    report = _verified(checkpoint)
+    notes = []
+    if checkpoint is not None:
+        notes.append(f"checkpoint {checkpoint.events} holds")
+    if report.events and not report.sealed:
+        notes.append(
+            "not sealed yet: written by a warroom without an audit key; the next change seals it"
+        )
+    extra = f" ({'; '.join(notes)})" if notes else ""
+    click.echo(f"audit chain intact: {report.events} events{extra}")
+
+
+@audit.command("head")
+@common_options
+def audit_head() -> None:
+    """Verify the chain, then print a checkpoint (N:HASH) to keep somewhere else.
+
+    Later, `warroom audit verify --checkpoint N:HASH` proves that none of the
+    first N events changed or went missing since — even if someone with the
+    database and its audit key rewrote the chain.
+    """
+    click.echo(str(_verified().head))
 
 
 # ---------------------------------------------------------------- SSH front door (issue 6)

@@ -4,8 +4,9 @@ The SSH front door calls these; they change no release state, so they write
 no log line, but they go through `open_tx` like every other command so they
 land in the same hash chain, in order, and are refused the same way when no
 release is loaded. They signal a "presence" change, so every room sees who
-came and went without waiting for the next heartbeat. The front door acts as `SYSTEM_ACTOR`: it is what vouches for the
-identity, and the person concerned is named in the payload.
+came and went without waiting for the next heartbeat. The front door acts
+as `SYSTEM_ACTOR` (an in-process object, not a name anyone can claim): it is
+what vouches for the identity, and the person concerned is named in the payload.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def _hm(moment: datetime | None) -> str:
 
 
 class Commands:
-    """Commands acting as one person (or the `warroom` system actor) on one release."""
+    """Commands acting as one person of one release (never as the system: see SYSTEM_ACTOR)."""
 
     def __init__(self, store: Store, clock: Clock, actor: str, release: str | None = None) -> None:
         self.store = store

@@ -13,7 +13,7 @@ from warroom.commands.tx import CommandError
 from warroom.domain import graph as g
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import Plan
-from warroom.domain.roles import Role
+from warroom.domain.roles import SYSTEM_NAME, Role
 from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.engine import Store
@@ -47,9 +47,12 @@ def load_plan(
     Loading the very same plan again is a no-op, so the README's command can
     be run twice.
     """
-    loader = next((p for p in plan.people if p.name == loaded_by), None)
+    # The system's name is never a person, even in a plan that lists it.
+    loader = next((p for p in plan.people if p.name == loaded_by != SYSTEM_NAME), None)
     if loader is None or loader.role is not Role.RELEASE_MANAGER:
-        managers = [p.name for p in plan.people if p.role is Role.RELEASE_MANAGER]
+        managers = [
+            p.name for p in plan.people if p.role is Role.RELEASE_MANAGER and p.name != SYSTEM_NAME
+        ]
         raise CommandError(
             f"{loaded_by!r} may not load release {plan.release}: a plan is loaded by one of its "
             f"release managers ({', '.join(managers)}); use --as {plan.manager}"
@@ -206,6 +209,7 @@ def load_plan(
         record_change(session, rid, now, {"release"})
         audit.append(
             session,
+            store.audit_keys,
             at=now,
             actor=loaded_by,
             action="release.load",

@@ -13,14 +13,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, final
 
 from sqlmodel import Session, col, select
 
 from warroom.clock import Clock
-from warroom.domain.roles import Action, Actor, Role, refusal
+from warroom.domain.roles import SYSTEM_NAME, Action, Actor, Role, refusal
 from warroom.store import audit
 from warroom.store import models as m
+from warroom.store.auditkey import AuditKeys
 from warroom.store.engine import Store
 from warroom.store.feed import record_change
 from warroom.store.queries import current_release
@@ -33,9 +34,24 @@ class CommandError(Exception):
     """A refused command. The message is one sentence for people; nothing was written."""
 
 
-# The poller and other machinery act under this name; it is not a person in
-# any plan and cannot be claimed with --as.
-SYSTEM_ACTOR = "warroom"
+@final
+class SystemActor:
+    """warroom's own machinery acting on its own authority (the poller, the SSH front door).
+
+    Not a person and not a name: the system's powers go with this object,
+    which only code running inside warroom holds. A string — from --as,
+    $WARROOM_USER, a plan or an SSH user name — is always looked up as a
+    person, and the system's name (`SYSTEM_NAME`) is refused as one.
+    """
+
+    __slots__ = ()
+    name: Final = SYSTEM_NAME
+
+    def __repr__(self) -> str:
+        return "SYSTEM_ACTOR"
+
+
+SYSTEM_ACTOR: Final = SystemActor()
 
 
 def _listing(names: list[str]) -> str:
@@ -55,6 +71,9 @@ class Tx:
     release: m.Release
     actor: Actor
     now: datetime
+    keys: AuditKeys  # the key that seals this database's audit chain
+    # True only when opened with SYSTEM_ACTOR: the machinery may do anything.
+    system: bool = False
     # What this transaction changed, for the change feed (panes reload by topic).
     topics: set[str] = field(default_factory=set)
 
@@ -66,7 +85,7 @@ class Tx:
     # ---------------------------------------------------------------- checks
 
     def require(self, action: Action, team: str | None = None, subject: str | None = None) -> None:
-        if self.actor.name == SYSTEM_ACTOR:
+        if self.system:
             return
         reason = refusal(self.actor, action, team, subject)
         if reason is not None:
@@ -171,6 +190,7 @@ class Tx:
     def audit(self, action: str, payload: Mapping[str, Any]) -> None:
         audit.append(
             self.session,
+            self.keys,
             at=self.now,
             actor=self.actor.name,
             action=action,
@@ -180,7 +200,10 @@ class Tx:
 
 
 @contextmanager
-def open_tx(store: Store, clock: Clock, actor_name: str, release_name: str | None) -> Iterator[Tx]:
+def open_tx(
+    store: Store, clock: Clock, who: str | SystemActor, release_name: str | None
+) -> Iterator[Tx]:
+    """A write transaction acting as person `who`, or as the system with `SYSTEM_ACTOR`."""
     with store.write() as session:
         # Lock the chain head before reading anything: on PostgreSQL this is
         # what makes concurrent commands queue up instead of racing.
@@ -192,25 +215,37 @@ def open_tx(store: Store, clock: Clock, actor_name: str, release_name: str | Non
             raise CommandError(
                 "no release is loaded in this database; load one with: warroom load PLAN"
             )
-        actor = resolve_actor(session, release, actor_name)
-        tx = Tx(session, release, actor, clock.now())
+        if isinstance(who, SystemActor):
+            actor, system = Actor(SYSTEM_NAME, Role.RELEASE_MANAGER, None), True
+        else:
+            actor, system = resolve_actor(session, release, who), False
+        tx = Tx(session, release, actor, clock.now(), store.audit_keys, system=system)
         yield tx
         if tx.topics:
             record_change(session, release.id, tx.now, tx.topics)
 
 
 def resolve_actor(session: Session, release: m.Release, name: str) -> Actor:
-    if name == SYSTEM_ACTOR:
-        return Actor(SYSTEM_ACTOR, Role.RELEASE_MANAGER, None)
-    person = session.exec(
-        select(m.Person).where(m.Person.release_id == release.id, m.Person.name == name)
-    ).first()
+    """The person called `name` in `release`; never the system, even if a plan names it."""
+    person = None
+    if name != SYSTEM_NAME:
+        person = session.exec(
+            select(m.Person).where(m.Person.release_id == release.id, m.Person.name == name)
+        ).first()
     if person is None:
-        names = list(
-            session.exec(select(m.Person.name).where(m.Person.release_id == release.id)).all()
+        names = [
+            n
+            for n in session.exec(
+                select(m.Person.name).where(m.Person.release_id == release.id)
+            ).all()
+            if n != SYSTEM_NAME
+        ]
+        what = (
+            "is the name warroom's own machinery acts under, not a person"
+            if name == SYSTEM_NAME
+            else f"is not a person in release {release.name}"
         )
         raise CommandError(
-            f"{name!r} is not a person in release {release.name}; act as one of "
-            f"{_listing(names)} (--as NAME or $WARROOM_USER)"
+            f"{name!r} {what}; act as one of {_listing(names)} (--as NAME or $WARROOM_USER)"
         )
     return Actor(person.name, Role(person.role), person.team)

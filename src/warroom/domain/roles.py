@@ -17,6 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The name warroom's own machinery (the health poller, the SSH front door)
+# acts under in the audit log and the communication log. It is never a
+# person: no plan, --as, $WARROOM_USER or SSH user name can take it (the
+# command layer gives the system's powers only to an in-process object, see
+# commands/tx.py).
+SYSTEM_NAME = "warroom"
+
 
 class Role(StrEnum):
     RELEASE_MANAGER = "release_manager"

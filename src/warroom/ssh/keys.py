@@ -25,6 +25,7 @@ from pathlib import Path
 import asyncssh
 from sqlmodel import select
 
+from warroom.domain.roles import SYSTEM_NAME
 from warroom.store import models as m
 from warroom.store.engine import Store
 from warroom.store.queries import current_release
@@ -85,6 +86,12 @@ class KeyRing:
             key = parse_public_key(text)
         except ValueError as exc:
             self.problems.append(f"{use.person}'s key ({use.where}) is skipped: {exc}")
+            return
+        if use.person == SYSTEM_NAME:
+            self.problems.append(
+                f"the key at {use.where} is for {SYSTEM_NAME!r}, the name warroom's own "
+                "machinery acts under, which nobody may log in as; it is skipped"
+            )
             return
         if use.person not in self.people:
             self.problems.append(

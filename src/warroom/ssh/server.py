@@ -76,6 +76,7 @@ _PASSED_NAMES = frozenset(
         "PYTHONHOME",
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
+        "XDG_CONFIG_HOME",  # where PostgreSQL databases' audit keys are kept
     }
 )
 _PASSED_PREFIXES = ("LC_", "PG", "WARROOM_")

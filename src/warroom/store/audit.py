@@ -1,24 +1,36 @@
 """The tamper-evident audit log.
 
-Each event's hash is SHA-256 over its own fields and the previous event's
-hash, so changing, removing or reordering any event breaks every hash after
-it. `audit_head` names the last event, so cutting events off the end is
-noticed too. Appending takes the `audit_head` row lock first, which is also
-what serialises writers (see engine.py).
+Each event's hash covers its own fields and the previous event's hash, so
+changing, removing or reordering any event breaks every hash after it. The
+hashes are HMAC-SHA256 under a key kept outside the database
+(store/auditkey.py), so someone who can write the database but not read the
+key cannot recompute the chain after an edit. `audit_head` names the last
+event and carries a keyed seal of it, so cutting events off the end and
+moving the head back is noticed too. A checkpoint (`warroom audit head`)
+kept elsewhere catches what the database alone cannot: a chain rewritten by
+someone who has the key, or put back to an older copy.
+
+Appending takes the `audit_head` row lock first, which is also what
+serialises writers (see engine.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, select
 
+from warroom.domain.text import safe
 from warroom.store import models as m
+from warroom.store.auditkey import AuditKey, AuditKeys
 
 GENESIS_HASH = "0" * 64
 
@@ -29,7 +41,7 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     )
 
 
-def event_hash(
+def _material(
     event_id: int,
     at: datetime,
     actor: str,
@@ -37,9 +49,9 @@ def event_hash(
     release_id: int | None,
     payload: str,
     prev_hash: str,
-) -> str:
+) -> bytes:
     stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
-    material = "\x1f".join(
+    return "\x1f".join(
         [
             str(event_id),
             stamp,
@@ -49,8 +61,31 @@ def event_hash(
             payload,
             prev_hash,
         ]
-    )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    ).encode("utf-8")
+
+
+def event_hash(
+    event_id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    release_id: int | None,
+    payload: str,
+    prev_hash: str,
+    key: AuditKey | None = None,
+) -> str:
+    """The event's hash: HMAC under `key` if the key seals it, else plain SHA-256.
+
+    Plain SHA-256 is what events written before the chain had a key carry.
+    """
+    material = _material(event_id, at, actor, action, release_id, payload, prev_hash)
+    if key is not None and key.seals(event_id):
+        return key.mac(material)
+    return hashlib.sha256(material).hexdigest()
+
+
+def head_seal(key: AuditKey, last_id: int, last_hash: str) -> str:
+    return key.mac(f"audit_head\x1f{last_id}\x1f{last_hash}".encode())
 
 
 def lock_head(session: Session) -> m.AuditHead:
@@ -65,6 +100,7 @@ def lock_head(session: Session) -> m.AuditHead:
 
 def append(
     session: Session,
+    keys: AuditKeys,
     *,
     at: datetime,
     actor: str,
@@ -72,10 +108,12 @@ def append(
     release_id: int | None,
     payload: Mapping[str, Any],
 ) -> m.AuditEvent:
+    """Add one event to the chain, sealed with the database's key (made on first use)."""
     head = lock_head(session)
+    key = keys.for_writing(head.key_id, head.last_id)
     event_id = head.last_id + 1
     body = canonical_json(payload)
-    digest = event_hash(event_id, at, actor, action, release_id, body, head.last_hash)
+    digest = event_hash(event_id, at, actor, action, release_id, body, head.last_hash, key)
     event = m.AuditEvent(
         id=event_id,
         at=at,
@@ -88,10 +126,42 @@ def append(
     )
     head.last_id = event_id
     head.last_hash = digest
+    head.key_id = key.key_id
+    head.seal = head_seal(key, event_id, digest)
     session.add(event)
     session.add(head)
     session.flush()
     return event
+
+
+# ---------------------------------------------------------------- checkpoints
+
+_CHECKPOINT = re.compile(r"(\d+):([0-9a-f]{64})")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How long the chain was and the hash of its last event, at some moment."""
+
+    events: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.events}:{self.hash}"
+
+
+def parse_checkpoint(value: str) -> Checkpoint:
+    """`N:HASH` as `warroom audit head` prints it; ValueError with a sentence otherwise."""
+    match = _CHECKPOINT.fullmatch(value.strip().lower())
+    if match is None:
+        raise ValueError(
+            f"{value!r} is not an audit checkpoint: it looks like 42:<64 hex digits>, "
+            "as `warroom audit head` prints it"
+        )
+    return Checkpoint(int(match.group(1)), match.group(2))
+
+
+# ---------------------------------------------------------------- verifying
 
 
 @dataclass(frozen=True)
@@ -104,79 +174,216 @@ class ChainProblem:
 class ChainReport:
     events: int
     problem: ChainProblem | None
+    head: Checkpoint = Checkpoint(0, GENESIS_HASH)  # the last good event
+    sealed: bool = False  # some events are sealed with the key (not only plain hashes)
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def _events(session: Session, batch: int = 2000) -> Iterator[m.AuditEvent]:
-    last = 0
+@dataclass(frozen=True)
+class _Event:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    release_id: int | None
+    payload: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def label(self) -> str:
+        return (
+            f"audit event #{self.id} ({safe(self.action)} by {safe(self.actor)} "
+            f"at {self.at:%Y-%m-%d %H:%M:%S}Z)"
+        )
+
+
+_COLUMNS = ("id", "at", "actor", "action", "release_id", "payload", "prev_hash", "hash")
+_TEXT_COLUMNS = ("actor", "action", "payload", "prev_hash", "hash")
+
+
+def _what(value: object) -> str:
+    if value is None:
+        return "missing (NULL)"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "binary data, not text"
+    return f"{safe(repr(value)[:60])}, which is not valid"
+
+
+def _parse(row: tuple[Any, ...]) -> _Event | ChainProblem:
+    """One raw row as warroom wrote it, or the sentence that says what is wrong with it."""
+    values = dict(zip(_COLUMNS, row, strict=True))
+    event_id = values["id"]
+    if not isinstance(event_id, int):
+        return ChainProblem(None, f"an audit event's id is {_what(event_id)}")
+
+    def bad(column: str) -> ChainProblem:
+        return ChainProblem(
+            event_id,
+            f"audit event #{event_id} is malformed: its {column} is {_what(values[column])}; "
+            "it was not written by warroom",
+        )
+
+    at = values["at"]
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at)
+        except ValueError:
+            return bad("at")
+    if not isinstance(at, datetime):
+        return bad("at")
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    for column in _TEXT_COLUMNS:
+        if not isinstance(values[column], str):
+            return bad(column)
+    release_id = values["release_id"]
+    if release_id is not None and not isinstance(release_id, int):
+        return bad("release_id")
+    return _Event(
+        event_id,
+        at,
+        values["actor"],
+        values["action"],
+        release_id,
+        values["payload"],
+        values["prev_hash"],
+        values["hash"],
+    )
+
+
+def _rows(session: Session, batch: int = 2000) -> Iterator[tuple[Any, ...]]:
+    # Raw columns, not ORM objects: a row someone else wrote may hold anything
+    # (a BLOB, a date that is not one, NULLs) and must be named, not crash.
+    query = text(
+        f"SELECT {', '.join(_COLUMNS)} FROM audit_event WHERE id > :last ORDER BY id LIMIT :n"
+    )
+    last: Any = 0
     while True:
-        rows = session.exec(
-            select(m.AuditEvent)
-            .where(col(m.AuditEvent.id) > last)
-            .order_by(col(m.AuditEvent.id))
-            .limit(batch)
-        ).all()
+        rows = session.execute(query, {"last": last, "n": batch}).all()
         if not rows:
             return
-        yield from rows
-        last = rows[-1].id
+        yield from (tuple(row) for row in rows)
+        last = rows[-1][0]
 
 
-def verify(session: Session) -> ChainReport:
-    """Walk the whole chain; report the first event that does not hold up."""
-    prev_hash = GENESIS_HASH
-    expected_id = 1
-    count = 0
-    for event in _events(session):
-        label = f"audit event #{event.id} ({event.action} by {event.actor} at {event.at:%Y-%m-%d %H:%M:%S}Z)"
-        if event.id != expected_id:
-            return ChainReport(
-                count,
-                ChainProblem(
-                    expected_id,
-                    f"audit event #{expected_id} is missing: the chain jumps to #{event.id}",
-                ),
-            )
-        if event.prev_hash != prev_hash:
-            return ChainReport(
-                count,
-                ChainProblem(
-                    event.id,
-                    f"{label} does not follow the event before it: an event was removed or replaced",
-                ),
-            )
-        digest = event_hash(
-            event.id,
-            event.at,
-            event.actor,
-            event.action,
-            event.release_id,
-            event.payload,
-            event.prev_hash,
-        )
-        if digest != event.hash:
-            return ChainReport(
-                count,
-                ChainProblem(
-                    event.id,
-                    f"{label} does not match its hash: it was changed after it was written",
-                ),
-            )
-        prev_hash = event.hash
-        expected_id += 1
-        count += 1
-    head = session.get(m.AuditHead, 1)
+def verify(session: Session, keys: AuditKeys, checkpoint: Checkpoint | None = None) -> ChainReport:
+    """Walk the whole chain; report the first thing that does not hold up.
+
+    With `checkpoint`, also prove that the chain still holds that many events
+    and that the last of them is unchanged. Raises AuditKeyError (a
+    StoreError) only when the key file exists but cannot be read.
+    """
+    key = keys.for_reading()
+    head = session.execute(
+        text("SELECT last_id, last_hash, key_id, seal FROM audit_head WHERE id = 1")
+    ).first()
     if head is None:
-        return ChainReport(count, ChainProblem(None, "the audit head is missing"))
-    if head.last_id != count or head.last_hash != prev_hash:
+        return ChainReport(0, ChainProblem(None, "the audit head is missing"))
+    last_id, last_hash, key_id, seal = head
+    if key is None and key_id is not None:
         return ChainReport(
-            count,
+            0,
             ChainProblem(
-                count + 1,
-                f"the chain ends at #{count} but the head says #{head.last_id}: events were cut off the end",
+                None,
+                f"this database's audit chain is sealed with key {safe(str(key_id))}, but there "
+                f"is no key file at {keys.path}: copy it from the machine that first wrote the "
+                "database, or point $WARROOM_AUDIT_KEY_FILE at it",
             ),
         )
-    return ChainReport(count, None)
+    if key is not None and key_id is not None and key_id != key.key_id:
+        return ChainReport(
+            0,
+            ChainProblem(
+                None,
+                f"the audit key file {key.path} holds key {key.key_id}, but this database's "
+                f"chain is sealed with key {safe(str(key_id))}: verify with this database's "
+                "key file ($WARROOM_AUDIT_KEY_FILE)",
+            ),
+        )
+
+    good = Checkpoint(0, GENESIS_HASH)
+
+    def broken(event_id: int | None, message: str) -> ChainReport:
+        return ChainReport(good.events, ChainProblem(event_id, message), good)
+
+    try:
+        for row in _rows(session):
+            event = _parse(row)
+            if isinstance(event, ChainProblem):
+                return broken(event.event_id, event.message)
+            expected = good.events + 1
+            if event.id != expected:
+                return broken(
+                    expected, f"audit event #{expected} is missing: the chain jumps to #{event.id}"
+                )
+            if event.prev_hash != good.hash:
+                return broken(
+                    event.id,
+                    f"{event.label} does not follow the event before it: "
+                    "an event was removed or replaced",
+                )
+            digest = event_hash(
+                event.id,
+                event.at,
+                event.actor,
+                event.action,
+                event.release_id,
+                event.payload,
+                event.prev_hash,
+                key,
+            )
+            if digest != event.hash:
+                return broken(
+                    event.id,
+                    f"{event.label} does not match its hash: it was changed after it was "
+                    "written, or the chain was recomputed without warroom's key",
+                )
+            if (
+                checkpoint is not None
+                and event.id == checkpoint.events
+                and digest != checkpoint.hash
+            ):
+                return broken(
+                    event.id,
+                    f"{event.label} is not the event checkpoint {checkpoint} names: the chain "
+                    "up to the checkpoint was rewritten",
+                )
+            good = Checkpoint(event.id, digest)
+    except DBAPIError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "error"
+        return broken(
+            None,
+            f"the audit_event table cannot be read as warroom wrote it ({safe(first)}): "
+            "it was altered outside warroom",
+        )
+
+    count = good.events
+    if checkpoint is not None and count < checkpoint.events:
+        return broken(
+            count + 1,
+            f"the chain ends at #{count} but checkpoint {checkpoint} says it reached "
+            f"#{checkpoint.events}: events were cut off the end",
+        )
+    if key is not None and count < key.first_sealed:
+        return broken(
+            count + 1,
+            f"the chain ends at #{count} but its key ({key.path}) was made to seal event "
+            f"#{key.first_sealed}: events were cut off the end",
+        )
+    if last_id != count or last_hash != good.hash:
+        return broken(
+            count + 1,
+            f"the chain ends at #{count} but the head says #{safe(str(last_id))}: "
+            "events were cut off the end",
+        )
+    sealed = key is not None and key.seals(count)
+    if sealed and key is not None and seal != head_seal(key, count, good.hash):
+        return broken(
+            count + 1,
+            f"the audit head was moved by something other than warroom (its seal does not "
+            f"match): events after #{count} were cut off the end",
+        )
+    return ChainReport(count, None, good, sealed)

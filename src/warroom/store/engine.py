@@ -15,13 +15,16 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import DBAPIError as _DBAPIError
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from warroom.store.auditkey import AuditKeys
 
 DEFAULT_URL = "sqlite:///warroom.db"
 BUSY_TIMEOUT_S = 10.0
@@ -126,6 +129,18 @@ class Store:
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True)
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._audit_keys: AuditKeys | None = None
+
+    @property
+    def audit_keys(self) -> AuditKeys:
+        """The key that seals this database's audit chain (found or made on first write)."""
+        if self._audit_keys is None:
+            from warroom.store.auditkey import AuditKeys, default_key_path
+
+            self._audit_keys = AuditKeys(
+                default_key_path(self.url, self.sqlite_path), self.display_url()
+            )
+        return self._audit_keys
 
     @property
     def backend(self) -> str:

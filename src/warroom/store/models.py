@@ -263,6 +263,11 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_id: int = 0
     last_hash: str = Field(max_length=64)
+    # The id of the key that seals the chain (see store/auditkey.py), never the key.
+    key_id: str | None = Field(default=None, max_length=16)
+    # HMAC of (last_id, last_hash) under that key: moving the head back to
+    # hide events cut off the end needs the key too.
+    seal: str | None = Field(default=None, max_length=64)
 
 
 class Change(SQLModel, table=True):
