@@ -16,7 +16,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.conftest import check_everything, read_snapshot
-from tests.tui_support import BIG, SIZE, make_app, settled, wait_until
+from tests.tui_support import LAYOUT_SIZES, SIZE, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
 from warroom.store.engine import Store
@@ -149,11 +149,16 @@ def test_after_completion(
     assert _snap(snap_compare, db_path, clock)
 
 
-def test_big_terminal_mid_deploy(
-    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
+@pytest.mark.parametrize("size", LAYOUT_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_mid_deploy_at_each_terminal_size(
+    snap_compare: SnapCompare,
+    sqlite_loaded: Store,
+    db_path: Path,
+    clock: FixedClock,
+    size: tuple[int, int],
 ) -> None:
     mid_deploy_with_a_failure(sqlite_loaded, clock)
-    assert _snap(snap_compare, db_path, clock, size=BIG)
+    assert _snap(snap_compare, db_path, clock, size=size)
 
 
 @pytest.mark.parametrize("pane", ["1", "2", "3", "4", "5"])

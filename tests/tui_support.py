@@ -12,6 +12,8 @@ from warroom.tui.app import AppConfig, WarroomApp, create_app
 
 SIZE = (120, 36)
 BIG = (200, 60)
+# The terminal sizes the layout must hold at (snapshots and layout tests).
+LAYOUT_SIZES = [(80, 24), (120, 40), (160, 48), (200, 60)]
 
 
 def make_app(db: str | Path, identity: str, clock: Clock, *, poll: float = 0.05) -> WarroomApp:

@@ -33,9 +33,7 @@ def _item_label(item: ItemView, zone: str) -> Text:
 
 def _decision_label(decision: DecisionView | None, zone: str) -> Text:
     if decision is None:
-        return Text(
-            "Decision: none yet — walk the list, then the release manager decides", "bold yellow"
-        )
+        return Text("Decision: none yet (release manager)", "bold yellow")
     style = {
         "GO": "bold black on green",
         "NO-GO": "bold white on red",

@@ -76,6 +76,7 @@ class LogLines(RichLog):
         # pane shrinking (a trigger banner appears) leaves the scroll offset
         # where it was, which is no longer the bottom, though nobody scrolled.
         self.following = True
+        self._width = 0
 
     def watch_virtual_size(self, size: Size) -> None:
         self._scroll_update(size)
@@ -85,8 +86,16 @@ class LogLines(RichLog):
         self.following = new_value >= self.max_scroll_y
 
     def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._width:
+            # Lines are wrapped when written: a new width wraps them afresh
+            # (a narrower pane would otherwise cut them off at the edge).
+            self._width = event.size.width
+            self.post_message(self.Rewrap())
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    class Rewrap(Message):
+        """The pane's width changed: the log's lines need wrapping afresh."""
 
 
 class CommsLog(Vertical):
@@ -190,6 +199,11 @@ class CommsLog(Vertical):
             with select.prevent(Select.Changed):
                 select.set_options(options)
                 select.value = self._filter
+
+    @on(LogLines.Rewrap)
+    def _rewrap(self, event: LogLines.Rewrap) -> None:
+        if self._snapshot is not None:
+            self._rewrite()
 
     @on(Select.Changed, "#log-filter")
     def _filter_changed(self, event: Select.Changed) -> None:

@@ -217,7 +217,9 @@ class DeployTable(DataTable[Text]):
         return value
 
     def _width_of(self, key: str) -> int:
-        label = cell_len(LABELS[key]) + (len(self._zone) + 3 if key == "planned" else 0)
+        label = cell_len(LABELS[key])
+        if key == "planned" and self._zone != "UTC":
+            label += len(self._zone) + 3  # "Planned (Europe/Berlin)"
         widest = max((self._cells[(name, key)].cell_len for name in self._order), default=0)
         return max(label, widest) + 2 * self.cell_padding
 

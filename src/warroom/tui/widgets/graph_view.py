@@ -250,6 +250,10 @@ class GraphView(ScrollView, can_focus=True):
         self.select(service)
         self.post_message(self.ServiceSelected(service))
 
+    def on_resize(self, event: events.Resize) -> None:
+        # A smaller pane (a smaller terminal, the banner) keeps the selection in view.
+        self.call_after_refresh(self._reveal)
+
     def _reveal(self) -> None:
         layout, selected = self._layout, self._selected
         if layout is None or selected is None or selected not in layout.nodes:

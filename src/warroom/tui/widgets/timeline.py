@@ -64,7 +64,8 @@ class Timeline(Widget, can_focus=True):
         columns = max(1, width // CELL_WIDTH)
         # Leave the screen to the graph and the tables: a few rows at 36
         # lines, more on a tall terminal; the rest is summarised.
-        cap = max(2, min(6, self.screen.size.height // 12)) if self.is_attached else 3
+        # (One row on a 24-line terminal, so the graph and the tables keep theirs.)
+        cap = max(1, min(6, (self.screen.size.height - 12) // 8)) if self.is_attached else 3
         if self.parent is not None and self.parent.has_class("-maximized"):
             cap = max(cap, self.screen.size.height - 6)  # zoomed: every milestone
         return min(cap, -(-count // columns))

@@ -1,0 +1,86 @@
+"""The layout holds at every terminal size, and every time on screen is on the plan's clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.churn import lines_of
+from tests.conftest import SAMPLE, T0
+from tests.test_tui_snapshots import mid_deploy_with_a_failure
+from tests.tui_support import LAYOUT_SIZES, make_app, settled, wait_until
+from warroom.clock import FixedClock
+from warroom.commands import Commands
+from warroom.commands.load import load_plan
+from warroom.domain.plan import parse_plan_text
+from warroom.store.engine import Store
+from warroom.tui.widgets.checklist import Checklist
+from warroom.tui.widgets.comms_log import CommsLog
+from warroom.tui.widgets.deploy_table import LABELS, DeployTable
+from warroom.tui.widgets.graph_view import GraphView
+from warroom.tui.widgets.timeline import Timeline
+
+
+@pytest.mark.parametrize("size", LAYOUT_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_no_pane_cuts_its_own_labels(
+    sqlite_loaded: Store, db_path: Path, clock: FixedClock, size: tuple[int, int]
+) -> None:
+    mid_deploy_with_a_failure(sqlite_loaded, clock)
+    app = make_app(db_path, "sarah", clock)
+    async with app.run_test(size=size) as pilot:
+        await settled(pilot)
+        table = app.query_one(DeployTable)
+        header = lines_of(table)[0]
+        shown = [str(column.label) for column in table.columns.values()]
+        # Whole column headings only (never "Ve" or "1."), and no column
+        # scrolled off the pane's right edge.
+        assert all(label in header for label in shown), (header, shown)
+        assert table.max_scroll_x == 0
+        assert "Service" in shown and "State" in shown
+        # Every service has its row on screen at every size but the smallest.
+        body = "\n".join(lines_of(table))
+        rows_seen = sum(name in body for name in table._order)
+        assert rows_seen >= (3 if size[1] <= 24 else len(table._order))
+        # The decision line of the go/no-go pane is whole.
+        checklist = "\n".join(lines_of(app.query_one(Checklist)))
+        assert "Decision:" in checklist and "GO" in checklist
+        # Zoomed, the deploy table shows more (at 160 columns and up, every
+        # column), inside the screen.
+        unzoomed = len(table.columns)
+        await pilot.press("2", "z")
+        wanted = len(LABELS) if size[0] >= 160 else unzoomed + 1
+        await wait_until(pilot, lambda: len(table.columns) >= wanted, "more columns")
+        assert table.region.right <= size[0]
+        header = lines_of(table)[0]
+        assert all(str(c.label) in header for c in table.columns.values()), header
+
+
+async def test_times_are_on_the_plans_clock_and_say_which(tmp_path: Path) -> None:
+    text = SAMPLE.read_text(encoding="utf-8").replace("timezone: UTC", "timezone: Europe/Berlin")
+    assert "Europe/Berlin" in text
+    url = f"sqlite:///{tmp_path / 'warroom.db'}"
+    store = Store(url)
+    clock = FixedClock(T0)  # 13:20 UTC = 14:20 CET
+    load_plan(
+        store, parse_plan_text(text, source="berlin.yaml"), text, loaded_by="sarah", clock=clock
+    )
+    Commands(store, clock, "pat").post_message("hello from support")
+    app = make_app(url, "sarah", clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(pilot)
+        log = app.query_one(CommsLog)
+        await wait_until(pilot, lambda: any("hello" in s.text for s in log.lines.lines), "the log")
+        line = next(s.text for s in log.lines.lines if "hello" in s.text)
+        assert line.startswith("14:20:00"), line  # local wall time, not 13:20 UTC
+        assert app.query_one("#pane-log").border_subtitle == "times in CET"
+        countdown = "\n".join(lines_of(app.query_one(Timeline)))
+        assert "14:20 CET" in countdown and "13:20 UTC" in countdown
+        assert "14:30 go/no-go" in countdown  # the 13:30 UTC meeting, on the plan's clock
+        table = app.query_one(DeployTable)
+        assert "Planned (Europe/Berlin)" in [str(c.label) for c in table.columns.values()] or (
+            "Planned" not in lines_of(table)[0]
+        )
+        graph_lines = "\n".join(lines_of(app.query_one(GraphView)))
+        assert "api-gateway" in graph_lines
+    store.dispose()
