@@ -140,6 +140,9 @@ def main(ctx: click.Context, db: str | None, user: str | None, release: str | No
     With no command, opens the war-room TUI as --as NAME (or $WARROOM_USER,
     or your login name) on --db URL (or $WARROOM_DB, or ./warroom.db).
     """
+    from warroom.lifeline import watch_from_env
+
+    watch_from_env()  # started by `warroom demo`: end with it
     ctx.obj = Settings(db=db, user=user, release=release)
     if ctx.invoked_subcommand is None:
         _run_tui()
@@ -348,19 +351,24 @@ def demo(user: str | None, keep: bool) -> None:
     clock that starts just before the go/no-go meeting; it is all removed
     when you quit. Press F in the war room to inject a fault into a service.
     """
-    from warroom.demo import demo_room
-    from warroom.tui.app import AppConfig, create_app
+    from warroom.demo import DemoRoom, run_demo
+    from warroom.tui.app import AppConfig, WarroomApp, create_app
 
     identity = user or _settings().user or "sarah"
-    with demo_room(keep) as room:
-        config = AppConfig(
-            db_url=room.db_url,
-            identity=identity,
-            clock=room.clock,
-            simulator_url=room.control_url,
-            db_label="the demo database (temporary)",
+
+    def build(room: DemoRoom) -> WarroomApp:
+        return create_app(
+            AppConfig(
+                db_url=room.db_url,
+                identity=identity,
+                clock=room.clock,
+                simulator_url=room.control_url,
+                db_label="the demo database (temporary)",
+            )
         )
-        create_app(config).run()
+
+    # A closed window or a dropped SSH connection tears the room down as quitting does.
+    sys.exit(run_demo(build, keep))
 
 
 def _register_simulator() -> None:
