@@ -286,7 +286,7 @@ def test_load_cycle_prints_cycle_and_creates_nothing(cli: Cli) -> None:
     assert not cli.db.exists()
     status = cli("status")
     assert status.returncode == 1
-    assert "warroom load" in status.stderr
+    assert f"warroom --db sqlite:///{cli.db} load PLAN --as MANAGER" in status.stderr
 
 
 def test_load_cycle_into_a_used_database_writes_nothing(loaded: Cli) -> None:
@@ -363,7 +363,7 @@ def test_db_option_on_the_command_line(cli: Cli) -> None:
     assert json.loads(cli.ok("--db", url, "status", "--json").stdout)["release"]["name"] == "v2.5.0"
     missing = cli("status")
     assert missing.returncode == 1
-    assert "warroom load" in missing.stderr
+    assert f"warroom --db sqlite:///{cli.db} load PLAN --as MANAGER" in missing.stderr
 
 
 def test_default_database_is_warroom_db_in_the_cwd(cli: Cli) -> None:
@@ -386,8 +386,58 @@ def test_bad_clock_is_a_sentence(loaded: Cli) -> None:
 
 def test_status_without_database_says_how_to_load(cli: Cli) -> None:
     line = assert_refused(cli("status"))
-    assert "warroom load" in line
+    assert f"warroom --db sqlite:///{cli.db} load PLAN --as MANAGER" in line
     assert not cli.db.exists()  # status never creates a database
+
+
+def _open_tui(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
+    """`warroom [tui]` where it must refuse before drawing anything (no terminal given:
+    a war room that started anyway would hang until the timeout fails the test)."""
+    proc = subprocess.run(
+        [str(WARROOM), *args],
+        cwd=cli.cwd,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("command", [(), ("tui",)], ids=["warroom", "warroom tui"])
+def test_the_war_room_refuses_a_database_that_does_not_exist(
+    cli: Cli, command: tuple[str, ...]
+) -> None:
+    missing = cli.cwd / "typo.db"
+    line = assert_refused(_open_tui(cli, "--db", f"sqlite:///{missing}", *command))
+    assert f"no warroom database at {missing}" in line
+    assert f"warroom --db sqlite:///{missing} load PLAN --as MANAGER" in line
+    assert not missing.exists()  # looking never creates a database
+
+
+@pytest.mark.parametrize("command", [(), ("tui",)], ids=["warroom", "warroom tui"])
+def test_the_war_room_refuses_a_file_that_is_not_a_database(
+    cli: Cli, command: tuple[str, ...]
+) -> None:
+    notes = cli.cwd / "notes.txt"
+    text = "release notes for v2.5.0, not a database at all\n" * 20
+    notes.write_text(text, encoding="utf-8")
+    line = assert_refused(_open_tui(cli, "--db", f"sqlite:///{notes}", *command))
+    assert f"{notes} is not a warroom database" in line
+    assert "--db" in line
+    assert notes.read_text(encoding="utf-8") == text
+
+
+def test_a_file_that_is_not_a_database_is_named_by_every_command(cli: Cli) -> None:
+    notes = cli.cwd / "notes.txt"
+    notes.write_text("not a database\n" * 50, encoding="utf-8")
+    cli.env["WARROOM_DB"] = f"sqlite:///{notes}"
+    for args in (("status",), ("say", "hello", "--as", "sarah"), ("audit", "verify")):
+        line = assert_refused(cli(*args))
+        assert f"{notes} is not a warroom database" in line, args
 
 
 def test_status_json_shape(loaded: Cli) -> None:

@@ -58,8 +58,12 @@ def test_unknown_person_is_refused_and_told_who_can_act(loaded: Store, as_: As) 
 
 
 def test_no_release_loaded_says_how_to_load(store: Store, clock: FixedClock) -> None:
-    with pytest.raises(CommandError, match="warroom load PLAN"):
+    with pytest.raises(CommandError) as refused:
         Commands(store, clock, "sarah").post_message("hello")
+    # The hint names this database (a PostgreSQL URL's password hidden, the URL quoted).
+    assert "warroom --db " in str(refused.value)
+    assert store.display_url() in str(refused.value)
+    assert "load PLAN --as MANAGER" in str(refused.value)
 
 
 # ---------------------------------------------------------------- checklists

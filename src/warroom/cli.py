@@ -158,6 +158,11 @@ def _run_tui(via: str = "terminal") -> None:
         normalise_url(url)
     except StoreError as exc:
         fail(str(exc))
+    # Refuse here, in one sentence, what the war room could only retry forever:
+    # a missing SQLite file (never created by opening it) or one that is not a
+    # database. A database without a release yet is fine: the room waits for one.
+    with _store():
+        pass
     config = AppConfig(
         db_url=url, identity=settings.identity, clock=_clock(), release=settings.release, via=via
     )
@@ -272,7 +277,9 @@ def status(as_json: bool) -> None:
                 if release is None and wanted:
                     fail(f"release {wanted!r} is not loaded in this database")
                 if release is None:
-                    fail("no release is loaded in this database; load one with: warroom load PLAN")
+                    fail(
+                        f"no release is loaded in this database; load one with: {store.load_hint()}"
+                    )
                 now = clock.now()
                 snapshot = load_snapshot(session, release, now=now)
         except StoreError as exc:
@@ -733,7 +740,7 @@ def ssh_authorized_keys(command_path: str | None) -> None:
     if release is None:
         if settings.release:
             fail(f"release {settings.release!r} is not loaded in this database")
-        fail("no release is loaded in this database; load one with: warroom load PLAN")
+        fail(f"no release is loaded in this database; load one with: {store.load_hint()}")
     lines: list[str] = []
     problems: list[str] = []
     for person in people:

@@ -190,7 +190,7 @@ def open_tx(store: Store, clock: Clock, actor_name: str, release_name: str | Non
             if release_name:
                 raise CommandError(f"release {release_name!r} is not loaded in this database")
             raise CommandError(
-                "no release is loaded in this database; load one with: warroom load PLAN"
+                f"no release is loaded in this database; load one with: {store.load_hint()}"
             )
         actor = resolve_actor(session, release, actor_name)
         tx = Tx(session, release, actor, clock.now())
