@@ -655,14 +655,36 @@ def test_deploy_done_allowed_for_a_service_without_steps(cli: Cli) -> None:
 
 
 def test_deploy_fail_allowed_and_refused(go: Cli) -> None:
-    assert "not started" in go.refused("deploy", "fail", "api-gateway", "--as", "raj")
+    assert "not started" in go.refused(
+        "deploy", "fail", "api-gateway", "--as", "raj", "--reason", "x"
+    )
     go.ok("deploy", "start", "api-gateway", "--as", "raj")
     assert "infra" in go.refused("deploy", "fail", "api-gateway", "--as", "lisa", "--reason", "x")
     go.ok("deploy", "fail", "api-gateway", "--as", "raj", "--reason", "pods crashlooping")
     status = go.status()
     assert service(status, "api-gateway")["state"] == "failed"
     assert "pods crashlooping" in status["log"][-1]["text"]
-    assert "already failed" in go.refused("deploy", "fail", "api-gateway", "--as", "raj")
+    assert "already failed" in go.refused(
+        "deploy", "fail", "api-gateway", "--as", "raj", "--reason", "x"
+    )
+
+
+def test_deploy_fail_needs_a_reason(go: Cli) -> None:
+    go.ok("deploy", "start", "api-gateway", "--as", "raj")
+    before = dump(go.db)
+    missing = go("deploy", "fail", "api-gateway", "--as", "raj")
+    assert missing.returncode == 2, describe(missing)
+    assert "--reason" in missing.stderr
+    assert "say what went wrong with api-gateway" in go.refused(
+        "deploy", "fail", "api-gateway", "--as", "raj", "--reason", "  "
+    )
+    assert dump(go.db) == before
+    assert service(go.status(), "api-gateway")["state"] == "deploying"
+
+
+def test_go_no_go_item_refusal_names_the_release_manager_only(ready: Cli) -> None:
+    line = ready.refused("item", "uncheck", "gng-1", "--as", "lisa")
+    assert line.endswith("may not check or uncheck gng-1: only the release manager can"), line
 
 
 # ---------------------------------------------------------------- runbook steps

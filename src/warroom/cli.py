@@ -416,9 +416,9 @@ def deploy_done(service: str) -> None:
 @deploy.command("fail")
 @common_options
 @click.argument("service")
-@click.option("--reason", default="", help="What went wrong (goes in the log).")
+@click.option("--reason", required=True, help="What went wrong (goes in the log).")
 def deploy_fail(service: str, reason: str) -> None:
-    """Mark SERVICE's deploy failed."""
+    """Mark SERVICE's deploy failed, saying what went wrong."""
     _run(lambda c: c.fail_deploy(service, reason))
 
 

@@ -253,8 +253,10 @@ class Commands:
             return f"{service.name} is done"
 
     def fail_deploy(
-        self, service_name: str, reason: str = "", *, expect_version: int | None = None
+        self, service_name: str, reason: str, *, expect_version: int | None = None
     ) -> str:
+        """Mark a deploy failed; `reason` (what went wrong) is required: a failure
+        with no reason in the log leaves the room guessing what to roll back for."""
         with self._tx() as tx:
             service = tx.service(service_name)
             tx.require(Action.FAIL_DEPLOY, service.team, service.name)
@@ -262,9 +264,14 @@ class Commands:
             refusal = lc.fail_refusal(service.name, DeployState(service.state))
             if refusal:
                 raise CommandError(refusal)
+            if not reason.strip():
+                raise CommandError(
+                    f"say what went wrong with {service.name} (the reason goes in the log)"
+                )
             self._set_state(tx, service, DeployState.FAILED)
-            why = f": {reason.strip()}" if reason.strip() else ""
-            tx.system_line(f"✗ {service.name} {service.version} FAILED{why}", service.name)
+            tx.system_line(
+                f"✗ {service.name} {service.version} FAILED: {reason.strip()}", service.name
+            )
             tx.audit("deploy.fail", {"service": service.name, "reason": reason.strip()})
             return f"{service.name} is marked failed"
 
