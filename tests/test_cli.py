@@ -516,6 +516,89 @@ def test_status_text(loaded: Cli) -> None:
     assert "gng-1" in out
 
 
+HOSTILE = "deploy \x1b]0;pwned\x07 done \x1b[2J gone \x9b31m red \x08\x08 back \u202eevil"
+CONTROLS = ("\x1b", "\x07", "\x9b", "\x08", "\u202e")
+
+
+@pytest.mark.parametrize(
+    ("day", "now", "local"),
+    [
+        # Berlin is on CET (UTC+1) in March, on CEST (UTC+2) in July.
+        (
+            "2024-03-20",
+            "2024-03-20T13:20:00Z",
+            {
+                "13:20": "14:20",
+                "13:30": "14:30",
+                "14:00": "15:00",
+                "16:00": "17:00",
+                "18:00": "19:00",
+                "zone": "CET",
+            },
+        ),
+        (
+            "2024-07-10",
+            "2024-07-10T13:20:00Z",
+            {
+                "13:20": "15:20",
+                "13:30": "15:30",
+                "14:00": "16:00",
+                "16:00": "18:00",
+                "18:00": "20:00",
+                "zone": "CEST",
+            },
+        ),
+    ],
+    ids=["CET", "CEST"],
+)
+def test_status_text_shows_times_on_the_plan_s_clock(
+    cli: Cli, day: str, now: str, local: dict[str, str]
+) -> None:
+    plan = cli.cwd / "berlin.yaml"
+    text = SAMPLE.read_text(encoding="utf-8").replace("timezone: UTC", "timezone: Europe/Berlin")
+    plan.write_text(text.replace("2024-03-20", day), encoding="utf-8")
+    cli.env["WARROOM_NOW"] = now
+    cli.ok("load", str(plan), "--as", "sarah")
+    cli.ok("item", "check", *[i["id"] for i in cli.status()["checklists"]], "--as", "sarah")
+    cli.ok("decide", "go", "--as", "sarah", "--why", "all green")
+    zone = local["zone"]
+
+    out = cli.ok("status").stdout
+
+    assert f"now {local['13:20']} {zone}" in out
+    assert f"go/no-go {local['13:30']} {zone}" in out
+    assert f"window {day} {local['14:00']}–{local['16:00']} {zone}" in out
+    assert f"rollback until {local['18:00']} {zone}" in out
+    assert f"by sarah at {local['13:20']} {zone}" in out
+    assert f"Services (deploy waves; times in {zone})" in out
+    assert "api-gateway" in out and f"planned {local['14:00']}" in out
+    assert f"Log (times in {zone})" in out
+    assert f"  {local['13:20']}:00 " in out
+    assert "UTC" not in out  # the load's log line too is on the plan's clock
+    # Scripts keep UTC ISO-8601.
+    assert cli.status()["release"]["window"]["start"] == f"{day}T14:00:00Z"
+    # Refusals that quote a time use the same clock.
+    line = cli.refused("item", "check", "gng-1", "--as", "sarah")
+    assert f"already checked by sarah at {local['13:20']}:00 {zone}" in line
+
+
+def test_status_text_shows_what_people_wrote_inert(ready: Cli) -> None:
+    ready.ok("decide", "go", "--as", "sarah", "--why", HOSTILE)
+    ready.ok("say", HOSTILE, "--as", "mike")
+    ready.ok("deploy", "start", "api-gateway", "--as", "raj")
+    ready.ok("deploy", "fail", "api-gateway", "--as", "raj", "--reason", HOSTILE)
+
+    out = ready.ok("status").stdout
+
+    for control in CONTROLS:
+        assert control not in out, f"{control!r} reached the terminal"
+    assert "deploy ␛]0;pwned␇ done ␛[2J gone \\x9b31m red ␈␈ back \\u202eevil" in out
+    # The rationale (decision line and its log line), the message, the failure reason.
+    assert out.count("␛]0;pwned␇") == 4
+    # JSON escapes control characters itself and keeps the text as written.
+    assert any(entry["text"] == HOSTILE for entry in ready.status()["log"])
+
+
 # ---------------------------------------------------------------- identity
 
 

@@ -21,6 +21,7 @@ from warroom.commands.tx import CommandError, Tx, open_tx
 from warroom.domain import lifecycle as lc
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
+from warroom.domain.timeline import when
 from warroom.store import models as m
 from warroom.store.engine import Store
 
@@ -28,8 +29,9 @@ MAX_MESSAGE = 2000
 LEAD_CALL = "lead-call"
 
 
-def _hm(moment: datetime | None) -> str:
-    return "?" if moment is None else f"{moment:%H:%M:%S}Z"
+def _hm(moment: datetime | None, zone: str) -> str:
+    """A time in a sentence, on the plan's clock and saying which (`15:05:00 CET`)."""
+    return "?" if moment is None else when(moment, zone, "%H:%M:%S")
 
 
 class Commands:
@@ -133,12 +135,14 @@ class Commands:
             )
         tx.require(Action.CHECK_ITEM, item.team, key)
         state_now = (
-            f"checked by {item.done_by} at {_hm(item.done_at)}" if item.done_at else "unchecked"
+            f"checked by {item.done_by} at {_hm(item.done_at, tx.release.timezone)}"
+            if item.done_at
+            else "unchecked"
         )
         tx.check_version(f"{key} ({item.text})", item.row_version, expect_version, state_now)
         if done and item.done_at is not None:
             raise CommandError(
-                f"{key} ({item.text}) is already checked by {item.done_by} at {_hm(item.done_at)}"
+                f"{key} ({item.text}) is already checked by {item.done_by} at {_hm(item.done_at, tx.release.timezone)}"
             )
         if not done and item.done_at is None:
             raise CommandError(f"{key} ({item.text}) is not checked")
@@ -448,7 +452,7 @@ class Commands:
                 )
             if trigger.acked_by:
                 raise CommandError(
-                    f"{tid} was already acknowledged by {trigger.acked_by} at {_hm(trigger.acked_at)}"
+                    f"{tid} was already acknowledged by {trigger.acked_by} at {_hm(trigger.acked_at, tx.release.timezone)}"
                 )
             trigger.acked_by = tx.actor.name
             trigger.acked_at = tx.now
