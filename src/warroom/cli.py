@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from warroom.domain.text import safe
+
 if TYPE_CHECKING:
     from warroom.clock import Clock
     from warroom.commands import Commands
@@ -51,8 +53,15 @@ def _login_name() -> str:
         return "unknown"
 
 
+def echo(text: str, *, err: bool = False) -> None:
+    """Print for a person. Plans, people and endpoints wrote parts of what we
+    print (names, step texts, reasons): `safe` shows their control characters
+    and escape sequences inert, so none of them acts on the terminal."""
+    click.echo(safe(text, newlines=True), err=err)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"warroom: {message}", err=True)
+    echo(f"warroom: {safe(message)}", err=True)
     sys.exit(code)
 
 
@@ -120,7 +129,7 @@ def _run(action: Callable[[Commands], str]) -> None:
     with _store() as store:
         commands = Commands(store, _clock(), settings.identity, settings.release)
         try:
-            click.echo(action(commands))
+            echo(action(commands))
         except (CommandError, StoreError) as exc:
             fail(str(exc))
 
@@ -203,7 +212,7 @@ def check(plan: str, as_json: bool) -> None:
     try:
         parsed = load_plan(plan)
     except PlanInvalid as exc:
-        click.echo(exc.render(), err=True)
+        echo(exc.render(), err=True)
         fail(f"{plan} is not a valid plan ({exc})")
     graph = parsed.graph()
     waves = g.waves(graph)
@@ -220,13 +229,13 @@ def check(plan: str, as_json: bool) -> None:
             )
         )
         return
-    click.echo(
+    echo(
         f"{plan}: release {parsed.release} is valid — {len(parsed.services)} services, {len(waves)} waves"
     )
-    click.echo("Deploy waves:")
+    echo("Deploy waves:")
     for number, wave in enumerate(waves, start=1):
-        click.echo(f"  {number}. {', '.join(wave)}")
-    click.echo("Rollback order: " + " → ".join(g.rollback_order(graph)))
+        echo(f"  {number}. {', '.join(wave)}")
+    echo("Rollback order: " + " → ".join(g.rollback_order(graph)))
 
 
 @main.command()
@@ -247,14 +256,14 @@ def load(plan: str) -> None:
     try:
         parsed = parse_plan_text(text, source=plan)
     except PlanInvalid as exc:
-        click.echo(exc.render(), err=True)
+        echo(exc.render(), err=True)
         fail(f"{plan} is not a valid plan ({exc}); nothing was loaded")
     with _store(create_missing=True) as store:
         try:
             result = load_plan(store, parsed, text, loaded_by=_settings().identity, clock=_clock())
         except (CommandError, StoreError) as exc:
             fail(str(exc))
-        click.echo(f"{result.describe()} ({store.display_url()})")
+        echo(f"{result.describe()} ({store.display_url()})")
 
 
 @main.command()
@@ -323,7 +332,7 @@ def poll(concurrency: int, flush_interval: float) -> None:
     settings = _settings()
 
     def say(text: str) -> None:
-        click.echo(f"warroom poll: {text}", err=True)
+        echo(f"warroom poll: {safe(text)}", err=True)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -755,7 +764,7 @@ def ssh_authorized_keys(command_path: str | None) -> None:
                 problems.append(f"{person.name}.ssh_keys[{index}]: {exc}")
     if problems:
         for problem in problems:
-            click.echo(f"warroom: {problem}", err=True)
+            echo(f"warroom: {safe(problem)}", err=True)
         fail(
             f"release {release} has {len(problems)} unusable ssh_keys; fix the plan and load it again"
         )
@@ -767,7 +776,7 @@ def ssh_authorized_keys(command_path: str | None) -> None:
             "consider a ~/.pgpass file for the account instead",
             err=True,
         )
-    click.echo(f"# warroom: release {release}, {len(lines)} keys (warroom ssh-authorized-keys)")
+    echo(f"# warroom: release {safe(release)}, {len(lines)} keys (warroom ssh-authorized-keys)")
     for line in lines:
         click.echo(line)
 
