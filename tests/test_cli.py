@@ -286,7 +286,7 @@ def test_load_cycle_prints_cycle_and_creates_nothing(cli: Cli) -> None:
     assert not cli.db.exists()
     status = cli("status")
     assert status.returncode == 1
-    assert "warroom load" in status.stderr
+    assert f"warroom --db sqlite:///{cli.db} load PLAN --as MANAGER" in status.stderr
 
 
 def test_load_cycle_into_a_used_database_writes_nothing(loaded: Cli) -> None:
@@ -363,7 +363,7 @@ def test_db_option_on_the_command_line(cli: Cli) -> None:
     assert json.loads(cli.ok("--db", url, "status", "--json").stdout)["release"]["name"] == "v2.5.0"
     missing = cli("status")
     assert missing.returncode == 1
-    assert "warroom load" in missing.stderr
+    assert f"warroom --db sqlite:///{cli.db} load PLAN --as MANAGER" in missing.stderr
 
 
 def test_default_database_is_warroom_db_in_the_cwd(cli: Cli) -> None:
@@ -386,8 +386,58 @@ def test_bad_clock_is_a_sentence(loaded: Cli) -> None:
 
 def test_status_without_database_says_how_to_load(cli: Cli) -> None:
     line = assert_refused(cli("status"))
-    assert "warroom load" in line
+    assert f"warroom --db sqlite:///{cli.db} load PLAN --as MANAGER" in line
     assert not cli.db.exists()  # status never creates a database
+
+
+def _open_tui(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
+    """`warroom [tui]` where it must refuse before drawing anything (no terminal given:
+    a war room that started anyway would hang until the timeout fails the test)."""
+    proc = subprocess.run(
+        [str(WARROOM), *args],
+        cwd=cli.cwd,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("command", [(), ("tui",)], ids=["warroom", "warroom tui"])
+def test_the_war_room_refuses_a_database_that_does_not_exist(
+    cli: Cli, command: tuple[str, ...]
+) -> None:
+    missing = cli.cwd / "typo.db"
+    line = assert_refused(_open_tui(cli, "--db", f"sqlite:///{missing}", *command))
+    assert f"no warroom database at {missing}" in line
+    assert f"warroom --db sqlite:///{missing} load PLAN --as MANAGER" in line
+    assert not missing.exists()  # looking never creates a database
+
+
+@pytest.mark.parametrize("command", [(), ("tui",)], ids=["warroom", "warroom tui"])
+def test_the_war_room_refuses_a_file_that_is_not_a_database(
+    cli: Cli, command: tuple[str, ...]
+) -> None:
+    notes = cli.cwd / "notes.txt"
+    text = "release notes for v2.5.0, not a database at all\n" * 20
+    notes.write_text(text, encoding="utf-8")
+    line = assert_refused(_open_tui(cli, "--db", f"sqlite:///{notes}", *command))
+    assert f"{notes} is not a warroom database" in line
+    assert "--db" in line
+    assert notes.read_text(encoding="utf-8") == text
+
+
+def test_a_file_that_is_not_a_database_is_named_by_every_command(cli: Cli) -> None:
+    notes = cli.cwd / "notes.txt"
+    notes.write_text("not a database\n" * 50, encoding="utf-8")
+    cli.env["WARROOM_DB"] = f"sqlite:///{notes}"
+    for args in (("status",), ("say", "hello", "--as", "sarah"), ("audit", "verify")):
+        line = assert_refused(cli(*args))
+        assert f"{notes} is not a warroom database" in line, args
 
 
 def test_status_json_shape(loaded: Cli) -> None:
@@ -464,6 +514,119 @@ def test_status_text(loaded: Cli) -> None:
         assert name in out
     assert "Go/no-go checklist: 0/8 checked" in out
     assert "gng-1" in out
+
+
+HOSTILE = "deploy \x1b]0;pwned\x07 done \x1b[2J gone \x9b31m red \x08\x08 back \u202eevil"
+CONTROLS = ("\x1b", "\x07", "\x9b", "\x08", "\u202e")
+
+
+@pytest.mark.parametrize(
+    ("day", "now", "local"),
+    [
+        # Berlin is on CET (UTC+1) in March, on CEST (UTC+2) in July.
+        (
+            "2024-03-20",
+            "2024-03-20T13:20:00Z",
+            {
+                "13:20": "14:20",
+                "13:30": "14:30",
+                "14:00": "15:00",
+                "16:00": "17:00",
+                "18:00": "19:00",
+                "zone": "CET",
+            },
+        ),
+        (
+            "2024-07-10",
+            "2024-07-10T13:20:00Z",
+            {
+                "13:20": "15:20",
+                "13:30": "15:30",
+                "14:00": "16:00",
+                "16:00": "18:00",
+                "18:00": "20:00",
+                "zone": "CEST",
+            },
+        ),
+    ],
+    ids=["CET", "CEST"],
+)
+def test_status_text_shows_times_on_the_plan_s_clock(
+    cli: Cli, day: str, now: str, local: dict[str, str]
+) -> None:
+    plan = cli.cwd / "berlin.yaml"
+    text = SAMPLE.read_text(encoding="utf-8").replace("timezone: UTC", "timezone: Europe/Berlin")
+    plan.write_text(text.replace("2024-03-20", day), encoding="utf-8")
+    cli.env["WARROOM_NOW"] = now
+    cli.ok("load", str(plan), "--as", "sarah")
+    cli.ok("item", "check", *[i["id"] for i in cli.status()["checklists"]], "--as", "sarah")
+    cli.ok("decide", "go", "--as", "sarah", "--why", "all green")
+    zone = local["zone"]
+
+    out = cli.ok("status").stdout
+
+    assert f"now {local['13:20']} {zone}" in out
+    assert f"go/no-go {local['13:30']} {zone}" in out
+    assert f"window {day} {local['14:00']}–{local['16:00']} {zone}" in out
+    assert f"rollback until {local['18:00']} {zone}" in out
+    assert f"by sarah at {local['13:20']} {zone}" in out
+    assert f"Services (deploy waves; times in {zone})" in out
+    assert "api-gateway" in out and f"planned {local['14:00']}" in out
+    assert f"Log (times in {zone})" in out
+    assert f"  {local['13:20']}:00 " in out
+    assert "UTC" not in out  # the load's log line too is on the plan's clock
+    # Scripts keep UTC ISO-8601.
+    assert cli.status()["release"]["window"]["start"] == f"{day}T14:00:00Z"
+    # Refusals that quote a time use the same clock.
+    line = cli.refused("item", "check", "gng-1", "--as", "sarah")
+    assert f"already checked by sarah at {local['13:20']}:00 {zone}" in line
+
+
+def test_status_text_shows_what_people_wrote_inert(ready: Cli) -> None:
+    ready.ok("decide", "go", "--as", "sarah", "--why", HOSTILE)
+    ready.ok("say", HOSTILE, "--as", "mike")
+    ready.ok("deploy", "start", "api-gateway", "--as", "raj")
+    ready.ok("deploy", "fail", "api-gateway", "--as", "raj", "--reason", HOSTILE)
+
+    out = ready.ok("status").stdout
+
+    for control in CONTROLS:
+        assert control not in out, f"{control!r} reached the terminal"
+    assert "deploy ␛]0;pwned␇ done ␛[2J gone \\x9b31m red ␈␈ back \\u202eevil" in out
+    # The rationale (decision line and its log line), the message, the failure reason.
+    assert out.count("␛]0;pwned␇") == 4
+    # JSON escapes control characters itself and keeps the text as written.
+    assert any(entry["text"] == HOSTILE for entry in ready.status()["log"])
+
+
+def test_cli_output_shows_what_people_wrote_inert(cli: Cli) -> None:
+    # A plan whose texts carry escape sequences: a step and a go/no-go item.
+    hostile = "\\e]0;pwned\\a \\e[2J \\x9b31m \\b\\u202e"
+    text = SAMPLE.read_text(encoding="utf-8")
+    text = text.replace("steps: [Deploy 1.8.0,", f'steps: ["Deploy {hostile}",', 1)
+    text = text.replace("  - All services show READY", f'  - "All READY {hostile}"', 1)
+    plan = cli.cwd / "hostile.yaml"
+    plan.write_text(text, encoding="utf-8")
+    outputs = [cli.ok("load", str(plan), "--as", "sarah")]
+    keys = [i["id"] for i in cli.status()["checklists"]]
+    outputs.append(cli.ok("item", "check", *keys, "--as", "sarah"))
+    refusal = cli("item", "check", "gng-1", "--as", "sarah")  # quotes the item's text
+    assert refusal.returncode == 1
+    outputs.append(refusal)
+    cli.ok("decide", "go", "--as", "sarah", "--why", "ok")
+    outputs.append(cli.ok("step", "done", "api-gateway", "--as", "raj"))  # echoes the step
+    outputs.append(cli.ok("say", HOSTILE, "--as", "mike"))
+    outputs.append(cli("say", "x", "--as", "nobody\x1b[2J"))
+    outputs.append(cli("check", str(plan)))
+
+    for proc in outputs:
+        for control in CONTROLS:
+            assert control not in proc.stdout + proc.stderr, (control, describe(proc))
+    shown = "".join(proc.stdout + proc.stderr for proc in outputs)
+    assert "checked gng-1: All READY ␛]0;pwned␇ ␛[2J \\x9b31m ␈\\u202e" in shown
+    assert "gng-1 (All READY ␛]0;pwned␇" in refusal.stderr
+    assert "api-gateway: Deploy ␛]0;pwned␇ ␛[2J" in shown
+    assert cli.status()["checklists"][0]["text"].startswith("All READY \x1b]0;pwned\x07")
 
 
 # ---------------------------------------------------------------- identity
@@ -627,14 +790,36 @@ def test_deploy_done_allowed_for_a_service_without_steps(cli: Cli) -> None:
 
 
 def test_deploy_fail_allowed_and_refused(go: Cli) -> None:
-    assert "not started" in go.refused("deploy", "fail", "api-gateway", "--as", "raj")
+    assert "not started" in go.refused(
+        "deploy", "fail", "api-gateway", "--as", "raj", "--reason", "x"
+    )
     go.ok("deploy", "start", "api-gateway", "--as", "raj")
     assert "infra" in go.refused("deploy", "fail", "api-gateway", "--as", "lisa", "--reason", "x")
     go.ok("deploy", "fail", "api-gateway", "--as", "raj", "--reason", "pods crashlooping")
     status = go.status()
     assert service(status, "api-gateway")["state"] == "failed"
     assert "pods crashlooping" in status["log"][-1]["text"]
-    assert "already failed" in go.refused("deploy", "fail", "api-gateway", "--as", "raj")
+    assert "already failed" in go.refused(
+        "deploy", "fail", "api-gateway", "--as", "raj", "--reason", "x"
+    )
+
+
+def test_deploy_fail_needs_a_reason(go: Cli) -> None:
+    go.ok("deploy", "start", "api-gateway", "--as", "raj")
+    before = dump(go.db)
+    missing = go("deploy", "fail", "api-gateway", "--as", "raj")
+    assert missing.returncode == 2, describe(missing)
+    assert "--reason" in missing.stderr
+    assert "say what went wrong with api-gateway" in go.refused(
+        "deploy", "fail", "api-gateway", "--as", "raj", "--reason", "  "
+    )
+    assert dump(go.db) == before
+    assert service(go.status(), "api-gateway")["state"] == "deploying"
+
+
+def test_go_no_go_item_refusal_names_the_release_manager_only(ready: Cli) -> None:
+    line = ready.refused("item", "uncheck", "gng-1", "--as", "lisa")
+    assert line.endswith("may not check or uncheck gng-1: only the release manager can"), line
 
 
 # ---------------------------------------------------------------- runbook steps

@@ -91,8 +91,12 @@ def test_the_system_actor_is_an_object_not_a_name(loaded: Store, clock: FixedClo
 
 
 def test_no_release_loaded_says_how_to_load(store: Store, clock: FixedClock) -> None:
-    with pytest.raises(CommandError, match="warroom load PLAN"):
+    with pytest.raises(CommandError) as refused:
         Commands(store, clock, "sarah").post_message("hello")
+    # The hint names this database (a PostgreSQL URL's password hidden, the URL quoted).
+    assert "warroom --db " in str(refused.value)
+    assert store.display_url() in str(refused.value)
+    assert "load PLAN --as MANAGER" in str(refused.value)
 
 
 # ---------------------------------------------------------------- checklists
@@ -294,13 +298,32 @@ def test_done_service_cannot_be_reopened_once_dependents_started(go: Store, as_:
 
 
 def test_fail_needs_a_started_deploy(go: Store, as_: As) -> None:
-    refused(go, lambda: as_("raj").fail_deploy("api-gateway"), "has not started")
+    refused(go, lambda: as_("raj").fail_deploy("api-gateway", "oops"), "has not started")
     as_("raj").complete_step("api-gateway")
-    refused(go, lambda: as_("lisa").fail_deploy("api-gateway"), "belongs to team infra")
+    refused(go, lambda: as_("lisa").fail_deploy("api-gateway", "oops"), "belongs to team infra")
     as_("raj").fail_deploy("api-gateway", "pods crash-looping")
     assert state(go, "api-gateway") is DeployState.FAILED
     assert read_snapshot(go).log[-1].text == "✗ api-gateway 1.8.0 FAILED: pods crash-looping"
-    refused(go, lambda: as_("raj").fail_deploy("api-gateway"), "already failed")
+    refused(go, lambda: as_("raj").fail_deploy("api-gateway", "oops"), "already failed")
+
+
+@pytest.mark.parametrize("reason", ["", "   \n\t "])
+def test_fail_needs_a_reason(go: Store, as_: As, reason: str) -> None:
+    as_("raj").complete_step("api-gateway")
+    refused(
+        go,
+        lambda: as_("raj").fail_deploy("api-gateway", reason),
+        "say what went wrong with api-gateway",
+    )
+    assert state(go, "api-gateway") is DeployState.DEPLOYING
+
+
+def test_go_no_go_items_are_for_the_release_manager_only(loaded: Store, as_: As) -> None:
+    for who in ("lisa", "mike"):
+        commands = as_(who)
+        message = refused(loaded, lambda: commands.check_item("gng-1"), "gng-1")  # noqa: B023
+        assert message.endswith("only the release manager can"), message
+        assert "team" not in message.split(":", 1)[1], message
 
 
 def test_observer_can_only_talk(go: Store, as_: As) -> None:

@@ -130,7 +130,7 @@ def test_oncall_may_not_check_items_decide_or_order_rollbacks() -> None:
     lisa = ACTORS[Role.ONCALL]
     assert refusal(lisa, A.CHECK_ITEM, team="backend", subject="R1") == (
         "lisa (on-call, backend) may not check or uncheck R1: "
-        "that is for the release manager or the owning team's team lead"
+        "that is for the release manager or team backend's team lead"
     )
     assert refusal(lisa, A.DECIDE) == (
         "lisa (on-call, backend) may not record the go/no-go decision: only the release manager can"
@@ -140,13 +140,30 @@ def test_oncall_may_not_check_items_decide_or_order_rollbacks() -> None:
     )
 
 
+def test_go_no_go_items_are_for_the_release_manager_alone() -> None:
+    # Go/no-go items belong to no team: no lead or on-call of any team may check them.
+    for role in (Role.ONCALL, Role.TEAM_LEAD, Role.OBSERVER):
+        actor = ACTORS[role]
+        assert refusal(actor, A.CHECK_ITEM, team=None, subject="gng-1") == (
+            f"{actor.describe()} may not check or uncheck gng-1: only the release manager can"
+        )
+
+
+def test_readiness_refusals_name_the_team_whose_lead_may() -> None:
+    pat = ACTORS[Role.OBSERVER]
+    assert refusal(pat, A.CHECK_ITEM, team="frontend", subject="frontend-2") == (
+        "pat (observer, support) may not check or uncheck frontend-2: "
+        "that is for the release manager or team frontend's team lead"
+    )
+
+
 def test_team_lead_may_not_ack_but_may_raise_triggers() -> None:
     mike = ACTORS[Role.TEAM_LEAD]
     assert refusal(mike, A.RAISE_TRIGGER, team="backend") is None
     reason = refusal(mike, A.ACK_TRIGGER, team="backend", subject="latency")
     assert reason == (
         "mike (team lead, backend) may not acknowledge latency: "
-        "that is for the release manager or the owning team's on-call"
+        "that is for the release manager or team backend's on-call"
     )
 
 

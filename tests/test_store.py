@@ -78,8 +78,11 @@ def test_urls_are_checked_and_postgres_gets_psycopg() -> None:
 def test_missing_folder_and_missing_file_are_explained(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match="does not exist"):
         Store(f"sqlite:///{tmp_path}/nope/warroom.db")
-    with pytest.raises(StoreUnavailable, match="warroom load PLAN"):
+    with pytest.raises(StoreUnavailable) as missing:
         Store(f"sqlite:///{tmp_path}/warroom.db", create_missing=False)
+    assert f"warroom --db sqlite:///{tmp_path}/warroom.db load PLAN --as MANAGER" in str(
+        missing.value
+    )
 
 
 def test_times_come_back_timezone_aware_utc(loaded: Store) -> None:

@@ -83,7 +83,8 @@ async def test_no_release_says_how_to_load_one(db_url: str, clock: FixedClock) -
         await settled(pilot)
         empty = app.query_one("#empty")
         assert empty.display is True
-        assert "warroom load" in str(empty.render())
+        assert "load PLAN --as MANAGER" in str(empty.render())
+        assert "warroom --db " in str(empty.render())
 
 
 async def test_unreachable_database_is_shown_and_retried(tmp_path: Path, clock: FixedClock) -> None:

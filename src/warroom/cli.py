@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from warroom.domain.text import safe
+
 if TYPE_CHECKING:
     from warroom.clock import Clock
     from warroom.commands import Commands
@@ -71,8 +73,15 @@ def _login_name() -> str:
         return "unknown"
 
 
+def echo(text: str, *, err: bool = False) -> None:
+    """Print for a person. Plans, people and endpoints wrote parts of what we
+    print (names, step texts, reasons): `safe` shows their control characters
+    and escape sequences inert, so none of them acts on the terminal."""
+    click.echo(safe(text, newlines=True), err=err)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"warroom: {message}", err=True)
+    echo(f"warroom: {safe(message)}", err=True)
     sys.exit(code)
 
 
@@ -140,7 +149,7 @@ def _run(action: Callable[[Commands], str]) -> None:
     with _store() as store:
         commands = Commands(store, _clock(), settings.identity, settings.release)
         try:
-            click.echo(action(commands))
+            echo(action(commands))
         except (CommandError, StoreError) as exc:
             fail(str(exc))
 
@@ -160,6 +169,9 @@ def main(ctx: click.Context, db: str | None, user: str | None, release: str | No
     With no command, opens the war-room TUI as --as NAME (or $WARROOM_USER,
     or your login name) on --db URL (or $WARROOM_DB, or ./warroom.db).
     """
+    from warroom.lifeline import watch_from_env
+
+    watch_from_env()  # started by `warroom demo`: end with it
     ctx.obj = Settings(db=db, user=user, release=release)
     if ctx.invoked_subcommand is None:
         _run_tui()
@@ -175,6 +187,11 @@ def _run_tui(via: str = "terminal") -> None:
         normalise_url(url)
     except StoreError as exc:
         fail(str(exc))
+    # Refuse here, in one sentence, what the war room could only retry forever:
+    # a missing SQLite file (never created by opening it) or one that is not a
+    # database. A database without a release yet is fine: the room waits for one.
+    with _store():
+        pass
     config = AppConfig(
         db_url=url, identity=settings.identity, clock=_clock(), release=settings.release, via=via
     )
@@ -215,7 +232,7 @@ def check(plan: str, as_json: bool) -> None:
     try:
         parsed = load_plan(plan)
     except PlanInvalid as exc:
-        click.echo(exc.render(), err=True)
+        echo(exc.render(), err=True)
         fail(f"{plan} is not a valid plan ({exc})")
     graph = parsed.graph()
     waves = g.waves(graph)
@@ -232,13 +249,13 @@ def check(plan: str, as_json: bool) -> None:
             )
         )
         return
-    click.echo(
+    echo(
         f"{plan}: release {parsed.release} is valid — {len(parsed.services)} services, {len(waves)} waves"
     )
-    click.echo("Deploy waves:")
+    echo("Deploy waves:")
     for number, wave in enumerate(waves, start=1):
-        click.echo(f"  {number}. {', '.join(wave)}")
-    click.echo("Rollback order: " + " → ".join(g.rollback_order(graph)))
+        echo(f"  {number}. {', '.join(wave)}")
+    echo("Rollback order: " + " → ".join(g.rollback_order(graph)))
 
 
 @main.command()
@@ -259,14 +276,14 @@ def load(plan: str) -> None:
     try:
         parsed = parse_plan_text(text, source=plan)
     except PlanInvalid as exc:
-        click.echo(exc.render(), err=True)
+        echo(exc.render(), err=True)
         fail(f"{plan} is not a valid plan ({exc}); nothing was loaded")
     with _store(create_missing=True) as store:
         try:
             result = load_plan(store, parsed, text, loaded_by=_settings().identity, clock=_clock())
         except (CommandError, StoreError) as exc:
             fail(str(exc))
-        click.echo(f"{result.describe()} ({store.display_url()})")
+        echo(f"{result.describe()} ({store.display_url()})")
 
 
 @main.command()
@@ -289,7 +306,9 @@ def status(as_json: bool) -> None:
                 if release is None and wanted:
                     fail(f"release {wanted!r} is not loaded in this database")
                 if release is None:
-                    fail("no release is loaded in this database; load one with: warroom load PLAN")
+                    fail(
+                        f"no release is loaded in this database; load one with: {store.load_hint()}"
+                    )
                 now = clock.now()
                 snapshot = load_snapshot(session, release, now=now)
         except StoreError as exc:
@@ -333,7 +352,7 @@ def poll(concurrency: int, flush_interval: float) -> None:
     settings = _settings()
 
     def say(text: str) -> None:
-        click.echo(f"warroom poll: {text}", err=True)
+        echo(f"warroom poll: {safe(text)}", err=True)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -368,19 +387,24 @@ def demo(user: str | None, keep: bool) -> None:
     clock that starts just before the go/no-go meeting; it is all removed
     when you quit. Press F in the war room to inject a fault into a service.
     """
-    from warroom.demo import demo_room
-    from warroom.tui.app import AppConfig, create_app
+    from warroom.demo import DemoRoom, run_demo
+    from warroom.tui.app import AppConfig, WarroomApp, create_app
 
     identity = user or _settings().user or "sarah"
-    with demo_room(keep) as room:
-        config = AppConfig(
-            db_url=room.db_url,
-            identity=identity,
-            clock=room.clock,
-            simulator_url=room.control_url,
-            db_label="the demo database (temporary)",
+
+    def build(room: DemoRoom) -> WarroomApp:
+        return create_app(
+            AppConfig(
+                db_url=room.db_url,
+                identity=identity,
+                clock=room.clock,
+                simulator_url=room.control_url,
+                db_label="the demo database (temporary)",
+            )
         )
-        create_app(config).run()
+
+    # A closed window or a dropped SSH connection tears the room down as quitting does.
+    sys.exit(run_demo(build, keep))
 
 
 def _register_simulator() -> None:
@@ -421,9 +445,9 @@ def deploy_done(service: str) -> None:
 @deploy.command("fail")
 @common_options
 @click.argument("service")
-@click.option("--reason", default="", help="What went wrong (goes in the log).")
+@click.option("--reason", required=True, help="What went wrong (goes in the log).")
 def deploy_fail(service: str, reason: str) -> None:
-    """Mark SERVICE's deploy failed."""
+    """Mark SERVICE's deploy failed, saying what went wrong."""
     _run(lambda c: c.fail_deploy(service, reason))
 
 
@@ -789,7 +813,7 @@ def ssh_authorized_keys(command_path: str | None) -> None:
     if release is None:
         if settings.release:
             fail(f"release {settings.release!r} is not loaded in this database")
-        fail("no release is loaded in this database; load one with: warroom load PLAN")
+        fail(f"no release is loaded in this database; load one with: {store.load_hint()}")
     lines: list[str] = []
     problems: list[str] = []
     for person in people:
@@ -804,7 +828,7 @@ def ssh_authorized_keys(command_path: str | None) -> None:
                 problems.append(f"{person.name}.ssh_keys[{index}]: {exc}")
     if problems:
         for problem in problems:
-            click.echo(f"warroom: {problem}", err=True)
+            echo(f"warroom: {safe(problem)}", err=True)
         fail(
             f"release {release} has {len(problems)} unusable ssh_keys; fix the plan and load it again"
         )
@@ -816,7 +840,7 @@ def ssh_authorized_keys(command_path: str | None) -> None:
             "consider a ~/.pgpass file for the account instead",
             err=True,
         )
-    click.echo(f"# warroom: release {release}, {len(lines)} keys (warroom ssh-authorized-keys)")
+    echo(f"# warroom: release {safe(release)}, {len(lines)} keys (warroom ssh-authorized-keys)")
     for line in lines:
         click.echo(line)
 

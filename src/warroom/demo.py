@@ -8,6 +8,7 @@ front. Everything is torn down and deleted when the war room closes.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -16,14 +17,20 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from warroom.clock import OffsetClock
+from warroom.lifeline import ENV as lifeline_env
 from warroom.resources import sample_plan
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 LEAD_TIME = timedelta(minutes=2)  # the demo clock starts this long before go/no-go
 
@@ -36,6 +43,7 @@ class DemoRoom:
     control_url: str
     clock: OffsetClock
     processes: list[subprocess.Popen[bytes]]
+    teardown: Teardown
 
 
 def _free_port() -> int:
@@ -55,14 +63,17 @@ def _with_free_ports(text: str) -> str:
     return re.sub(r"127\.0\.0\.1:(\d+)/", replace, text)
 
 
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], env: dict[str, str], log: Path, lifeline: int
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as handle:
         return subprocess.Popen(
             [sys.executable, "-m", "warroom.cli", *args],
-            env=env,
+            env={**env, lifeline_env: str(lifeline)},
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            pass_fds=(lifeline,),  # the child ends when the demo does (warroom.lifeline)
             start_new_session=True,  # the terminal's Ctrl-C belongs to the war room
         )
 
@@ -79,6 +90,38 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=10)
 
 
+class Teardown:
+    """Stops the room's processes and deletes its folder, once, from whichever
+    thread gets there first (the main thread leaving the room, or the deadline
+    after a hang-up)."""
+
+    def __init__(self, folder: Path, keep: bool) -> None:
+        self.folder = folder
+        self.keep = keep
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.lifeline: int | None = None  # our end of the children's lifeline
+        self.started = False  # once True, the room is going away: signals change nothing
+        self._lock = threading.Lock()
+        self._done = False
+
+    def __call__(self) -> None:
+        self.started = True
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            _stop(self.processes)
+            if self.lifeline is not None:
+                os.close(self.lifeline)
+            if self.keep:
+                print(
+                    f"warroom demo: kept {self.folder} (database, plan and logs)",
+                    file=sys.stderr,
+                )
+            else:
+                shutil.rmtree(self.folder, ignore_errors=True)
+
+
 @contextmanager
 def demo_room(keep: bool = False) -> Iterator[DemoRoom]:
     """Build the room (database, simulator, poller); tear it all down afterwards."""
@@ -87,7 +130,8 @@ def demo_room(keep: bool = False) -> Iterator[DemoRoom]:
     from warroom.store.engine import Store
 
     folder = Path(tempfile.mkdtemp(prefix="warroom-demo-"))
-    processes: list[subprocess.Popen[bytes]] = []
+    teardown = Teardown(folder, keep)
+    processes = teardown.processes
     try:
         text = _with_free_ports(sample_plan().read_text(encoding="utf-8"))
         plan_path = folder / "release-v2.5.0.yaml"
@@ -108,20 +152,119 @@ def demo_room(keep: bool = False) -> Iterator[DemoRoom]:
             "WARROOM_DB": db_url,
         }
         env.pop("WARROOM_NOW", None)
-        processes.append(
-            _spawn(
-                ["simulate", "run", "--plan", str(plan_path), "--control-port", str(control_port)],
-                env,
-                folder / "simulator.log",
+        theirs, teardown.lifeline = os.pipe()
+        try:
+            processes.append(
+                _spawn(
+                    [
+                        "simulate",
+                        "run",
+                        "--plan",
+                        str(plan_path),
+                        "--control-port",
+                        str(control_port),
+                    ],
+                    env,
+                    folder / "simulator.log",
+                    theirs,
+                )
             )
-        )
-        processes.append(_spawn(["poll", "--db", db_url], env, folder / "poller.log"))
+            processes.append(_spawn(["poll", "--db", db_url], env, folder / "poller.log", theirs))
+        finally:
+            os.close(theirs)
         yield DemoRoom(
-            folder, db_url, plan_path, f"http://127.0.0.1:{control_port}", clock, processes
+            folder,
+            db_url,
+            plan_path,
+            f"http://127.0.0.1:{control_port}",
+            clock,
+            processes,
+            teardown,
         )
     finally:
-        _stop(processes)
-        if keep:
-            print(f"warroom demo: kept {folder} (database, plan and logs)", file=sys.stderr)
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+        teardown()
+
+
+# ---------------------------------------------------------------- running it
+#
+# Closing the window (SIGHUP), an SSH drop (SIGHUP) or `kill` (SIGTERM) must
+# clean up exactly as quitting does. Python's default for both signals is to
+# die on the spot, skipping every `finally`, so the demo handles them itself,
+# with one handler for its whole life that acts by phase:
+#
+# - while the room is being built: raise SystemExit, so the `finally` of
+#   `demo_room` stops whatever was started and deletes the folder;
+# - while the war room runs: ask the app to exit (on its event loop), and
+#   start a deadline, because an app writing to a terminal that is gone can
+#   block; at the deadline the room is torn down from the timer's thread and
+#   the process exits;
+# - while the room is being torn down: nothing (it is already going).
+#
+# SIGKILL cannot be handled: the children's lifeline (warroom.lifeline)
+# still ends them; only the temporary folder is then left behind.
+
+HANGUP_DEADLINE_S = 5.0
+ENDING_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+class _Ending:
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.app: App[Any] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.teardown: Teardown | None = None
+        self.timer: threading.Timer | None = None
+
+    @property
+    def code(self) -> int:
+        return 0 if self.signum is None else 128 + self.signum
+
+    def handle(self, signum: int, _frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+        if self.teardown is not None and self.teardown.started:
+            return
+        if self.app is None or self.loop is None:
+            raise SystemExit(self.code)
+        if self.timer is None:
+            self.timer = threading.Timer(HANGUP_DEADLINE_S, self._deadline)
+            self.timer.daemon = True
+            self.timer.start()
+        self.loop.call_soon_threadsafe(self.app.exit)
+
+    def _deadline(self) -> None:
+        if self.teardown is not None:
+            self.teardown()
+        os._exit(self.code)
+
+
+def run_demo(build_app: Callable[[DemoRoom], App[Any]], keep: bool = False) -> int:
+    """Run the war room on a demo room until it quits or a hang-up/SIGTERM
+    ends it; either way the room is torn down. Returns the exit status
+    (128 + the signal's number after a signal, as a shell reports it).
+
+    Call from the main thread (signal handlers can only be set there).
+    """
+    ending = _Ending()
+    previous = {sig: signal.signal(sig, ending.handle) for sig in ENDING_SIGNALS}
+    try:
+        with demo_room(keep) as room:
+            ending.teardown = room.teardown
+            app = build_app(room)
+
+            async def run() -> None:
+                ending.loop = asyncio.get_running_loop()
+                ending.app = app
+                try:
+                    await app.run_async()
+                finally:
+                    ending.app = None  # a signal from here on ends the process plainly
+
+            if ending.signum is None:
+                asyncio.run(run())
+        if ending.timer is not None:
+            ending.timer.cancel()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return ending.code

@@ -7,7 +7,8 @@ from typing import Any
 
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.snapshot import ItemView, ReleaseSnapshot, ServiceView
-from warroom.domain.timeline import humanize, phase, t_offset
+from warroom.domain.text import safe
+from warroom.domain.timeline import humanize, phase, t_offset, when, zone_name
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -152,45 +153,74 @@ def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
 
 
 def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) -> str:
+    """The release for a person at a terminal.
+
+    Every time is on the plan's clock and says which (`15:05 CET`; columns
+    say it once in their heading), and everything a plan, a person or an
+    endpoint wrote goes through `safe`, so no escape sequence in a name,
+    message or health reason reaches the terminal. (`status_json` stays UTC
+    ISO-8601; JSON escapes control characters itself.)
+    """
     rel = snapshot.release
+    zone = rel.timezone
+
+    def at(moment: datetime, fmt: str = "%H:%M") -> str:
+        return when(moment, zone, fmt)
+
+    def bare(moment: datetime, fmt: str = "%H:%M") -> str:
+        return when(moment, zone, fmt, label=False)
+
+    def times_in(moment: datetime) -> str:
+        return f"times in {zone_name(moment, zone)}"
+
     lines: list[str] = []
     current = phase(now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until)
     lines.append(
-        f"Release {rel.name} · manager {rel.manager} · {current.value} · {t_offset(now, rel.window_start)}"
+        f"Release {safe(rel.name)} · manager {safe(rel.manager)} · {current.value} · "
+        f"{t_offset(now, rel.window_start)} · now {at(now)}"
+    )
+    same_zone = zone_name(rel.window_start, zone) == zone_name(rel.window_end, zone)
+    opens = (
+        bare(rel.window_start, "%Y-%m-%d %H:%M")
+        if same_zone
+        else at(rel.window_start, "%Y-%m-%d %H:%M")
     )
     lines.append(
-        f"  go/no-go {rel.go_no_go_at:%H:%M} · window {rel.window_start:%Y-%m-%d %H:%M}–{rel.window_end:%H:%M} UTC"
-        f" · rollback until {rel.rollback_until:%H:%M} UTC"
+        f"  go/no-go {at(rel.go_no_go_at)} · window {opens}–{at(rel.window_end)}"
+        f" · rollback until {at(rel.rollback_until)}"
     )
     decision = snapshot.decision
     if decision is None:
         lines.append("  decision: none yet")
     else:
-        scope = f" ({', '.join(decision.subset)})" if decision.subset else ""
-        why = f" — {decision.rationale}" if decision.rationale else ""
+        scope = f" ({', '.join(safe(n) for n in decision.subset)})" if decision.subset else ""
+        why = f" — {safe(decision.rationale)}" if decision.rationale else ""
         lines.append(
-            f"  decision: {decision.kind.value}{scope} by {decision.by} at {decision.at:%H:%M}{why}"
+            f"  decision: {decision.kind.value}{scope} by {safe(decision.by)} at {at(decision.at)}{why}"
         )
     lines.append("")
 
-    width = max((len(s.name) for s in snapshot.services), default=8)
-    lines.append("Services (deploy waves)")
+    width = max((len(safe(s.name)) for s in snapshot.services), default=8)
+    lines.append(f"Services (deploy waves; {times_in(rel.window_start)})")
     for number, wave in enumerate(snapshot.waves, start=1):
         for name in wave:
             service = snapshot.service(name)
             assert service is not None
-            prev = f"{service.previous_version} → " if service.previous_version else ""
+            prev = f"{safe(service.previous_version)} → " if service.previous_version else ""
             nxt = service.next_step
             progress = f"{service.steps_done}/{len(service.steps)}"
-            detail = f"next: {nxt.text}" if nxt and service.state.value != "rolled_back" else ""
+            detail = (
+                f"next: {safe(nxt.text)}" if nxt and service.state.value != "rolled_back" else ""
+            )
             elapsed = (
                 "" if service.state is DeployState.WAITING else humanize(now - service.state_since)
             )
             health = snapshot.health_state(name, now)
             lines.append(
-                f"  {number:>2}  {name:<{width}}  {service.team:<9} {prev}{service.version:<8} "
+                f"  {number:>2}  {safe(name):<{width}}  {safe(service.team):<9} "
+                f"{prev}{safe(service.version):<8} "
                 f"{service.state.symbol} {service.state.label:<12} {elapsed:>6}  {progress:>5}  "
-                f"{health:<8} planned {service.planned_start:%H:%M}  {detail}".rstrip()
+                f"{health:<8} planned {bare(service.planned_start)}  {detail}".rstrip()
             )
     lines.append("")
 
@@ -198,36 +228,47 @@ def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) ->
     lines.append(f"Go/no-go checklist: {gng_done}/{len(snapshot.go_no_go)} checked")
     for item in snapshot.go_no_go:
         if not item.done:
-            lines.append(f"  [ ] {item.key:<12} {item.text}")
+            lines.append(f"  [ ] {safe(item.key):<12} {safe(item.text)}")
     teams = []
     for team in snapshot.teams:
         items = snapshot.readiness.get(team, ())
         done = sum(1 for i in items if i.done)
         teams.append(
-            f"{team} {'READY' if snapshot.team_ready(team) else 'BLOCKED'} ({done}/{len(items)})"
+            f"{safe(team)} {'READY' if snapshot.team_ready(team) else 'BLOCKED'} "
+            f"({done}/{len(items)})"
         )
     lines.append("Readiness: " + ", ".join(teams))
 
     active = [t for t in snapshot.triggers if t.state in {"pending", "firing"}]
     lines.append("Triggers: " + ("" if active else "none active"))
     for trigger in active:
-        acked = f" (acknowledged by {trigger.acked_by})" if trigger.acked_by else ""
+        acked = f" (acknowledged by {safe(trigger.acked_by)})" if trigger.acked_by else ""
         lines.append(
-            f"  {trigger.id:<28} {trigger.state.upper():<8} {trigger.detail or trigger.when}{acked}"
+            f"  {safe(trigger.id):<28} {trigger.state.upper():<8} "
+            f"{safe(trigger.detail or trigger.when)}{acked}"
         )
     poller = snapshot.poller
     if poller is None:
-        lines.append("Health: no poller has run (warroom poll)")
+        lines.append("Health: no poller has run (start one: warroom --db URL poll)")
     elif not poller.alive(now):
-        lines.append(f"Health: STALE — poller {poller.holder} is silent")
+        lines.append(f"Health: STALE — poller {safe(poller.holder)} is silent")
     else:
         last = f"{humanize(now - poller.last_poll_at)} ago" if poller.last_poll_at else "not yet"
-        lines.append(f"Health: polled by {poller.holder}, last {last}")
+        lines.append(f"Health: polled by {safe(poller.holder)}, last {last}")
+    failing = [
+        (service.name, snapshot.latest[service.name])
+        for service in snapshot.services
+        if service.name in snapshot.latest and not snapshot.latest[service.name].ok
+    ]
+    for name, sample in failing:
+        reason = f": {safe(sample.reason)}" if sample.reason else ""
+        lines.append(f"  {safe(name)} failing at {at(sample.at, '%H:%M:%S')}{reason}")
     lines.append("")
-    lines.append("Log")
+    lines.append(f"Log ({times_in(now)})")
     for entry in snapshot.log[-log_lines:]:
         mark = "·" if entry.system else ">"
         lines.append(
-            f"  {entry.at:%H:%M:%S} {t_offset(entry.at, rel.window_start):>8} {mark} {entry.author:<8} {entry.text}"
+            f"  {bare(entry.at, '%H:%M:%S')} {t_offset(entry.at, rel.window_start):>8} {mark} "
+            f"{safe(entry.author):<8} {safe(entry.text)}"
         )
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from warroom.commands.tx import CommandError, Tx, open_tx
 from warroom.domain import lifecycle as lc
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
+from warroom.domain.timeline import when
 from warroom.store import models as m
 from warroom.store.engine import Store
 
@@ -28,8 +29,9 @@ MAX_MESSAGE = 2000
 LEAD_CALL = "lead-call"
 
 
-def _hm(moment: datetime | None) -> str:
-    return "?" if moment is None else f"{moment:%H:%M:%S}Z"
+def _hm(moment: datetime | None, zone: str) -> str:
+    """A time in a sentence, on the plan's clock and saying which (`15:05:00 CET`)."""
+    return "?" if moment is None else when(moment, zone, "%H:%M:%S")
 
 
 class Commands:
@@ -133,12 +135,14 @@ class Commands:
             )
         tx.require(Action.CHECK_ITEM, item.team, key)
         state_now = (
-            f"checked by {item.done_by} at {_hm(item.done_at)}" if item.done_at else "unchecked"
+            f"checked by {item.done_by} at {_hm(item.done_at, tx.release.timezone)}"
+            if item.done_at
+            else "unchecked"
         )
         tx.check_version(f"{key} ({item.text})", item.row_version, expect_version, state_now)
         if done and item.done_at is not None:
             raise CommandError(
-                f"{key} ({item.text}) is already checked by {item.done_by} at {_hm(item.done_at)}"
+                f"{key} ({item.text}) is already checked by {item.done_by} at {_hm(item.done_at, tx.release.timezone)}"
             )
         if not done and item.done_at is None:
             raise CommandError(f"{key} ({item.text}) is not checked")
@@ -253,8 +257,10 @@ class Commands:
             return f"{service.name} is done"
 
     def fail_deploy(
-        self, service_name: str, reason: str = "", *, expect_version: int | None = None
+        self, service_name: str, reason: str, *, expect_version: int | None = None
     ) -> str:
+        """Mark a deploy failed; `reason` (what went wrong) is required: a failure
+        with no reason in the log leaves the room guessing what to roll back for."""
         with self._tx() as tx:
             service = tx.service(service_name)
             tx.require(Action.FAIL_DEPLOY, service.team, service.name)
@@ -262,9 +268,14 @@ class Commands:
             refusal = lc.fail_refusal(service.name, DeployState(service.state))
             if refusal:
                 raise CommandError(refusal)
+            if not reason.strip():
+                raise CommandError(
+                    f"say what went wrong with {service.name} (the reason goes in the log)"
+                )
             self._set_state(tx, service, DeployState.FAILED)
-            why = f": {reason.strip()}" if reason.strip() else ""
-            tx.system_line(f"✗ {service.name} {service.version} FAILED{why}", service.name)
+            tx.system_line(
+                f"✗ {service.name} {service.version} FAILED: {reason.strip()}", service.name
+            )
             tx.audit("deploy.fail", {"service": service.name, "reason": reason.strip()})
             return f"{service.name} is marked failed"
 
@@ -450,7 +461,7 @@ class Commands:
                 )
             if trigger.acked_by:
                 raise CommandError(
-                    f"{tid} was already acknowledged by {trigger.acked_by} at {_hm(trigger.acked_at)}"
+                    f"{tid} was already acknowledged by {trigger.acked_by} at {_hm(trigger.acked_at, tx.release.timezone)}"
                 )
             trigger.acked_by = tx.actor.name
             trigger.acked_at = tx.now

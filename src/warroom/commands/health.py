@@ -25,6 +25,7 @@ from warroom.domain import triggers as tr
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import WATCHED_BY_DEFAULT
 from warroom.domain.rules import BaselineRule, Rule, parse_rule
+from warroom.domain.timeline import when
 from warroom.store import models as m
 from warroom.store.engine import Store
 from warroom.store.queries import sample_of
@@ -119,7 +120,11 @@ class HealthCommands:
                 tx.topics.add("health")
             elif lease.holder != self.holder:
                 previous = lease.holder
-                silent = f"{lease.last_poll_at:%H:%M:%S}" if lease.last_poll_at else "its start"
+                silent = (
+                    when(lease.last_poll_at, tx.release.timezone, "%H:%M:%S")
+                    if lease.last_poll_at
+                    else "its start"
+                )
                 tx.system_line(
                     f"Health poller {self.holder} took over from {previous} (silent since {silent})"
                 )

@@ -14,6 +14,7 @@ from warroom.domain import graph as g
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import Plan
 from warroom.domain.roles import SYSTEM_NAME, Role
+from warroom.domain.timeline import when
 from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.engine import Store
@@ -201,8 +202,10 @@ def load_plan(
                 author=loaded_by,
                 text=(
                     f"Release {plan.release} loaded: {counts['services']} services in "
-                    f"{counts['waves']} waves, window {plan.window.start:%H:%M}–"
-                    f"{plan.window.end:%H:%M} UTC, go/no-go at {plan.go_no_go_at:%H:%M} UTC"
+                    f"{counts['waves']} waves, window "
+                    f"{when(plan.window.start, plan.timezone, label=False)}–"
+                    f"{when(plan.window.end, plan.timezone)}, "
+                    f"go/no-go at {when(plan.go_no_go_at, plan.timezone)}"
                 ),
             )
         )

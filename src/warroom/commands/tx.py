@@ -213,7 +213,7 @@ def open_tx(
             if release_name:
                 raise CommandError(f"release {release_name!r} is not loaded in this database")
             raise CommandError(
-                "no release is loaded in this database; load one with: warroom load PLAN"
+                f"no release is loaded in this database; load one with: {store.load_hint()}"
             )
         if isinstance(who, SystemActor):
             actor, system = Actor(SYSTEM_NAME, Role.RELEASE_MANAGER, None), True

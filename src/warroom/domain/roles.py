@@ -121,24 +121,25 @@ def refusal(
 ) -> str | None:
     """Why `actor` may not take `action` on `subject` (owned by `team`), or None.
 
-    `team` None means a release-wide thing such as a go/no-go item; `subject`
-    only shapes the sentence.
+    `team` None means a release-wide thing such as a go/no-go item: only the
+    release manager acts on those. `subject` only shapes the sentence.
     """
     if actor.role is Role.RELEASE_MANAGER or action is Action.POST_MESSAGE:
         return None
     allowed = _OWN_TEAM[actor.role]
     what = action.phrase(subject)
-    if action in allowed and team is not None and team == actor.team:
+    only_manager = f"{actor.describe()} may not {what}: only the release manager can"
+    if team is None:
+        return only_manager
+    if action in allowed and team == actor.team:
         return None
-    if action in allowed and team is not None:
+    if action in allowed:
         owner = subject or "it"
         return f"{actor.describe()} may not {what}: {owner} belongs to team {team}"
-    if action in allowed:
-        return f"{actor.describe()} may not {what}: only the release manager can"
     holders = [role.label for role, acts in _OWN_TEAM.items() if action in acts]
     if holders:
         return (
             f"{actor.describe()} may not {what}: that is for the release manager "
-            f"or the owning team's {' or '.join(holders)}"
+            f"or team {team}'s {' or '.join(holders)}"
         )
-    return f"{actor.describe()} may not {what}: only the release manager can"
+    return only_manager

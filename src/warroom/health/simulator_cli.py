@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import click
 
+from warroom.domain.text import safe
+
 if TYPE_CHECKING:
     from warroom.domain.plan import Plan
     from warroom.health.simulator import Fault, Simulator
@@ -36,8 +38,13 @@ CONTROL_PORT_HELP = f"Port of the control API on 127.0.0.1 (default {CONTROL_POR
 SEED_HELP = "Seed for the healthy noise, so runs repeat (default: fresh each run)."
 
 
+def _echo(text: str, *, err: bool = False) -> None:
+    """Print for a person; plan and endpoint text shows inert (see warroom.domain.text)."""
+    click.echo(safe(text, newlines=True), err=err)
+
+
 def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"warroom: {message}", err=True)
+    _echo(f"warroom: {safe(message)}", err=True)
     sys.exit(code)
 
 
@@ -133,7 +140,7 @@ def _load(plan_path: str | None) -> Plan:
     try:
         return load_plan(path)
     except PlanInvalid as exc:
-        click.echo(exc.render(), err=True)
+        _echo(exc.render(), err=True)
         _fail(f"{path} is not a valid plan ({exc})")
 
 
@@ -146,7 +153,7 @@ def _serve(plan_path: str | None, control_port: int, seed: int | None) -> None:
             plan,
             control_port,
             seed,
-            note=lambda line: click.echo(f"warroom: {line}", err=True),
+            note=lambda line: _echo(f"warroom: {safe(line)}", err=True),
             on_fault=_print_change,
         )
     except SimulatorError as exc:
@@ -195,11 +202,11 @@ def _print_banner(simulator: Simulator, release: str) -> None:
         f"  warroom simulate fault {example} --clear{control}",
         "Press Ctrl-C to stop.",
     ]
-    click.echo("\n".join(lines))
+    _echo("\n".join(lines))
 
 
 def _print_change(name: str, fault: Fault) -> None:
-    click.echo(f"{datetime.now():%H:%M:%S}  {name}: {fault.describe()}")
+    _echo(f"{datetime.now():%H:%M:%S}  {safe(name)}: {safe(fault.describe())}")
 
 
 # ---------------------------------------------------------------- fault
@@ -263,7 +270,7 @@ def fault(
             "--status) or --clear"
         )
     answer = _post(control, service, {"clear": True} if clear else body)
-    click.echo(f"{service}: {answer.get('summary', 'done')}")
+    _echo(f"{safe(service)}: {safe(str(answer.get('summary', 'done')))}")
 
 
 def _post(control: str, service: str, body: dict[str, Any]) -> dict[str, Any]:

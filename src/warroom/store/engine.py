@@ -12,6 +12,7 @@ PostgreSQL gets the same one-writer-at-a-time discipline from the row lock on
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,12 +66,24 @@ def normalise_url(raw: str) -> URL:
     return url
 
 
-def describe_error(exc: BaseException) -> StoreError:
-    """Turn a driver error into one sentence a person can act on."""
+def load_hint(url: str) -> str:
+    """The command that loads a plan into the database at `url`, for hints
+    (give it a display URL: the password is not for printing)."""
+    return f"warroom --db {shlex.quote(url)} load PLAN --as MANAGER"
+
+
+def describe_error(exc: BaseException, sqlite_path: Path | None = None) -> StoreError:
+    """Turn a driver error into one sentence a person can act on
+    (`sqlite_path`: the file it happened on, to name it)."""
     if isinstance(exc, StoreError):
         return exc
     text = str(getattr(exc, "orig", exc)) or type(exc).__name__
     lowered = text.lower()
+    if sqlite_path is not None and "not a database" in lowered:
+        return StoreError(
+            f"{sqlite_path} is not a warroom database (it is not SQLite at all); "
+            "point --db at the shared warroom database"
+        )
     if "database is locked" in lowered or "database is busy" in lowered:
         return StoreBusy(
             f"the database stayed locked for more than {BUSY_TIMEOUT_S:g}s "
@@ -119,7 +132,7 @@ class Store:
             if not create_missing and not self.sqlite_path.exists():
                 raise StoreUnavailable(
                     f"no warroom database at {self.sqlite_path}; load a plan first "
-                    "(warroom load PLAN) or point --db at the shared database"
+                    f"({self.load_hint()}) or point --db at the shared database"
                 )
             self.engine = create_engine(
                 self.url,
@@ -149,6 +162,14 @@ class Store:
     def display_url(self) -> str:
         return self.url.render_as_string(hide_password=True)
 
+    def load_hint(self) -> str:
+        """`warroom --db URL load PLAN --as MANAGER` for this database."""
+        return load_hint(self.display_url())
+
+    def describe(self, exc: BaseException) -> StoreError:
+        """`describe_error`, naming this store's file where that helps."""
+        return describe_error(exc, self.sqlite_path)
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read transaction: one consistent view of the release."""
@@ -156,7 +177,7 @@ class Store:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 yield session
         except (OperationalError, _DBAPIError) as exc:
-            raise describe_error(exc) from exc
+            raise self.describe(exc) from exc
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -165,14 +186,14 @@ class Store:
             with Session(self._writer, expire_on_commit=False) as session, session.begin():
                 yield session
         except (OperationalError, _DBAPIError) as exc:
-            raise describe_error(exc) from exc
+            raise self.describe(exc) from exc
 
     def has_schema(self) -> bool:
         try:
             with self.engine.connect() as conn:
                 return inspect(conn).has_table("alembic_version")
         except (OperationalError, _DBAPIError) as exc:
-            raise describe_error(exc) from exc
+            raise self.describe(exc) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

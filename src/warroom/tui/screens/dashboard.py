@@ -155,7 +155,7 @@ class DashboardScreen(LiveScreen, Screen[None]):
         if snapshot is None:
             self._show_empty(
                 f"No release is loaded in {self._db_label()}.\n\n"
-                "Load one from a shell:\n\n    warroom load sample_data/release-v2.5.0.yaml\n\n"
+                f"Load one from a shell:\n\n    {self._load_hint()}\n\n"
                 "This screen will switch over by itself."
             )
             return
@@ -251,6 +251,12 @@ class DashboardScreen(LiveScreen, Screen[None]):
         from warroom.store.engine import normalise_url
 
         return normalise_url(config.db_url).render_as_string(hide_password=True)
+
+    def _load_hint(self) -> str:
+        from warroom.store.engine import load_hint, normalise_url
+
+        url = normalise_url(self.wr.config.db_url).render_as_string(hide_password=True)
+        return load_hint(url)
 
     def _show_empty(self, text: str) -> None:
         empty = self.query_one("#empty", Static)
