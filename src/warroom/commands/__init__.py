@@ -5,6 +5,7 @@ which everyday commands do not, so it is not imported here).
 """
 
 from warroom.commands.actions import Commands
-from warroom.commands.tx import SYSTEM_ACTOR, CommandError
+from warroom.commands.tx import CommandError
+from warroom.domain.roles import SYSTEM_ACTOR
 
 __all__ = ["SYSTEM_ACTOR", "CommandError", "Commands"]

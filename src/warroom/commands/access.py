@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.clock import Clock
-from warroom.commands.tx import SYSTEM_ACTOR, open_tx
+from warroom.commands.tx import open_tx
+from warroom.domain.roles import SYSTEM_ACTOR
 from warroom.store.engine import Store
 
 SSH_CONNECT = "ssh.connect"

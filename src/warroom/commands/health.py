@@ -19,11 +19,12 @@ from sqlmodel import col, delete, select
 
 from warroom.clock import Clock
 from warroom.commands.actions import LEAD_CALL
-from warroom.commands.tx import SYSTEM_ACTOR, CommandError, Tx, open_tx
+from warroom.commands.tx import CommandError, Tx, open_tx
 from warroom.domain import health as h
 from warroom.domain import triggers as tr
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import WATCHED_BY_DEFAULT
+from warroom.domain.roles import SYSTEM_ACTOR
 from warroom.domain.rules import BaselineRule, Rule, parse_rule
 from warroom.store import models as m
 from warroom.store.engine import Store

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from warroom.clock import Clock
-from warroom.domain.roles import Action, Actor, Role, refusal
+from warroom.domain.roles import SYSTEM_ACTOR, Action, Actor, Role, refusal
 from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.engine import Store
@@ -31,11 +31,6 @@ if TYPE_CHECKING:
 
 class CommandError(Exception):
     """A refused command. The message is one sentence for people; nothing was written."""
-
-
-# The poller and other machinery act under this name; it is not a person in
-# any plan and cannot be claimed with --as.
-SYSTEM_ACTOR = "warroom"
 
 
 def _listing(names: list[str]) -> str:

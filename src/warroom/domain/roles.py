@@ -17,6 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The poller and other machinery act under this name; it is not a person in
+# any plan (plan validation refuses it) and cannot be claimed with --as.
+SYSTEM_ACTOR = "warroom"
+
 
 class Role(StrEnum):
     RELEASE_MANAGER = "release_manager"
