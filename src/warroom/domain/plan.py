@@ -146,7 +146,7 @@ def _text_of(value: object, length: int) -> str:
         raise ValueError(f"expected text, got {_got(value)}")
     # str() refuses ints of more than 4300 digits; none is a real version.
     if isinstance(value, int) and abs(value) >= 10**length:
-        raise ValueError(f"the number is more than {length} digits long")
+        raise ValueError(f"the number is more than {length} digits long: use at most {length}")
     text = str(value).strip()
     if not text:
         raise ValueError("must not be empty")
