@@ -568,12 +568,20 @@ _LIST_SECTIONS: dict[str, type[BaseModel]] = {
 }
 
 
+_NOT_A_MAPPING = "a plan is a YAML mapping with release, manager, window, people and services"
+
+
+def _inert(text: str) -> str:
+    """PyYAML's own words, with any control character it quotes shown escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def validate_plan(data: object, lines: Mapping[Path, int] | None = None) -> Plan:
     """Validate raw plan data (as parsed from YAML) into a Plan, or raise
     PlanInvalid listing every error found."""
     out = _Collector(lines=lines or {})
     if not isinstance(data, dict):
-        out.add((), "a plan is a YAML mapping with release, manager, window, people and services")
+        out.add((), _NOT_A_MAPPING)
         raise PlanInvalid(out.issues)
 
     header = _fields(out, {k: v for k, v in data.items() if k not in _LIST_SECTIONS}, Header, ())
@@ -861,21 +869,28 @@ def parse_plan_text(text: str, source: str | None = None) -> Plan:
         loader = _PlanLoader(text)
         try:
             node = loader.get_single_node()
-            problem = _measure(node) if node is not None else None
+            if node is None:
+                raise PlanInvalid([PlanIssue("", _NOT_A_MAPPING, 1)], source)
+            problem = _measure(node)
             if problem is not None:
                 raise PlanInvalid([problem], source)
             # Map lines (and spot duplicate keys) before construction: building
             # the document folds `<<: *anchor` merges into the mapping nodes.
-            lines = _line_map(node, out) if node is not None else {}
-            data = loader.construct_document(node) if node is not None else None
+            lines = _line_map(node, out)
+            data = loader.construct_document(node)
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        raise PlanInvalid([PlanIssue("", f"not valid YAML: {exc.problem}", line)], source) from None
+        line = mark.line + 1 if mark is not None else 1
+        problem = _inert(str(exc.problem))
+        raise PlanInvalid([PlanIssue("", f"not valid YAML: {problem}", line)], source) from None
     except yaml.YAMLError as exc:
-        raise PlanInvalid([PlanIssue("", f"not valid YAML: {exc}")], source) from None
+        # A reader error (a character YAML does not allow) knows its position.
+        position = getattr(exc, "position", 0)
+        line = text[:position].count("\n") + 1
+        what = _inert(str(getattr(exc, "reason", None) or exc))
+        raise PlanInvalid([PlanIssue("", f"not valid YAML: {what}", line)], source) from None
     try:
         plan = validate_plan(data, lines)
     except PlanInvalid as exc:
