@@ -94,8 +94,8 @@ def test_billion_laughs_is_refused_quickly_with_a_line(tmp_path: Path, command: 
         args = ["load", "--db", f"sqlite:///{tmp_path / 'w.db'}", str(plan)]
     proc = warroom(*args, cwd=tmp_path)
     assert proc.returncode == 1
-    # The fifth level is the first past the cap (9**5 > 20000 > 9**4).
-    assert f"{plan}:5: the plan grows past {limits.MAX_PLAN_VALUES} values" in proc.stderr
+    # Level f (line 6) is the first past the cap: 597,871 values against e's 66,430.
+    assert f"{plan}:6: the plan grows past {limits.MAX_PLAN_VALUES} values" in proc.stderr
     assert not (tmp_path / "w.db").exists()
 
 

@@ -813,8 +813,8 @@ def _measure(root: yaml.Node) -> PlanIssue | None:
             if size[key] > limits.MAX_PLAN_VALUES:
                 return PlanIssue(
                     "",
-                    f"the plan grows past {limits.MAX_PLAN_VALUES} values here once its "
-                    "aliases are expanded: write the values out or use fewer aliases",
+                    f"the plan grows past {limits.MAX_PLAN_VALUES} values here (each use "
+                    "of an alias counts its whole value): use fewer aliases or a smaller plan",
                     line,
                 )
             if depth[key] > limits.MAX_PLAN_DEPTH:
@@ -883,8 +883,8 @@ def parse_plan_text(text: str, source: str | None = None) -> Plan:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 1
-        problem = _inert(str(exc.problem))
-        raise PlanInvalid([PlanIssue("", f"not valid YAML: {problem}", line)], source) from None
+        said = _inert(str(exc.problem))
+        raise PlanInvalid([PlanIssue("", f"not valid YAML: {said}", line)], source) from None
     except yaml.YAMLError as exc:
         # A reader error (a character YAML does not allow) knows its position.
         position = getattr(exc, "position", 0)
