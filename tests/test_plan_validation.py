@@ -654,7 +654,9 @@ def test_load_plan_not_utf8(tmp_path: Path) -> None:
     path.write_bytes("release: caf\u00e9\n".encode("latin-1"))
     with pytest.raises(PlanInvalid) as info:
         load_plan(str(path))
-    assert [i.message for i in info.value.issues] == ["the plan is not UTF-8 text"]
+    [issue] = info.value.issues
+    assert issue.message.startswith("the plan is not UTF-8 text (byte 13 is not)")
+    assert issue.line == 1
 
 
 def test_load_plan_errors_carry_the_path_and_line(tmp_path: Path, sample_text: str) -> None:

@@ -265,15 +265,12 @@ def load(plan: str) -> None:
     """Validate PLAN and import it in one transaction; a bad plan writes nothing."""
     from warroom.commands import CommandError
     from warroom.commands.load import load_plan
-    from warroom.domain.plan import PlanInvalid, parse_plan_text
+    from warroom.domain.plan import PlanInvalid, parse_plan_text, read_plan_text
     from warroom.store.engine import StoreError
 
     try:
-        with open(plan, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        fail(f"cannot read {plan}: {exc.strerror}")
-    try:
+        # The same reading as `check`: one place bounds and decodes plan files.
+        text = read_plan_text(plan)
         parsed = parse_plan_text(text, source=plan)
     except PlanInvalid as exc:
         echo(exc.render(), err=True)

@@ -389,9 +389,7 @@ class Commands:
             tx.require(Action.FINISH_ROLLBACK, service.team, service.name)
             tx.check_version(service.name, service.row_version, expect_version, service.state)
             if service.state != DeployState.ROLLING_BACK.value:
-                busy = [
-                    s.name for s in tx.services() if s.state == DeployState.ROLLING_BACK.value
-                ]
+                busy = [s.name for s in tx.services() if s.state == DeployState.ROLLING_BACK.value]
                 hint = (
                     f"{', '.join(busy)} {'is' if len(busy) == 1 else 'are'} rolling back: "
                     "mark that one rolled back instead"

@@ -12,7 +12,7 @@ from warroom.clock import Clock
 from warroom.commands.tx import CommandError
 from warroom.domain import graph as g
 from warroom.domain.lifecycle import DeployState
-from warroom.domain.plan import Plan
+from warroom.domain.plan import GO_NO_GO_KEY, Plan
 from warroom.domain.roles import SYSTEM_NAME, Role
 from warroom.domain.timeline import when
 from warroom.store import audit
@@ -159,7 +159,11 @@ def load_plan(
             position += 1
             session.add(
                 m.ChecklistItem(
-                    release_id=rid, key=f"gng-{index}", team=None, position=position, text=text
+                    release_id=rid,
+                    key=f"{GO_NO_GO_KEY}-{index}",
+                    team=None,
+                    position=position,
+                    text=text,
                 )
             )
         for team, items in plan.readiness.items():

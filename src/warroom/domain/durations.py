@@ -5,24 +5,42 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from warroom.domain.limits import MAX_DURATION
+
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m(?!s))?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$")
 
 ACCEPTED = "a number with a unit h, m, s or ms, combined largest first, like 90s, 10m or 1h30m"
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse a compact duration; raise ValueError saying what is accepted."""
+    """Parse a compact duration of at most MAX_DURATION; raise ValueError
+    saying what is accepted."""
     raw = str(text).strip()
-    match = _DURATION.match(raw)
+    match = _DURATION.fullmatch(raw)
     if not raw or match is None or not any(match.groupdict().values()):
-        raise ValueError(f"bad duration {raw!r}: use {ACCEPTED}")
-    parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    return timedelta(
-        hours=parts.get("h", 0),
-        minutes=parts.get("m", 0),
-        seconds=parts.get("s", 0),
-        milliseconds=parts.get("ms", 0),
+        raise ValueError(f"bad duration {_shown(raw)}: use {ACCEPTED}")
+    # Digits are compared as numbers only once they are short enough that
+    # int() and timedelta() cannot overflow or refuse them.
+    parts = {k: v.lstrip("0") or "0" for k, v in match.groupdict().items() if v}
+    too_long = ValueError(
+        f"duration {_shown(raw)} is longer than {format_duration(MAX_DURATION)}: "
+        "durations in a plan are at most a week"
     )
+    if any(len(digits) > 9 for digits in parts.values()):
+        raise too_long
+    delta = timedelta(
+        hours=int(parts.get("h", 0)),
+        minutes=int(parts.get("m", 0)),
+        seconds=int(parts.get("s", 0)),
+        milliseconds=int(parts.get("ms", 0)),
+    )
+    if delta > MAX_DURATION:
+        raise too_long
+    return delta
+
+
+def _shown(raw: str) -> str:
+    return repr(raw) if len(raw) <= 40 else repr(raw[:37] + "...")
 
 
 def format_duration(delta: timedelta) -> str:

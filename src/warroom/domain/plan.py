@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
+import stat
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from cryptography.hazmat.primitives.serialization import load_ssh_public_identity
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -31,9 +36,10 @@ from pydantic import (
 )
 
 from warroom.domain import graph as g
+from warroom.domain import limits
 from warroom.domain.durations import parse_duration
 from warroom.domain.lifecycle import DeployState
-from warroom.domain.roles import Role
+from warroom.domain.roles import SYSTEM_NAME, Role
 from warroom.domain.rules import Rule, RuleSyntaxError, parse_rule
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -69,28 +75,93 @@ def _to_instant(value: object) -> datetime:
         raise ValueError(f"expected a timestamp such as 2024-03-20T14:00:00Z, got {value!r}")
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {value!s} has no time zone: add Z or an offset like +01:00")
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the year 1 in UTC
+        moment = limits.EARLIEST - timedelta(days=1)
+    if not limits.EARLIEST <= moment < limits.LATEST:
+        raise ValueError(
+            f"timestamp {value!s} is out of range: use a time between "
+            f"{limits.EARLIEST.year} and {limits.LATEST.year - 1}"
+        )
+    return moment
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """`text` quoted for a message, cut short: errors are one line, not the input."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+
+
+def _got(value: object) -> str:
+    """What a value of the wrong kind is, for a message, without printing all of it."""
+    if isinstance(value, str):
+        return _shown(value)
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return "a very long number"
+    return _shown(repr(value))
 
 
 def _to_name(value: object) -> str:
     if not isinstance(value, str | int) or isinstance(value, bool):
-        raise ValueError(f"expected a name, got {value!r}")
+        raise ValueError(f"expected a name, got {_got(value)}")
+    if isinstance(value, int) and abs(value) >= 10**limits.NAME_LENGTH:
+        # str() itself refuses ints of more than 4300 digits.
+        raise ValueError(f"name {_got(value)} is more than {limits.NAME_LENGTH} digits long")
     text = str(value)
-    if not NAME_PATTERN.match(text):
+    # fullmatch: a `$` would let a trailing newline through ("pat\n").
+    if not NAME_PATTERN.fullmatch(text):
         raise ValueError(
-            f"bad name {text!r}: use letters, digits, '-', '_' or '.', starting with a letter or digit"
+            f"bad name {_shown(text)}: use letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
+        )
+    if len(text) > limits.NAME_LENGTH:
+        raise ValueError(
+            f"name {_shown(text)} is {len(text)} characters long: use at most {limits.NAME_LENGTH}"
         )
     return text
 
 
-def _to_text(value: object) -> str:
+def _refuse_controls(text: str) -> None:
+    """Refuse what no database column or terminal should get: NUL and other
+    control characters (tab and newline are fine), and lone surrogates,
+    which are not encodable at all."""
+    for index, char in enumerate(text):
+        if char in "\t\n":
+            continue
+        category = unicodedata.category(char)
+        if category in {"Cc", "Cs"}:
+            raise ValueError(
+                f"control character {char!r} at character {index + 1} of {_shown(text)}: "
+                "remove it (tabs and newlines are allowed)"
+            )
+
+
+def _text_of(value: object, length: int) -> str:
     # Versions like 2.0 or 3 arrive as numbers when written unquoted.
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected text, got {value!r}")
+        raise ValueError(f"expected text, got {_got(value)}")
+    # str() refuses ints of more than 4300 digits; none is a real version.
+    if isinstance(value, int) and abs(value) >= 10**length:
+        raise ValueError(f"the number is more than {length} digits long: use at most {length}")
     text = str(value).strip()
     if not text:
         raise ValueError("must not be empty")
+    _refuse_controls(text)
+    if len(text) > length:
+        raise ValueError(
+            f"the text is {len(text)} characters long: use at most {length} "
+            f"(it starts {_shown(text)})"
+        )
     return text
+
+
+def _text(length: int) -> BeforeValidator:
+    """Non-empty text that fits a database column of `length` characters."""
+    return BeforeValidator(lambda value: _text_of(value, length))
 
 
 KEY_TYPES = (
@@ -107,7 +178,9 @@ KEY_TYPES = (
 def _to_ssh_key(value: object) -> str:
     """An OpenSSH public key line (`TYPE BASE64 [comment]`), checked now
     rather than when its owner first tries to connect on release day."""
-    text = _to_text(value)
+    text = _text_of(value, limits.SSH_KEY_LENGTH)
+    if "\n" in text:
+        raise ValueError("the key spans several lines: put one key per entry")
     parts = text.split()
     if len(parts) < 2 or parts[0] not in KEY_TYPES:
         raise ValueError(
@@ -123,6 +196,14 @@ def _to_ssh_key(value: object) -> str:
     length = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
     if blob[4 : 4 + length].decode("ascii", "replace") != parts[0]:
         raise ValueError(f"the key's body does not hold an {parts[0]} key (copied incompletely?)")
+    # The whole key, not only its type: a key cut short after the type would
+    # pass the checks above and then let nobody in.
+    try:
+        load_ssh_public_identity(f"{parts[0]} {parts[1]}".encode("ascii"))
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"the {parts[0]} key is damaged or incomplete: paste the whole line of the .pub file"
+        ) from None
     return text
 
 
@@ -135,12 +216,15 @@ def _to_role(value: object) -> Role:
 
 
 def _to_zone(value: object) -> str:
-    zone = str(value)
+    zone = value if isinstance(value, str) else ""
     try:
+        if not 0 < len(zone) <= limits.TIMEZONE_LENGTH:
+            raise ValueError
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
-            f"unknown time zone {zone!r}: use an IANA name like UTC or Europe/Berlin"
+            f"unknown time zone {_shown(zone or repr(value))}: "
+            "use an IANA name like UTC or Europe/Berlin"
         ) from None
     return zone
 
@@ -149,7 +233,11 @@ Zone = Annotated[str, BeforeValidator(_to_zone)]
 Duration = Annotated[timedelta, BeforeValidator(_to_duration)]
 Instant = Annotated[datetime, BeforeValidator(_to_instant)]
 Name = Annotated[str, BeforeValidator(_to_name)]
-Text = Annotated[str, BeforeValidator(_to_text)]
+Text = Annotated[str, _text(limits.TEXT_LENGTH)]
+ReleaseName = Annotated[str, _text(limits.RELEASE_LENGTH)]
+Version = Annotated[str, _text(limits.VERSION_LENGTH)]
+Command = Annotated[str, _text(limits.COMMAND_LENGTH)]
+When = Annotated[str, _text(limits.WHEN_LENGTH)]
 RoleField = Annotated[Role, BeforeValidator(_to_role)]
 SshKey = Annotated[str, BeforeValidator(_to_ssh_key)]
 
@@ -171,16 +259,40 @@ class HealthCheck(_Spec):
     interval: Duration = timedelta(seconds=5)
     timeout: Duration = timedelta(seconds=2)
 
-    @field_validator("url")
+    @field_validator("url", mode="before")
     @classmethod
-    def _http_only(cls, url: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", url):
-            raise ValueError(f"bad health url {url!r}: use http:// or https:// and a host")
-        return url
+    def _http_only(cls, url: object) -> str:
+        return _to_health_url(url)
+
+
+def _to_health_url(value: object) -> str:
+    """An http(s) URL with a host, parsed the whole way through, so the poller
+    never meets a URL it cannot request."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a health url such as http://host:8080/health, got {value!r}")
+    bad = f"bad health url {_shown(value, 60)}"
+    if len(value) > limits.URL_LENGTH:
+        raise ValueError(
+            f"{bad}: it is {len(value)} characters long, use at most {limits.URL_LENGTH}"
+        )
+    if not value.isascii() or any(char.isspace() or not char.isprintable() for char in value):
+        raise ValueError(
+            f"{bad}: it holds spaces, control or non-ASCII characters; percent-encode them"
+        )
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # parses it: ValueError when out of range or not a number
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"{bad}: {exc}") from None
+    if parts.scheme not in {"http", "https"} or not host:
+        raise ValueError(f"{bad}: use http:// or https:// and a host")
+    del port
+    return value
 
 
 class RollbackSpec(_Spec):
-    command: Text | None = None
+    command: Command | None = None
     expected_duration: Duration | None = None
 
 
@@ -194,8 +306,8 @@ class Person(_Spec):
 class Service(_Spec):
     name: Name
     team: Name
-    version: Text
-    previous_version: Text | None = None
+    version: Version
+    previous_version: Version | None = None
     depends_on: tuple[Name, ...] = ()
     expected_duration: Duration = timedelta(minutes=10)
     owner: Name | None = None
@@ -219,7 +331,7 @@ StateName = Annotated[str, BeforeValidator(_to_state)]
 
 class Trigger(_Spec):
     name: Name
-    when: Text
+    when: When
     services: tuple[Name, ...] | None = None
     # Deploy states in which the rule watches a service: by default once it
     # is being deployed, not while it still runs the old version.
@@ -232,7 +344,7 @@ class Trigger(_Spec):
 
 
 class Header(_Spec):
-    release: Text
+    release: ReleaseName
     manager: Name
     timezone: Zone = "UTC"
     window: Window
@@ -332,6 +444,10 @@ def _format_path(path: Iterable[str | int]) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not NAME_PATTERN.fullmatch(part) or len(part) > limits.NAME_LENGTH:
+            # A key the plan made up: quoted and cut short, so that what is
+            # printed is inert and one line.
+            out += f"[{_shown(part)}]"
         else:
             out += f".{part}" if out else part
     return out
@@ -442,6 +558,9 @@ def _duplicates(out: _Collector, section: str, entries: Sequence[_Entry], what: 
 
 # ---------------------------------------------------------------- validation
 
+# Go/no-go checklist items get the ids gng-1, gng-2, ...
+GO_NO_GO_KEY = "gng"
+
 _LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "people": Person,
     "services": Service,
@@ -449,12 +568,20 @@ _LIST_SECTIONS: dict[str, type[BaseModel]] = {
 }
 
 
+_NOT_A_MAPPING = "a plan is a YAML mapping with release, manager, window, people and services"
+
+
+def _inert(text: str) -> str:
+    """PyYAML's own words, with any control character it quotes shown escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def validate_plan(data: object, lines: Mapping[Path, int] | None = None) -> Plan:
     """Validate raw plan data (as parsed from YAML) into a Plan, or raise
     PlanInvalid listing every error found."""
     out = _Collector(lines=lines or {})
     if not isinstance(data, dict):
-        out.add((), "a plan is a YAML mapping with release, manager, window, people and services")
+        out.add((), _NOT_A_MAPPING)
         raise PlanInvalid(out.issues)
 
     header = _fields(out, {k: v for k, v in data.items() if k not in _LIST_SECTIONS}, Header, ())
@@ -495,6 +622,11 @@ def _check_references(
     teams = {e.get("team") for e in people if e.get("team")}
 
     for entry in people:
+        if str(entry.get("name", "")).lower() == SYSTEM_NAME:
+            out.add(
+                ("people", entry.index, "name"),
+                f"{SYSTEM_NAME!r} is the name warroom itself acts under: give this person another",
+            )
         role = entry.get("role")
         if role in {Role.TEAM_LEAD, Role.ONCALL} and entry.raw.get("team") is None:
             out.add(("people", entry.index, "team"), f"a {role.value} needs a team")
@@ -524,6 +656,13 @@ def _check_references(
     for team in header.get("readiness", {}):
         if team not in teams:
             out.add(("readiness", team), f"unknown team {team!r}: no person in people is on it")
+        elif team == GO_NO_GO_KEY:
+            # Checklist ids are TEAM-N, and the go/no-go list's are gng-N.
+            out.add(
+                ("readiness", team),
+                f"team {team!r} would give readiness items the ids of the go/no-go checklist "
+                f"({GO_NO_GO_KEY}-1, ...): rename the team",
+            )
 
     for entry in services:
         team = entry.get("team")
@@ -535,10 +674,16 @@ def _check_references(
         owner = entry.get("owner")
         if owner is not None and owner not in persons:
             out.add(("services", entry.index, "owner"), f"unknown person {owner!r}")
-        for dep_index, dep in enumerate(entry.get("depends_on", ())):
+        deps: list[str] = list(entry.get("depends_on", ()))
+        for dep_index, dep in enumerate(deps):
             if dep not in service_names:
                 out.add(
                     ("services", entry.index, "depends_on", dep_index), f"unknown service {dep!r}"
+                )
+            elif dep in deps[:dep_index]:
+                out.add(
+                    ("services", entry.index, "depends_on", dep_index),
+                    f"{dep!r} is listed twice (also depends_on[{deps.index(dep)}]): list it once",
                 )
         health = entry.get("health")
         if health is not None and health.timeout >= health.interval:
@@ -552,9 +697,12 @@ def _check_references(
     graph = g.build_graph(
         [e.get("name") for e in named], {e.get("name"): e.get("depends_on", ()) for e in named}
     )
-    for cycle in g.find_cycles(graph):
+    cycles = g.find_cycles(graph)
+    for cycle in cycles:
         chain = " -> ".join([*cycle, cycle[0]])
         out.add(("services", index_of[cycle[0]], "depends_on"), f"dependency cycle: {chain}")
+    if not cycles and window is not None:
+        _check_schedule(out, graph, window.start, named)
 
     for entry in triggers:
         when = entry.get("when")
@@ -563,11 +711,36 @@ def _check_references(
                 parse_rule(when)
             except RuleSyntaxError as exc:
                 out.add(("triggers", entry.index, "when"), f"{exc} in {when!r}")
-        for scope_index, name in enumerate(entry.get("services") or ()):
+        scope: list[str] = list(entry.get("services") or ())
+        for scope_index, name in enumerate(scope):
             if name not in service_names:
                 out.add(
                     ("triggers", entry.index, "services", scope_index), f"unknown service {name!r}"
                 )
+            elif name in scope[:scope_index]:
+                out.add(
+                    ("triggers", entry.index, "services", scope_index),
+                    f"{name!r} is listed twice (also services[{scope.index(name)}]): list it once",
+                )
+
+
+def _check_schedule(out: _Collector, graph: Any, start: datetime, named: list[_Entry]) -> None:
+    """The planned schedule (services back to back along their dependencies)
+    must end within MAX_SCHEDULE of the window's start."""
+    durations = {
+        e.get("name"): e.get("expected_duration", Service.model_fields["expected_duration"].default)
+        for e in named
+    }
+    slots = g.schedule(graph, start, durations)
+    latest = start + limits.MAX_SCHEDULE
+    late = [e for e in named if slots[e.get("name")].end > latest]
+    if late:
+        first = min(late, key=lambda e: slots[e.get("name")].end)
+        out.add(
+            ("services", first.index, "expected_duration"),
+            f"the planned schedule runs past {limits.MAX_SCHEDULE.days} days from the window's "
+            f"start at {first.get('name')}: shorten the expected durations",
+        )
 
 
 # ---------------------------------------------------------------- YAML
@@ -585,6 +758,18 @@ class _PlanLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     not silently UTC), and `version: 2.10` must not become the float 2.1.
     """
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # A value its constructor cannot read (`!!timestamp 2024-13-01`, an
+        # int of 5000 digits) is a mistake in the plan, not a crash.
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value: {exc}", node.start_mark
+            ) from None
+
 
 _PlanLoader.yaml_implicit_resolvers = {
     first: [
@@ -594,6 +779,62 @@ _PlanLoader.yaml_implicit_resolvers = {
     ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _measure(root: yaml.Node) -> PlanIssue | None:
+    """Refuse a document that is too big once its aliases are expanded (the
+    "billion laughs"), nests too deeply, or holds itself through an alias.
+
+    Aliases make the node graph a DAG (or worse, a cycle), so this counts
+    with a memo per node and without recursion, before anything walks the
+    expanded tree.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the path from the root to where the walk is
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        line = node.start_mark.line + 1
+        if finished:
+            open_nodes.discard(key)
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(kid)] for kid in kids)
+            depth[key] = 1 + max((depth[id(kid)] for kid in kids), default=0)
+            if size[key] > limits.MAX_PLAN_VALUES:
+                return PlanIssue(
+                    "",
+                    f"the plan grows past {limits.MAX_PLAN_VALUES} values here (each use "
+                    "of an alias counts its whole value): use fewer aliases or a smaller plan",
+                    line,
+                )
+            if depth[key] > limits.MAX_PLAN_DEPTH:
+                return PlanIssue(
+                    "",
+                    f"lists and mappings nest more than {limits.MAX_PLAN_DEPTH} deep here: "
+                    "a plan needs a handful of levels",
+                    line,
+                )
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            return PlanIssue(
+                "", "an alias refers to a value that contains it: remove the alias", line
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((kid, False) for kid in _children(node) if id(kid) not in size)
+    return None
 
 
 def _line_map(node: yaml.Node, out: _Collector, path: Path = ()) -> dict[Path, int]:
@@ -622,22 +863,34 @@ def _line_map(node: yaml.Node, out: _Collector, path: Path = ()) -> dict[Path, i
 def parse_plan_text(text: str, source: str | None = None) -> Plan:
     """Parse and validate plan YAML; PlanInvalid carries `source` for messages."""
     out = _Collector()
+    if len(text) > limits.MAX_PLAN_BYTES:
+        raise PlanInvalid([PlanIssue("", _too_big(len(text)))], source)
     try:
         loader = _PlanLoader(text)
         try:
             node = loader.get_single_node()
+            if node is None:
+                raise PlanInvalid([PlanIssue("", _NOT_A_MAPPING, 1)], source)
+            problem = _measure(node)
+            if problem is not None:
+                raise PlanInvalid([problem], source)
             # Map lines (and spot duplicate keys) before construction: building
             # the document folds `<<: *anchor` merges into the mapping nodes.
-            lines = _line_map(node, out) if node is not None else {}
-            data = loader.construct_document(node) if node is not None else None
+            lines = _line_map(node, out)
+            data = loader.construct_document(node)
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        raise PlanInvalid([PlanIssue("", f"not valid YAML: {exc.problem}", line)], source) from None
+        line = mark.line + 1 if mark is not None else 1
+        said = _inert(str(exc.problem))
+        raise PlanInvalid([PlanIssue("", f"not valid YAML: {said}", line)], source) from None
     except yaml.YAMLError as exc:
-        raise PlanInvalid([PlanIssue("", f"not valid YAML: {exc}")], source) from None
+        # A reader error (a character YAML does not allow) knows its position.
+        position = getattr(exc, "position", 0)
+        line = text[:position].count("\n") + 1
+        what = _inert(str(getattr(exc, "reason", None) or exc))
+        raise PlanInvalid([PlanIssue("", f"not valid YAML: {what}", line)], source) from None
     try:
         plan = validate_plan(data, lines)
     except PlanInvalid as exc:
@@ -647,13 +900,57 @@ def parse_plan_text(text: str, source: str | None = None) -> Plan:
     return plan
 
 
+def _too_big(size: int) -> str:
+    return (
+        f"the plan is larger than {limits.MAX_PLAN_BYTES // 1024} KiB "
+        f"({'at least ' if size > limits.MAX_PLAN_BYTES else ''}{size} bytes): "
+        "is this the right file?"
+    )
+
+
+def read_plan_text(path: str) -> str:
+    """The text of a plan file, read with bounds. PlanInvalid when it cannot
+    be read, is not a regular file (a pipe, a device, a directory), is larger
+    than MAX_PLAN_BYTES or is not UTF-8. Never blocks on a FIFO."""
+
+    def refuse(message: str, line: int | None = None) -> PlanInvalid:
+        return PlanInvalid([PlanIssue("", message, line)], path)
+
+    try:
+        # O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise refuse(f"cannot read the plan: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise refuse("the plan is a directory: name the plan's YAML file")
+        if not stat.S_ISREG(mode):
+            raise refuse(
+                "the plan is not a regular file (a pipe or a device?): save it to a file first"
+            )
+        # Read one byte past the cap, so "exactly the cap" and "more" differ.
+        data = b""
+        while len(data) <= limits.MAX_PLAN_BYTES:
+            chunk = os.read(fd, limits.MAX_PLAN_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise refuse(f"cannot read the plan: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limits.MAX_PLAN_BYTES:
+        raise refuse(_too_big(len(data)))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise refuse(
+            f"the plan is not UTF-8 text (byte {exc.start + 1} is not): save it as UTF-8", line
+        ) from None
+
+
 def load_plan(path: str) -> Plan:
     """Read and validate a plan file; PlanInvalid for any problem, including I/O."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise PlanInvalid([PlanIssue("", f"cannot read the plan: {exc.strerror}")], path) from None
-    except UnicodeDecodeError:
-        raise PlanInvalid([PlanIssue("", "the plan is not UTF-8 text")], path) from None
-    return parse_plan_text(text, source=path)
+    return parse_plan_text(read_plan_text(path), source=path)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from warroom.domain.durations import format_duration, parse_duration
+from warroom.domain.limits import MAX_CHECKS
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -179,13 +180,19 @@ class _Parser:
             self.index += 1
             self._keyword("for")
             count = self._take("number", "a number of checks")
-            if not count.text.isdigit() or int(count.text) < 1:
+            digits = count.text.lstrip("0")
+            if not count.text.isdigit() or not digits:
                 raise RuleSyntaxError(
                     self.text, count.column, "the number of checks must be 1 or more"
                 )
+            # Compare the length first: int() refuses very long digit strings.
+            if len(digits) > len(str(MAX_CHECKS)) or int(digits) > MAX_CHECKS:
+                raise RuleSyntaxError(
+                    self.text, count.column, f"the number of checks must be at most {MAX_CHECKS}"
+                )
             self._keyword("checks")
             self._done()
-            return HealthRule(checks=int(count.text))
+            return HealthRule(checks=int(digits))
         op = self._take("op", "a comparison (> >= < <= == !=)")
         threshold = self._peek()
         if threshold is not None and threshold.kind == "factor":
