@@ -45,6 +45,9 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Terminal]:
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.delenv("WARROOM_NOW", raising=False)
+    # The terminal's own size, not one a test runner put in the environment.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
     term = Terminal([str(WARROOM), "demo"], columns=140, rows=40)
     started: dict[int, str] = {}
     try:
@@ -52,7 +55,7 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Terminal]:
             lambda: (
                 len(_helpers(term.process.pid)) == 2
                 and "sarah" in term.screen.display[0]
-                and "palette" in term.screen.display[-1]
+                and "palette" in term.text()
             ),
             "the demo's war room, simulator and poller",
             timeout=60,
