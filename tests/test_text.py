@@ -68,3 +68,34 @@ def test_any_text_comes_out_inert(text: str) -> None:
     out = safe(text)
     assert inert(out)
     assert safe(out) == out  # idempotent: sanitising twice shows the same
+
+
+@settings(max_examples=200, deadline=None)
+@given(author=st.text(max_size=30), text=st.text(max_size=300), system=st.booleans())
+def test_a_log_line_of_any_text_draws_no_control_character(
+    author: str, text: str, system: bool
+) -> None:
+    """What the log pane draws for any message: inert, whoever wrote what."""
+    from datetime import UTC, datetime
+
+    from warroom.domain.snapshot import LogView
+    from warroom.tui.widgets.comms_log import format_line
+
+    class Release:
+        timezone = "Europe/Berlin"
+        window_start = datetime(2024, 3, 20, 14, 0, tzinfo=UTC)
+
+    class Snapshot:
+        release = Release()
+
+    entry = LogView(
+        1,
+        datetime(2024, 3, 20, 13, 0, tzinfo=UTC),
+        "system" if system else "message",
+        author,
+        None,
+        None,
+        text,
+    )
+    line = format_line(entry, Snapshot())  # type: ignore[arg-type]
+    assert inert(line.plain), repr(line.plain)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from textual.command import CommandPalette
 from textual.pilot import Pilot
 
 from tests.churn import (
@@ -229,6 +230,7 @@ async def test_a_runbook_stays_open_through_any_number_of_changes(
         ("x", PromptScreen),
         ("F", FaultScreen),
         ("enter", ServiceScreen),
+        ("ctrl+p", CommandPalette),
     ],
 )
 async def test_every_dialog_lives_through_changes_and_closes(
@@ -457,3 +459,21 @@ def test_random_keys_interleaved_with_random_changes(
     Commands(store, clock, "sarah").decide("go")
     store.dispose()
     asyncio.run(walk(url, clock, steps))
+
+
+async def test_presence_and_connection_news_while_the_screen_is_torn_down(
+    loaded: Store, db_url: str, clock: FixedClock
+) -> None:
+    """A heartbeat or an outage reported while the dashboard has no header yet (or
+    any more) — as when the app starts or quits — changes nothing and raises nothing."""
+    from warroom.tui.widgets.header import WarroomHeader
+
+    app = make_app(db_url, "sarah", clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await app.query_one(WarroomHeader).remove()
+        app.post_message(WarroomApp.PresenceUpdated([]))
+        app.post_message(WarroomApp.StoreFailed("the database is unreachable"))
+        await pilot.pause()
+        await until(pilot, lambda: not app.connected, "the outage to be taken in")
+        alive(app)

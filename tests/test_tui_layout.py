@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from warroom.tui.widgets.checklist import Checklist
 from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.deploy_table import LABELS, DeployTable
 from warroom.tui.widgets.graph_view import GraphView
+from warroom.tui.widgets.header import WarroomHeader
 from warroom.tui.widgets.timeline import Timeline
 
 
@@ -84,3 +86,41 @@ async def test_times_are_on_the_plans_clock_and_say_which(tmp_path: Path) -> Non
         graph_lines = "\n".join(lines_of(app.query_one(GraphView)))
         assert "api-gateway" in graph_lines
     store.dispose()
+
+
+async def test_the_countdown_and_the_header_show_the_same_t_offset(
+    loaded: Store, db_url: str
+) -> None:
+    # 13:20:30: the countdown used the minute (T-40m) where the header said T-39m30s.
+    clock = FixedClock(T0 + timedelta(seconds=30))
+    app = make_app(db_url, "sarah", clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(pilot)
+        header = str(app.query_one(WarroomHeader).render())
+        countdown = lines_of(app.query_one(Timeline))[0]
+        offset = next(word for word in header.split() if word.startswith("T-"))
+        assert offset in countdown, (header, countdown)
+        clock.advance(timedelta(seconds=45))  # 13:21:15: both move on together
+        await wait_until(
+            pilot,
+            lambda: (
+                next(
+                    w
+                    for w in str(app.query_one(WarroomHeader).render()).split()
+                    if w.startswith("T-")
+                )
+                in lines_of(app.query_one(Timeline))[0]
+            ),
+            "the countdown to follow the header",
+        )
+        assert offset not in lines_of(app.query_one(Timeline))[0]
+
+
+async def test_the_header_says_where_the_day_is_after_go(go: Store, db_url: str) -> None:
+    clock = FixedClock(T0 + timedelta(minutes=15))  # 13:35, after GO
+    app = make_app(db_url, "sarah", clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(pilot)
+        header = str(app.query_one(WarroomHeader).render())
+        assert "GO: waiting for the window" in header
+        assert "before go/no-go" not in header
