@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,7 +11,6 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
@@ -108,15 +106,18 @@ class DashboardScreen(LiveScreen, Screen[None]):
         super().__init__()
         self._allowed: tuple[bool, ...] = ()
         self._firing_seen: set[str] = set()
-        # Where focus was before `m`, to go back to once the message is sent.
-        self._before_compose: Widget | None = None
+        # Held, not queried: presence news and clock ticks may arrive while the
+        # screen is still composing or already tearing down (the app starting
+        # or quitting), when a query would find no header and raise.
+        self._header: WarroomHeader | None = None
 
     @property
     def wr(self) -> WarroomApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield WarroomHeader(self.wr.config.identity, id="header")
+        self._header = WarroomHeader(self.wr.config.identity, id="header")
+        yield self._header
         yield TriggerBanner(id="banner")
         yield Static(id="empty")
         panes = Container(id="panes")
@@ -225,19 +226,21 @@ class DashboardScreen(LiveScreen, Screen[None]):
             pane.border_subtitle = subtitle
 
     def _show_header(self, snapshot: ReleaseSnapshot | None) -> None:
-        self.query_one(WarroomHeader).show(
-            snapshot, self.wr.clock.now(), self.wr.connected, self.wr.last_error, self.wr.present
-        )
+        if self._header is not None and self._header.is_attached:
+            self._header.show(
+                snapshot,
+                self.wr.clock.now(),
+                self.wr.connected,
+                self.wr.last_error,
+                self.wr.present,
+            )
 
     def presence_changed(self) -> None:
-        # Still composing, or quitting: the next beat or read shows it.
-        with contextlib.suppress(NoMatches):
-            self._show_header(self.wr.snapshot)
+        self._show_header(self.wr.snapshot)
 
     def connection_changed(self) -> None:
-        try:
-            self._show_header(self.wr.snapshot)
-        except NoMatches:
+        self._show_header(self.wr.snapshot)
+        if not self.query("#empty"):
             return  # still composing, or quitting
         if self.wr.snapshot is None and not self.wr.connected:
             self._show_empty(
@@ -266,7 +269,8 @@ class DashboardScreen(LiveScreen, Screen[None]):
 
     def _tick(self) -> None:
         now = self.wr.clock.now()
-        self.query_one(WarroomHeader).tick(now)
+        if self._header is not None and self._header.is_attached:
+            self._header.tick(now)
         snapshot = self.wr.snapshot
         if snapshot is not None:
             self.query_one(Timeline).tick(now)
