@@ -185,12 +185,10 @@ class DashboardScreen(LiveScreen, Screen[None]):
                 self.query_one(Timeline).show(snapshot, now)
             if changed("checklist"):
                 self.query_one(Checklist).show(snapshot)
+                self._note_zone("#pane-checklist", snapshot, now)
             if changed("log"):
                 self.query_one(CommsLog).show(snapshot)
-                note = zone_note(now, snapshot.release.timezone)
-                pane = self.query_one("#pane-log")
-                if pane.border_subtitle != note:
-                    pane.border_subtitle = note
+                self._note_zone("#pane-log", snapshot, now)
             # A pane without a selection (first filled, or a new plan) starts
             # on the screen's; otherwise each keeps its own cursor by name,
             # and a reload never moves it (it may be ahead of `selected`).
@@ -202,6 +200,13 @@ class DashboardScreen(LiveScreen, Screen[None]):
             # Only if the person has not already gone somewhere (a key pressed
             # while the release was still being read wins).
             self.query_one(DeployTable).focus()
+
+    def _note_zone(self, pane_id: str, snapshot: ReleaseSnapshot, now: datetime) -> None:
+        """Name the zone of the pane's unlabelled times in its border (UTC: nothing)."""
+        note = zone_note(now, snapshot.release.timezone)
+        pane = self.query_one(pane_id)
+        if pane.border_subtitle != note:
+            pane.border_subtitle = note
 
     def _show_banner(self, snapshot: ReleaseSnapshot) -> None:
         target = self._banner_trigger()

@@ -47,6 +47,10 @@ def describe_service(snapshot: ReleaseSnapshot, name: str) -> Table | Text:
     table.add_row("since", Text(safe(since)))
     planned = f"{when(service.planned_start, zone, label=False)}–{when(service.planned_end, zone)}"
     table.add_row("planned", f"{planned} (wave {service.wave})")
+    last = snapshot.latest.get(name)
+    if last is not None:
+        health = "ok" if last.ok else f"failing: {last.reason or 'failing'}"
+        table.add_row("health", Text(safe(f"{health} (checked {when(last.at, zone, '%H:%M:%S')})")))
     table.add_row("depends on", Text(safe(", ".join(service.depends_on) or "nothing")))
     radius = sorted(g.blast_radius(snapshot.graph, name), key=snapshot.deploy_order.index)
     table.add_row("blast radius", Text(safe(", ".join(radius) or "nothing depends on it")))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
@@ -13,25 +15,32 @@ from textual.widgets.tree import TreeNode
 from warroom.domain.snapshot import DecisionView, ItemView, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import when
+from warroom.tui.widgets.fit import brief
 
 MARKER = "❯ "  # the highlighted line, told without colour too
 
 
-def _item_label(item: ItemView, zone: str) -> Text:
+def _item_label(item: ItemView, zone: str, room: int = 1000) -> Text:
+    """An item's line, fitted to `room` cells: who checked it and when go
+    first, then the text is shortened at a word (…), never cut mid-word by
+    the pane's edge. (The pane's subtitle names the zone of the time.)"""
+    mark = Text("☑ ", "green") if item.done else Text("☐ ", "bold yellow")
+    key = f"{safe(item.key):<11} "
+    body = safe(item.text)
+    who = ""
     if item.done:
-        text = Text("☑ ", "green")
-        text.append(f"{safe(item.key):<11} ", "dim")
-        text.append(safe(item.text))
-        at = when(item.done_at, zone) if item.done_at else ""
-        text.append(f"  · {safe(item.done_by or '')} {at}", "dim")
-        return text
-    text = Text("☐ ", "bold yellow")
-    text.append(f"{safe(item.key):<11} ", "dim")
-    text.append(safe(item.text))
+        at = when(item.done_at, zone, label=False) if item.done_at else ""
+        who = f"  · {safe(item.done_by or '')} {at}".rstrip()
+    if 2 + len(key) + cell_len(body) + cell_len(who) > room:
+        who = ""
+    text = mark
+    text.append(key, "dim")
+    text.append(brief(body, max(room - 2 - len(key), 8)))
+    text.append(who, "dim")
     return text
 
 
-def _decision_label(decision: DecisionView | None, zone: str) -> Text:
+def _decision_label(decision: DecisionView | None, zone: str, room: int = 1000) -> Text:
     if decision is None:
         return Text("Decision: none yet (release manager)", "bold yellow")
     style = {
@@ -46,7 +55,9 @@ def _decision_label(decision: DecisionView | None, zone: str) -> Text:
         text.append(safe(f" ({', '.join(decision.subset)})"))
     text.append(f"  by {safe(decision.by)} at {when(decision.at, zone)}", "dim")
     if decision.rationale:
-        text.append(f" — {safe(decision.rationale)}", "italic")
+        room_left = room - text.cell_len - 3
+        if room_left >= 8:
+            text.append(f" — {brief(safe(decision.rationale), room_left)}", "italic")
     return text
 
 
@@ -85,6 +96,8 @@ class Checklist(Tree[str]):
         self._decision: TreeNode[str] | None = None
         self._shape: tuple[tuple[str, ...], ...] | None = None
         self._zone = "UTC"
+        self._snapshot: ReleaseSnapshot | None = None
+        self._fitted_to = 0
 
     @staticmethod
     def _layout(snapshot: ReleaseSnapshot) -> tuple[tuple[str, ...], ...]:
@@ -94,15 +107,27 @@ class Checklist(Tree[str]):
         )
         return tuple(groups)
 
+    @property
+    def _room(self) -> int:
+        """Cells an item's label has: the pane less the guides, the marker, a scrollbar."""
+        width = self.size.width or 1000
+        return max(width - 2 * self.guide_depth - len(MARKER) - 4, 20)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._snapshot is not None and self._room != self._fitted_to:
+            self.show(self._snapshot)
+
     def show(self, snapshot: ReleaseSnapshot) -> None:
         """Relabel nodes in place; rebuild only if the lists themselves changed."""
+        self._snapshot = snapshot
+        self._fitted_to = room = self._room
         zone = self._zone = snapshot.release.timezone
         shape = self._layout(snapshot)
         if shape != self._shape:
             self._rebuild(snapshot)
             self._shape = shape
         assert self._decision is not None
-        self._label(self._decision, _decision_label(snapshot.decision, zone))
+        self._label(self._decision, _decision_label(snapshot.decision, zone, room + 6))
         self._label(self._groups["go/no-go"], _group_label("Go/no-go", snapshot.go_no_go, False))
         for team in snapshot.teams:
             self._label(
@@ -112,7 +137,7 @@ class Checklist(Tree[str]):
         for item in snapshot.all_items:
             node = self._items.get(item.key)
             if node is not None:
-                self._label(node, _item_label(item, zone))
+                self._label(node, _item_label(item, zone, room))
 
     def _label(self, node: TreeNode[str], label: Text) -> None:
         """Label `node`, with the marker if the cursor is on it; only if changed."""

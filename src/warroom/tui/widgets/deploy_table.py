@@ -18,6 +18,7 @@ from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
 from warroom.domain.text import safe
 from warroom.domain.timeline import humanize, when
 from warroom.tui.theme import FIRING_STYLE, HEALTH_STYLE, LATE_STYLE, STATE_STYLE
+from warroom.tui.widgets.fit import brief
 
 
 def health_cell(snapshot: ReleaseSnapshot, service: str, now: datetime) -> Text:
@@ -30,7 +31,9 @@ def health_cell(snapshot: ReleaseSnapshot, service: str, now: datetime) -> Text:
     if state == "healthy" and last.latency_ms is not None:
         return Text(f"{label} {last.latency_ms:.0f}ms", style=style)
     if state == "failing":
-        return Text(f"✗ {safe(last.reason or 'failing')}", style=style)
+        # Short in the table (a long reason would push whole columns off);
+        # the runbook (Enter) shows it whole.
+        return Text(f"✗ {brief(safe(last.reason or 'failing'), 24)}", style=style)
     if state == "stale":
         return Text(f"{label} {humanize(now - last.at)}", style=style)
     return Text(label, style=style)
