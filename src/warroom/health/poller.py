@@ -28,7 +28,7 @@ from typing import Any
 from warroom.clock import Clock
 from warroom.commands.health import HealthCommands, Recorded, Target, targets
 from warroom.commands.tx import CommandError
-from warroom.domain.health import Sample
+from warroom.domain.health import Sample, bounded
 from warroom.health.probe import make_client, probe
 from warroom.store.engine import Store, StoreError
 from warroom.store.migrate import ensure_schema
@@ -83,6 +83,7 @@ class Poller:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._stopping = False
         self._running: set[asyncio.Task[Any]] = set()  # probe jobs under way
+        self._crashed: set[str] = set()  # services whose probe raised (logged once)
 
     # ---------------------------------------------------------------- timing
 
@@ -217,6 +218,21 @@ class Poller:
                 sample = await probe(
                     self._client, name, target.url, target.timeout.total_seconds(), self.clock
                 )
+        except Exception as exc:  # a bug in the probe, not the endpoint's doing
+            # Still a sample (health "failing", so triggers see it), and the
+            # traceback once per service, not every interval.
+            if name not in self._crashed:
+                self._crashed.add(name)
+                log.exception("probing %s failed unexpectedly", name)
+            sample = Sample(
+                service=name,
+                at=self.clock.now(),
+                ok=False,
+                reason=bounded(f"the probe failed unexpectedly ({type(exc).__name__}: {exc})"),
+                status_code=None,
+                latency_ms=None,
+                metrics={},
+            )
         finally:
             self._running.discard(job)
         if self.stats.active:
