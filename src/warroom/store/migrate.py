@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from warroom.store.engine import Store, describe_error
+from warroom.store.engine import Store
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -68,7 +68,7 @@ def ensure_schema(store: Store) -> None:
                 return
         _upgrade_locked(store)
     except DBAPIError as exc:
-        raise describe_error(exc) from exc
+        raise store.describe(exc) from exc
 
 
 def _revision(message: str) -> None:
