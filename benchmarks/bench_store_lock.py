@@ -1,6 +1,6 @@
 """How long a cold CLI write holds SQLite's write lock (issue 10). Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_store_lock.py [RUNS]
+    .venv/bin/python benchmarks/bench_store_lock.py [RUNS] [--no-crowd]
 
 Every `warroom say` is a fresh process: its first write pays for imports,
 mapper configuration and SQL compilation. Whatever of that happens between
@@ -88,8 +88,11 @@ def crowd(db: str, writers: int, each: int) -> tuple[int, float]:
                 check=False,
                 capture_output=True,
             )
-            worst = max(worst, time.perf_counter() - start)
-            failed += done.returncode != 0
+            took = time.perf_counter() - start
+            worst = max(worst, took)
+            if done.returncode != 0:
+                failed += 1
+                print(f"  failed after {took:.1f} s: {done.stderr.decode().strip()[-300:]}")
         return failed, worst
 
     with ThreadPoolExecutor(writers) as pool:
@@ -98,7 +101,7 @@ def crowd(db: str, writers: int, each: int) -> tuple[int, float]:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 15
     with tempfile.TemporaryDirectory() as scratch:
         db = f"sqlite:///{scratch}/warroom.db"
         env = {**os.environ, "WARROOM_DB": db}
@@ -116,6 +119,8 @@ def main() -> None:
             f"max {ms[-1]:6.1f} ms  min {ms[0]:6.1f} ms  ({len(ms)} write transactions)"
         )
         print(f"  whole process:   median {statistics.median(whole) * 1000:6.1f} ms")
+        if "--no-crowd" in sys.argv:
+            return
         failed, worst = crowd(db, 20, 5)
         print(f"20 writers x 5 messages: {failed} failed; slowest command {worst * 1000:.0f} ms")
 
