@@ -284,3 +284,65 @@ async def test_a_fault_fires_the_trigger_end_to_end(store: Store, db_url: str) -
         await settled(pilot)
         banner = app.query_one(TriggerBanner)
         assert banner.display and "error-rate FIRING on api-gateway" in str(banner.render())
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--flush", "-1"], "--flush"),
+        (["--flush", "0"], "--flush"),
+        (["--flush", "nan"], "--flush"),
+        (["--flush", "inf"], "--flush"),
+        (["--concurrency", "-5"], "--concurrency"),
+        (["--concurrency", "0"], "--concurrency"),
+    ],
+)
+def test_poller_options_out_of_range_are_refused(
+    db_path: Path, args: list[str], option: str
+) -> None:
+    """Once: a core and 300 MB for --flush -1, tracebacks for nan/inf, and a
+    --concurrency 0 poller that held the lease, recorded nothing and ignored SIGTERM."""
+    result = subprocess.run(
+        [WARROOM, "poll", "--db", f"sqlite:///{db_path}", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_sigterm_hands_the_lease_over_promptly_while_a_probe_hangs(
+    sqlite_store: Store, db_path: Path, bad_endpoints: str
+) -> None:
+    """An endpoint that hangs for its whole (long) timeout must not hold a stopping poller."""
+    text = plan_text(
+        {"api-gateway": f"{bad_endpoints}/hang", "auth-service": f"{bad_endpoints}/ok"}
+    )
+    data = yaml.safe_load(text)
+    for service in data["services"]:
+        if service["name"] == "api-gateway":  # probed first, at once, for up to 50 s
+            service["health"].update(interval="60s", timeout="50s")
+    load(sqlite_store, yaml.safe_dump(data, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if k != "WARROOM_NOW"}
+    poller = start_poll(f"sqlite:///{db_path}", env)
+    try:
+        await wait_for(lambda: sample_counts(sqlite_store).get("auth-service", 0) >= 2, "polling")
+        lease = read_snapshot(sqlite_store).poller
+        assert lease is not None and lease.holder.endswith(f":{poller.pid}")
+        assert lease.alive(SystemClock().now())
+        assert "api-gateway" not in sample_counts(sqlite_store)  # its probe is still hanging
+        poller.send_signal(signal.SIGTERM)
+        # Bounded: well under the hanging probe's 50 s deadline.
+        code = await asyncio.to_thread(poller.wait, 15)
+        assert code == 0, poller.stderr.read() if poller.stderr else ""
+    finally:
+        if poller.poll() is None:
+            poller.kill()
+            poller.wait(timeout=10)
+    stderr = poller.stderr.read() if poller.stderr else ""
+    assert "Traceback" not in stderr, stderr
+    lease = read_snapshot(sqlite_store).poller
+    assert lease is not None and not lease.alive(SystemClock().now())  # handed over at once

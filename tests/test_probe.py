@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from tests.pg import free_port
 from warroom.clock import FixedClock
-from warroom.domain.health import Sample
+from warroom.domain.health import MAX_BODY, MAX_METRICS, MAX_REASON, Sample
 from warroom.health.probe import make_client, probe
 
 CLOCK = FixedClock(datetime(2024, 3, 20, 14, 5, tzinfo=UTC))
@@ -35,6 +36,12 @@ class Endpoints:
         self.app.router.add_get("/odd-metrics", self.odd_metrics)
         self.app.router.add_get("/flap", self.flapping)
         self.app.router.add_get("/text", self.text)
+        self.app.router.add_get("/nested", self.nested)
+        self.app.router.add_get("/many-metrics", self.many_metrics)
+        self.app.router.add_get("/moved", self.moved)
+        self.app.router.add_get("/elsewhere", self.elsewhere)
+        self.app.router.add_get("/long-status", self.long_status)
+        self.elsewhere_url = ""  # set by a test: where /elsewhere redirects
 
     async def ok(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "pass", "error_rate": 0.002, "p99_ms": 118})
@@ -82,17 +89,48 @@ class Endpoints:
     async def text(self, request: web.Request) -> web.Response:
         return web.Response(text="OK")
 
+    async def nested(self, request: web.Request) -> web.Response:
+        """200,000 nested arrays: once a RecursionError on every probe."""
+        return web.Response(body=b"[" * 200_000, content_type="application/json")
 
-@pytest.fixture
-async def server() -> AsyncIterator[str]:
-    endpoints = Endpoints()
-    runner = web.AppRunner(endpoints.app, shutdown_timeout=0.1)
+    async def many_metrics(self, request: web.Request) -> web.Response:
+        """Just under 1 MiB of numeric fields (once 68,148 metrics stored per sample)."""
+        fields = {f"m{i}": i for i in range(68_148)}
+        document = {"status": "pass", "error_rate": 0.01, **fields}
+        body = json.dumps(document, separators=(",", ":")).encode()
+        assert len(body) < MAX_BODY
+        return web.Response(body=body, content_type="application/json")
+
+    async def moved(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound("/ok")
+
+    async def elsewhere(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(self.elsewhere_url)
+
+    async def long_status(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "fail", "error": "x" * 100_000, "y" * 5000: 1})
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     port = free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
-    yield f"http://127.0.0.1:{port}"
+    return runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def endpoints() -> AsyncIterator[tuple[Endpoints, str]]:
+    served = Endpoints()
+    runner, url = await serve(served.app)
+    yield served, url
     await runner.cleanup()
+
+
+@pytest.fixture
+def server(endpoints: tuple[Endpoints, str]) -> str:
+    return endpoints[1]
 
 
 async def one(url: str, timeout: float = 0.5) -> Sample:
@@ -196,3 +234,60 @@ async def test_a_server_that_hangs_up_without_answering() -> None:
         await listener.wait_closed()
     assert not sample.ok
     assert sample.reason == "the server closed the connection without answering"
+
+
+async def test_deeply_nested_json_fails_the_probe_with_a_reason(server: str) -> None:
+    sample = await one(f"{server}/nested")
+    assert not sample.ok and sample.status_code == 200
+    assert sample.reason is not None and "nested too deeply" in sample.reason
+
+
+async def test_a_flood_of_numeric_fields_is_kept_to_the_first_ones_and_marked(server: str) -> None:
+    sample = await one(f"{server}/many-metrics", timeout=5)
+    assert sample.ok  # the endpoint says pass; its first metrics are still believed
+    assert len(sample.metrics) == MAX_METRICS
+    assert sample.metrics["error_rate"] == 0.01 and "m0" in sample.metrics
+    assert sample.reason == f"kept the first {MAX_METRICS} of 68149 numeric fields"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_redirect_to_another_server_is_not_followed(
+    endpoints: tuple[Endpoints, str], host: str
+) -> None:
+    """Another port or another name is another server: its metrics are not this service's."""
+    served, url = endpoints
+    other = web.Application()
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "pass", "error_rate": 0.9})
+
+    other.router.add_get("/health", health)
+    runner, other_url = await serve(other)
+    served.elsewhere_url = other_url.replace("127.0.0.1", host) + "/health"
+    try:
+        sample = await one(f"{url}/elsewhere")
+    finally:
+        await runner.cleanup()
+    assert not sample.ok and sample.metrics == {}
+    assert sample.reason is not None
+    assert sample.reason.startswith("redirected to another server (http://")
+    assert "same server only" in sample.reason
+    # …while a redirect on the same server is still followed.
+    moved = await one(f"{url}/moved")
+    assert moved.ok and moved.metrics == {"error_rate": 0.002, "p99_ms": 118.0}
+
+
+async def test_text_from_the_endpoint_is_bounded_in_reasons_and_names(server: str) -> None:
+    sample = await one(f"{server}/long-status")
+    assert not sample.ok and sample.reason == "status 'fail'"
+    assert sample.metrics == {}  # a 5,000-character key is not a metric name
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1/health", "http://127.0.0.1/a\r\nX-Evil: 1", "ftp://127.0.0.1/health"]
+)
+async def test_an_unusable_url_is_a_failing_sample_not_an_exception(url: str) -> None:
+    sample = await one(url)
+    assert not sample.ok and sample.status_code is None
+    assert sample.reason is not None and "health url cannot be used" in sample.reason
+    assert len(sample.reason) <= MAX_REASON

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 import shutil
 import sys
@@ -316,22 +317,43 @@ def status(as_json: bool) -> None:
         click.echo(status_text(snapshot, now))
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan (which compares false with every bound)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(
+                f"{value!r} is not a number; give one from {self.min:g} to {self.max:g}", param, ctx
+            )
+        return number
+
+
 @main.command()
 @common_options
-@click.option("--concurrency", default=100, show_default=True, help="Probes in flight at once.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="Probes in flight at once (1 to 10,000).",
+)
 @click.option(
     "--flush",
     "flush_interval",
+    type=FiniteFloatRange(0.01, 60),
     default=0.1,
     show_default=True,
-    help="Seconds between writes of collected samples: lower detects sooner, higher costs less CPU with many endpoints.",
+    help="Seconds between writes of collected samples (0.01 to 60): lower detects sooner, "
+    "higher costs less CPU with many endpoints.",
 )
 def poll(concurrency: int, flush_interval: float) -> None:
     """Poll every service's health endpoint and evaluate the rollback triggers.
 
     Run as many as you like (on several hosts): one holds the release's poller
     lease and polls, the others stand by and take over within two intervals
-    if it dies. Ctrl-C hands the lease over at once.
+    if it dies. Ctrl-C or SIGTERM hands the lease over at once (probes still
+    under way get a moment to finish, then are cut off).
     """
     import asyncio
     import logging

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import math
 import os
 import socket
 from collections import deque
@@ -28,13 +29,14 @@ from typing import Any
 from warroom.clock import Clock
 from warroom.commands.health import HealthCommands, Recorded, Target, targets
 from warroom.commands.tx import CommandError
-from warroom.domain.health import Sample
+from warroom.domain.health import Sample, bounded
 from warroom.health.probe import make_client, probe
 from warroom.store.engine import Store, StoreError
 from warroom.store.migrate import ensure_schema
 
 log = logging.getLogger("warroom.poller")
 MAX_QUEUED = 20_000  # samples kept in memory while the database is away
+STOP_GRACE_S = 1.0  # how long probes under way may finish once asked to stop
 
 
 def default_holder() -> str:
@@ -66,6 +68,10 @@ class Poller:
         flush_interval: float = 0.1,
         on_status: Callable[[str], None] | None = None,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        if not math.isfinite(flush_interval) or flush_interval <= 0:
+            raise ValueError(f"the flush interval must be a positive number, not {flush_interval}")
         self.db_url = db_url
         self.clock = clock
         self.holder = holder or default_holder()
@@ -83,6 +89,7 @@ class Poller:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._stopping = False
         self._running: set[asyncio.Task[Any]] = set()  # probe jobs under way
+        self._crashed: set[str] = set()  # services whose probe raised (logged once)
 
     # ---------------------------------------------------------------- timing
 
@@ -119,11 +126,17 @@ class Poller:
         try:
             await stop.wait()
         finally:
-            # Probes in flight end by their own deadline: let them (shutting
-            # the scheduler down first would cancel them half-way through a read).
+            # Probes in flight get a moment to finish (their samples are
+            # worth writing), but not their whole deadline: a stop (SIGTERM
+            # from systemd or Kubernetes) must hand the lease over promptly
+            # even while an endpoint hangs for a 30 s timeout.
             self._stopping = True
             self._scheduler.pause()
-            while self._running:
+            if self._running:
+                await asyncio.wait(list(self._running), timeout=STOP_GRACE_S)
+            for job in list(self._running):
+                job.cancel()
+            if self._running:
                 await asyncio.wait(list(self._running))
             self._scheduler.shutdown(wait=False)
             await self._flush()
@@ -217,6 +230,25 @@ class Poller:
                 sample = await probe(
                     self._client, name, target.url, target.timeout.total_seconds(), self.clock
                 )
+        except asyncio.CancelledError:
+            if self._stopping:
+                return  # cut off by a stop (run() cancels what outlives the grace)
+            raise
+        except Exception as exc:  # a bug in the probe, not the endpoint's doing
+            # Still a sample (health "failing", so triggers see it), and the
+            # traceback once per service, not every interval.
+            if name not in self._crashed:
+                self._crashed.add(name)
+                log.exception("probing %s failed unexpectedly", name)
+            sample = Sample(
+                service=name,
+                at=self.clock.now(),
+                ok=False,
+                reason=bounded(f"the probe failed unexpectedly ({type(exc).__name__}: {exc})"),
+                status_code=None,
+                latency_ms=None,
+                metrics={},
+            )
         finally:
             self._running.discard(job)
         if self.stats.active:

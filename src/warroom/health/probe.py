@@ -11,11 +11,13 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from warroom.clock import Clock
-from warroom.domain.health import MAX_BODY, Outcome, Sample, classify, failed
+from warroom.domain.health import MAX_BODY, Outcome, Sample, bounded, classify, failed
+
+MAX_REDIRECTS = 3
 
 
 def make_client(concurrency: int) -> httpx.AsyncClient:
-    """The poller's one shared client: pooled connections, few redirects.
+    """The poller's one shared client: pooled connections, redirects left to `probe`.
 
     httpx's API over aiohttp's connection handling (httpx-aiohttp): httpcore's
     pool rescans every connection on every request, which at 1,000 endpoints
@@ -29,24 +31,63 @@ def make_client(concurrency: int) -> httpx.AsyncClient:
     )
     return httpx.AsyncClient(
         transport=AiohttpTransport(limits=limits),
-        follow_redirects=True,
-        max_redirects=3,
+        follow_redirects=False,  # _fetch follows same-origin redirects only
         headers={"User-Agent": "warroom-poller", "Accept": "application/json, text/plain;q=0.5"},
     )
 
 
+class _Refused(Exception):
+    """The endpoint answered with something we will not read; the message is the reason."""
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    """Whether a redirect from `a` to `b` stays with the same server.
+
+    Same scheme, host and port; or the one upgrade proxies commonly do,
+    http://host to https://host on the default ports. Anything else could
+    be another service's (or anyone's) metrics, believed as this one's.
+    """
+    if a.host != b.host:
+        return False
+    if a.scheme == b.scheme:
+        return a.port == b.port
+    return (
+        a.scheme == "http"
+        and b.scheme == "https"
+        and a.port in (None, 80)
+        and b.port in (None, 443)
+    )
+
+
 async def _fetch(client: httpx.AsyncClient, url: str, timeout: float) -> tuple[Outcome, int | None]:
-    async with client.stream("GET", url, timeout=timeout) as response:
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return failed(
-                    f"the body is over {MAX_BODY // 1024 // 1024} MiB; not a health response"
-                ), response.status_code
-        return classify(
-            response.status_code, bytes(body), response.headers.get("content-type")
-        ), response.status_code
+    request = client.build_request("GET", url, timeout=timeout)
+    for _ in range(MAX_REDIRECTS + 1):
+        response = await client.send(request, stream=True)
+        try:
+            if not response.is_redirect:
+                return await _judge(response), response.status_code
+            target = response.next_request
+            if target is None:  # a 3xx without a usable Location
+                return classify(response.status_code, b""), response.status_code
+            if not _same_origin(request.url, target.url):
+                raise _Refused(
+                    f"redirected to another server ({bounded(str(target.url), 100)}); "
+                    "warroom follows redirects on the same server only: "
+                    "put the final address in the plan's health url"
+                )
+            request = target
+        finally:
+            await response.aclose()
+    raise _Refused(f"more than {MAX_REDIRECTS} redirects (a redirect loop?)")
+
+
+async def _judge(response: httpx.Response) -> Outcome:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return failed(f"the body is over {MAX_BODY // 1024 // 1024} MiB; not a health response")
+    return classify(response.status_code, bytes(body), response.headers.get("content-type"))
 
 
 async def probe(
@@ -68,8 +109,12 @@ async def probe(
             outcome, status = await _fetch(client, url, timeout)
     except TimeoutError:
         outcome = failed(f"no answer within {timeout:g}s")
-    except httpx.TooManyRedirects:
-        outcome = failed("too many redirects (a redirect loop?)")
+    except _Refused as exc:
+        outcome = failed(str(exc))
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        # The plan's URL is unusable (checked at plan time too): a failing
+        # sample with the reason, every interval, rather than a traceback.
+        outcome = failed(f"the health url cannot be used ({_short(exc)}); fix it in the plan")
     except httpx.HTTPError as exc:
         outcome = failed(_reason(exc, timeout))
     elapsed = (time.perf_counter() - started) * 1000

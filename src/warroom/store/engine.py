@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,25 +73,116 @@ def load_hint(url: str) -> str:
     return f"warroom --db {shlex.quote(url)} load PLAN --as MANAGER"
 
 
-def describe_error(exc: BaseException, sqlite_path: Path | None = None) -> StoreError:
-    """Turn a driver error into one sentence a person can act on
-    (`sqlite_path`: the file it happened on, to name it)."""
+def describe_error(
+    exc: BaseException, *, path: Path | None = None, url: str | None = None
+) -> StoreError:
+    """Turn a driver error into one sentence a person can act on.
+
+    `path` is the SQLite file (the sentence names it and says what is wrong
+    with it: read-only, disk full, locked, not a database, missing folder);
+    `url` names a PostgreSQL database (password hidden).
+    """
     if isinstance(exc, StoreError):
         return exc
-    text = str(getattr(exc, "orig", exc)) or type(exc).__name__
-    lowered = text.lower()
-    if sqlite_path is not None and "not a database" in lowered:
-        return StoreError(
-            f"{sqlite_path} is not a warroom database (it is not SQLite at all); "
-            "point --db at the shared warroom database"
-        )
-    if "database is locked" in lowered or "database is busy" in lowered:
-        return StoreBusy(
-            f"the database stayed locked for more than {BUSY_TIMEOUT_S:g}s "
-            "(another writer is stuck?); try again"
-        )
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig) or type(orig).__name__
     first_line = text.strip().splitlines()[0] if text.strip() else text
-    return StoreUnavailable(f"the database is unreachable: {first_line}")
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return _sqlite_error(code & 0xFF, first_line, path)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        found = _postgres_error(sqlstate, first_line, url or "the database")
+        if found is not None:
+            return found
+    lowered = text.lower()
+    if "database is locked" in lowered or "database is busy" in lowered:
+        return _busy(path)
+    where = f" ({url})" if url else ""
+    return StoreUnavailable(f"the database{where} is unreachable: {first_line}")
+
+
+def _busy(path: Path | None) -> StoreBusy:
+    what = str(path) if path is not None else "the database"
+    return StoreBusy(
+        f"{what} stayed locked by another writer for more than {BUSY_TIMEOUT_S:g}s; "
+        "try again (if it keeps happening, look for a stuck warroom process)"
+    )
+
+
+def _sqlite_error(code: int, text: str, path: Path | None) -> StoreError:
+    """SQLite's primary result codes (https://sqlite.org/rescode.html), in words."""
+    name = str(path) if path is not None else "the database file"
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return _busy(path)
+    if code == sqlite3.SQLITE_FULL:
+        return StoreError(
+            f"cannot write to {name}: the disk is full (or the database reached its size "
+            "limit); free some space and try again"
+        )
+    if code == sqlite3.SQLITE_NOTADB:
+        return StoreError(
+            f"{name} is not a warroom database (it is not an SQLite file at all); "
+            "point --db at the shared database, or give a new file name and load a plan into it"
+        )
+    if code == sqlite3.SQLITE_CORRUPT:
+        return StoreError(f"{name} is damaged (SQLite: {text}); restore it from a backup")
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        cause = _file_problem(path) if path is not None else None
+        if cause is None:
+            cause = "it is read-only" if code == sqlite3.SQLITE_READONLY else f"SQLite: {text}"
+        return StoreError(f"cannot use {name}: {cause}")
+    if code == sqlite3.SQLITE_IOERR:
+        return StoreError(f"cannot read or write {name}: an I/O error ({text}); check the disk")
+    return StoreUnavailable(f"cannot use {name}: {text}")
+
+
+def _file_problem(path: Path) -> str | None:
+    """What about `path` and its folder stops SQLite opening or writing it, if we can tell.
+
+    SQLite needs to write the file and to create `-wal` and `-shm` files
+    beside it, so a read-only folder is as fatal as a read-only file.
+    """
+    folder = path.resolve().parent
+    if not folder.exists():
+        return f"its folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    if path.is_dir():
+        return "it is a folder, not a file"
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system; put the database on a writable disk"
+    except OSError:
+        pass
+    if path.exists() and not os.access(path, os.R_OK):
+        return "you have no permission to read it"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"the file is read-only; make it writable (chmod u+w {path})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"its folder {folder} is not writable, and SQLite must create files beside the "
+            "database (-wal, -shm); make the folder writable or move the database"
+        )
+    return None
+
+
+def _postgres_error(sqlstate: str, text: str, url: str) -> StoreError | None:
+    """PostgreSQL's SQLSTATE classes (https://www.postgresql.org/docs/current/errcodes-appendix.html)."""
+    if sqlstate == "53100":
+        return StoreError(
+            f"the PostgreSQL server for {url} has run out of disk space; free space on the "
+            "server and try again"
+        )
+    if sqlstate.startswith("53"):
+        return StoreUnavailable(f"the PostgreSQL server for {url} is out of resources: {text}")
+    if sqlstate == "25006":
+        return StoreError(f"{url} is read-only (a standby?); point --db at the primary server")
+    if sqlstate in ("40P01", "55P03"):
+        return StoreBusy(f"{url} is busy ({text}); try again")
+    if sqlstate.startswith(("08", "57P")):
+        return StoreUnavailable(f"the database {url} is unreachable: {text}")
+    return None
 
 
 def _sqlite_file(url: URL) -> Path | None:
@@ -125,9 +217,13 @@ class Store:
         self.sqlite_path = _sqlite_file(self.url)
         if self.sqlite_path is not None:
             parent = self.sqlite_path.resolve().parent
-            if not parent.is_dir():
+            if not parent.exists():
                 raise StoreUnavailable(
                     f"cannot create the database: folder {parent} does not exist"
+                )
+            if not parent.is_dir():
+                raise StoreUnavailable(
+                    f"cannot use {self.sqlite_path}: {parent} is a file, not a folder"
                 )
             if not create_missing and not self.sqlite_path.exists():
                 raise StoreUnavailable(
@@ -142,6 +238,8 @@ class Store:
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True)
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        # Whether commands' reads have run once outside a write lock (commands.tx).
+        self.rehearsed = False
         self._audit_keys: AuditKeys | None = None
 
     @property
@@ -165,10 +263,6 @@ class Store:
     def load_hint(self) -> str:
         """`warroom --db URL load PLAN --as MANAGER` for this database."""
         return load_hint(self.display_url())
-
-    def describe(self, exc: BaseException) -> StoreError:
-        """`describe_error`, naming this store's file where that helps."""
-        return describe_error(exc, self.sqlite_path)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -194,6 +288,10 @@ class Store:
                 return inspect(conn).has_table("alembic_version")
         except (OperationalError, _DBAPIError) as exc:
             raise self.describe(exc) from exc
+
+    def describe(self, exc: BaseException) -> StoreError:
+        """`describe_error` for this store: names its file or its URL."""
+        return describe_error(exc, path=self.sqlite_path, url=self.display_url())
 
     def dispose(self) -> None:
         self.engine.dispose()
