@@ -600,33 +600,34 @@ def test_status_text_shows_what_people_wrote_inert(ready: Cli) -> None:
 
 
 def test_cli_output_shows_what_people_wrote_inert(cli: Cli) -> None:
-    # A plan whose texts carry escape sequences: a step and a go/no-go item.
+    # A plan whose texts carry escape sequences is refused, and the refusal
+    # quotes them inert; what people type at run time is shown inert too.
     hostile = "\\e]0;pwned\\a \\e[2J \\x9b31m \\b\\u202e"
     text = SAMPLE.read_text(encoding="utf-8")
     text = text.replace("steps: [Deploy 1.8.0,", f'steps: ["Deploy {hostile}",', 1)
     text = text.replace("  - All services show READY", f'  - "All READY {hostile}"', 1)
     plan = cli.cwd / "hostile.yaml"
     plan.write_text(text, encoding="utf-8")
-    outputs = [cli.ok("load", str(plan), "--as", "sarah")]
+    outputs = [cli("load", str(plan), "--as", "sarah"), cli("check", str(plan))]
+    assert all(proc.returncode == 1 for proc in outputs)
+    assert "hostile.yaml:37: services[0].steps[0]: control character" in outputs[0].stderr
+    outputs.append(cli.ok("load", str(SAMPLE), "--as", "sarah"))
     keys = [i["id"] for i in cli.status()["checklists"]]
     outputs.append(cli.ok("item", "check", *keys, "--as", "sarah"))
-    refusal = cli("item", "check", "gng-1", "--as", "sarah")  # quotes the item's text
-    assert refusal.returncode == 1
-    outputs.append(refusal)
-    cli.ok("decide", "go", "--as", "sarah", "--why", "ok")
-    outputs.append(cli.ok("step", "done", "api-gateway", "--as", "raj"))  # echoes the step
+    cli.ok("decide", "go", "--as", "sarah", "--why", HOSTILE)
+    outputs.append(cli.ok("step", "done", "api-gateway", "--as", "raj"))
+    outputs.append(cli.ok("deploy", "fail", "api-gateway", "--reason", HOSTILE, "--as", "raj"))
     outputs.append(cli.ok("say", HOSTILE, "--as", "mike"))
     outputs.append(cli("say", "x", "--as", "nobody\x1b[2J"))
-    outputs.append(cli("check", str(plan)))
+    outputs.append(cli("status"))
 
     for proc in outputs:
         for control in CONTROLS:
             assert control not in proc.stdout + proc.stderr, (control, describe(proc))
     shown = "".join(proc.stdout + proc.stderr for proc in outputs)
-    assert "checked gng-1: All READY ␛]0;pwned␇ ␛[2J \\x9b31m ␈\\u202e" in shown
-    assert "gng-1 (All READY ␛]0;pwned␇" in refusal.stderr
-    assert "api-gateway: Deploy ␛]0;pwned␇ ␛[2J" in shown
-    assert cli.status()["checklists"][0]["text"].startswith("All READY \x1b]0;pwned\x07")
+    assert "␛]0;pwned␇" in shown  # the status text shows the message, inert
+    assert "nobody" in shown  # refused, its name quoted inert
+    assert cli.status()["log"][-1]["text"].startswith(HOSTILE.split()[0])
 
 
 # ---------------------------------------------------------------- identity

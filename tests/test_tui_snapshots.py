@@ -91,6 +91,19 @@ async def _ready(pilot: Pilot[None]) -> None:
     await settled(pilot)
     graph = pilot.app.query_one(GraphView)
     await wait_until(pilot, lambda: graph._layout is not None, "the graph layout")
+
+    def selection_in_view() -> bool:
+        layout, name = graph.graph_layout, graph.selected
+        if layout is None or name is None:
+            return True
+        box, left = layout.nodes[name], graph.scroll_offset.x
+        return left <= box.x and box.x + box.width <= left + graph.size.width
+
+    await wait_until(
+        pilot,
+        selection_in_view,
+        f"the graph to show its selected node ({graph.selected}, {graph.scroll_offset}, {graph.size})",
+    )
     log = pilot.app.query_one(CommsLog).lines
     await wait_until(
         pilot,

@@ -49,7 +49,8 @@ def describe_service(snapshot: ReleaseSnapshot, name: str) -> Table | Text:
     table.add_row("planned", f"{planned} (wave {service.wave})")
     last = snapshot.latest.get(name)
     if last is not None:
-        health = "ok" if last.ok else f"failing: {last.reason or 'failing'}"
+        # A passing sample may carry a reason too ("kept the first 100 of …").
+        health = ("ok" if last.ok else "failing") + (f": {last.reason}" if last.reason else "")
         table.add_row("health", Text(safe(f"{health} (checked {when(last.at, zone, '%H:%M:%S')})")))
     table.add_row("depends on", Text(safe(", ".join(service.depends_on) or "nothing")))
     radius = sorted(g.blast_radius(snapshot.graph, name), key=snapshot.deploy_order.index)

@@ -72,6 +72,9 @@ class GraphView(ScrollView, can_focus=True):
     GraphView {
         height: 1fr;
         width: 1fr;
+        /* No scrollbars: the view follows the selection (and shift+arrows pan),
+           and a scrollbar coming and going would move the view under it. */
+        scrollbar-size: 0 0;
     }
     """
 
@@ -261,7 +264,9 @@ class GraphView(ScrollView, can_focus=True):
         box = layout.nodes[selected]
         # With the arrows above and a column either side, for context.
         region = Region(box.x, box.y, box.width, 1).grow((2, 1, 1, 1))
-        self.scroll_to_region(region, animate=False, immediate=True)
+        # force: right after a new layout the scrollbars may not be laid out yet
+        # (Textual then refuses to scroll an axis it thinks cannot scroll).
+        self.scroll_to_region(region, animate=False, immediate=True, force=True)
 
     # ---------------------------------------------------------------- drawing
 
