@@ -627,7 +627,7 @@ def test_cli_output_shows_what_people_wrote_inert(cli: Cli) -> None:
     shown = "".join(proc.stdout + proc.stderr for proc in outputs)
     assert "␛]0;pwned␇" in shown  # the status text shows the message, inert
     assert "nobody" in shown  # refused, its name quoted inert
-    assert cli.status()["log"][-1]["text"].startswith(HOSTILE.split()[0])
+    assert cli.status()["log"][-1]["text"].startswith(HOSTILE.split(maxsplit=1)[0])
 
 
 # ---------------------------------------------------------------- identity
