@@ -261,10 +261,9 @@ class DashboardScreen(LiveScreen, Screen[None]):
         return normalise_url(config.db_url).render_as_string(hide_password=True)
 
     def _load_hint(self) -> str:
-        from warroom.store.engine import load_hint, normalise_url
+        from warroom.store.engine import load_hint
 
-        url = normalise_url(self.wr.config.db_url).render_as_string(hide_password=True)
-        return load_hint(url)
+        return load_hint(self._db_label())
 
     def _show_empty(self, text: str) -> None:
         empty = self.query_one("#empty", Static)
@@ -287,9 +286,6 @@ class DashboardScreen(LiveScreen, Screen[None]):
                 self.wr.request_reload(frozenset({"health"}))
 
     # ---------------------------------------------------------------- selection
-
-    def _select(self, service: str | None) -> None:
-        self.selected = service
 
     def watch_selected(self, service: str | None) -> None:
         # Each pane ignores a selection it already shows, so the pane the
@@ -479,7 +475,7 @@ class DashboardScreen(LiveScreen, Screen[None]):
         if trigger is None:
             self.notify("No unacknowledged trigger is firing.", severity="warning")
             return
-        self._select(trigger.service)
+        self.selected = trigger.service
         self._act("ack_trigger", lambda c: c.ack_trigger(trigger.id))
 
     def action_rollback_plan(self) -> None:
@@ -517,7 +513,7 @@ class DashboardScreen(LiveScreen, Screen[None]):
             self.notify(refused, title="Not allowed", severity="warning")
             return
         first = plan[0]
-        self._select(first)  # the selection follows to what now rolls back
+        self.selected = first  # the selection follows to what now rolls back
         reason = f"{trigger.rule} firing on {trigger.service}"
         self.wr.run_command(lambda c: c.start_rollback(first, reason))
 
