@@ -9,6 +9,7 @@ what it touched; a heartbeat row says who else is in the room.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -110,6 +111,8 @@ class WarroomApp(App[None]):
         self._last_read: ReleaseSnapshot | None = None
         self.instance = uuid.uuid4().hex
         self.present: list[presence.Present] = []
+        self._presence_lock = threading.Lock()
+        self._left = False
 
     # ---------------------------------------------------------------- set-up
 
@@ -269,15 +272,20 @@ class WarroomApp(App[None]):
         now = self.clock.now()
         snapshot = self.snapshot
         release_id = snapshot.release_id if snapshot else None
-        with store.write() as session:
-            presence.beat(
-                session,
-                instance=self.instance,
-                release_id=release_id,
-                person=self.config.identity,
-                via=self.config.via,
-                now=now,
-            )
+        # A beat still in flight when the app quits must not land after the
+        # leave (it would keep a person "in the room" who has gone).
+        with self._presence_lock:
+            if self._left:
+                return
+            with store.write() as session:
+                presence.beat(
+                    session,
+                    instance=self.instance,
+                    release_id=release_id,
+                    person=self.config.identity,
+                    via=self.config.via,
+                    now=now,
+                )
         with store.read() as session:
             here = presence.present(session, release_id, now)
         self.post_message(self.PresenceUpdated(here))
@@ -290,11 +298,13 @@ class WarroomApp(App[None]):
     def _leave(self) -> None:
         if self._store is None:
             return
-        try:
-            with self._store.write() as session:
-                presence.leave(session, self.instance)
-        except StoreError:
-            pass  # the row expires by itself
+        with self._presence_lock:
+            self._left = True
+            try:
+                with self._store.write() as session:
+                    presence.leave(session, self.instance)
+            except StoreError:
+                pass  # the row expires by itself
 
     # ---------------------------------------------------------------- acting
 

@@ -191,7 +191,7 @@ class GraphView(ScrollView, can_focus=True):
         self._note = ""
         self.virtual_size = Size(layout.width, layout.height)
         self._restyle()
-        self.call_after_refresh(self._reveal)
+        self.call_after_refresh(self._frame)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -255,9 +255,10 @@ class GraphView(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         # A smaller pane (a smaller terminal, the banner) keeps the selection in view.
-        self.call_after_refresh(self._reveal)
+        self.call_after_refresh(self._frame)
 
     def _reveal(self) -> None:
+        """Scroll the least needed to bring the selection into view (arrow keys)."""
         layout, selected = self._layout, self._selected
         if layout is None or selected is None or selected not in layout.nodes:
             return
@@ -267,6 +268,23 @@ class GraphView(ScrollView, can_focus=True):
         # force: right after a new layout the scrollbars may not be laid out yet
         # (Textual then refuses to scroll an axis it thinks cannot scroll).
         self.scroll_to_region(region, animate=False, immediate=True, force=True)
+
+    def _frame(self) -> None:
+        """Frame the view for a new layout or size: the whole graph when it
+        fits, else the selection centred. It depends only on the layout, the
+        selection and the size — not on where the view was (so the same room
+        looks the same, in every terminal and every snapshot)."""
+        layout, selected = self._layout, self._selected
+        width, height = self.scrollable_content_region.size
+        if layout is None or width <= 0 or height <= 0:
+            return
+        box = layout.nodes.get(selected or "")
+        x = y = 0
+        if box is not None and layout.width > width:
+            x = min(max(box.x + box.width // 2 - width // 2, 0), layout.width - width)
+        if box is not None and layout.height > height:
+            y = min(max(box.y - height // 2, 0), layout.height - height)
+        self.scroll_to(x, y, animate=False, immediate=True, force=True)
 
     # ---------------------------------------------------------------- drawing
 
