@@ -137,7 +137,7 @@ async def test_arrows_then_n_act_on_the_marked_service_while_changes_stream(
         with Churn(Store(db_url), clock) as churn:
             await pilot.press("2")
             order = read_snapshot(go).deploy_order
-            for _ in range(12):
+            for _ in range(6):
                 for key in rng.choices(["up", "down"], k=rng.randint(1, 4)):
                     before = seen_in_table(app)
                     assert before is not None
@@ -185,7 +185,7 @@ async def test_the_graphs_arrows_then_n_act_on_the_marked_node(
         await settled(pilot)
         with Churn(Store(db_url), clock) as churn:
             await pilot.press("1")
-            for _ in range(8):
+            for _ in range(5):
                 for key in rng.choices(["up", "down", "left", "right"], k=rng.randint(1, 3)):
                     await pilot.press(key)
                     await changes_arrive(pilot, churn, 1)
@@ -209,7 +209,7 @@ async def test_a_runbook_stays_open_through_any_number_of_changes(
             opened = app.screen
             assert isinstance(opened, ServiceScreen)
             name = opened.service
-            await changes_arrive(pilot, churn, 40)
+            await changes_arrive(pilot, churn, 25)
             alive(app)
             assert app.screen is opened
             body = "\n".join(lines_of(app.screen.query_one("#service-body")))
@@ -246,10 +246,10 @@ async def test_every_dialog_lives_through_changes_and_closes(
             await pilot.press(key)
             await until(pilot, lambda: isinstance(app.screen, screen), f"{screen.__name__}")
             opened = app.screen
-            for _ in range(3):
-                await changes_arrive(pilot, churn, 10)
+            for _ in range(2):
+                await changes_arrive(pilot, churn, 6)
                 await pilot.resize_terminal(120, 40)
-                await changes_arrive(pilot, churn, 5)
+                await changes_arrive(pilot, churn, 3)
                 await pilot.resize_terminal(*SIZE)
                 alive(app)
                 assert app.screen is opened
