@@ -46,6 +46,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("tab / shift+tab", "next / previous pane"),
             ("1 … 5", "graph, deploys, countdown, go/no-go, log"),
             ("arrows", "move in a pane; in the graph: between services (the view follows)"),
+            ("❯", "marks the selection in every pane: the keys act on exactly that"),
             ("shift+arrows", "pan the graph without moving the selection"),
             ("z / esc", "zoom the focused pane to full screen and back"),
             ("ctrl+p", "command palette: every action by name"),
