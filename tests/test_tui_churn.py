@@ -477,3 +477,43 @@ async def test_presence_and_connection_news_while_the_screen_is_torn_down(
         await pilot.pause()
         await until(pilot, lambda: not app.connected, "the outage to be taken in")
         alive(app)
+
+
+@pytest.mark.parametrize("key", ["u", "s", "D", "R", "x", "r", "exclamation_mark"])
+async def test_every_service_key_acts_on_the_marked_service_while_changes_stream(
+    sqlite_loaded: Store, db_path: Path, clock: FixedClock, key: str
+) -> None:
+    """Each service key, pressed on a row picked at random while changes arrive:
+    its answer (done or refused) is about the service marked on screen. (SQLite
+    only: which row a key acts on does not depend on the backend, and the
+    tests above run both.)"""
+    check_everything(sqlite_loaded, clock)
+    Commands(sqlite_loaded, clock, "sarah").decide("go")
+    url = f"sqlite:///{db_path}"
+    asks_why = key in {"x", "r", "exclamation_mark"}
+    app = make_app(url, "sarah", clock)
+    said = record_toasts(app)
+    rng = random.Random(key)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        with Churn(Store(url), clock) as churn:
+            await pilot.press("2")
+            for _ in range(2):
+                await pilot.press(*rng.choices(["up", "down"], k=rng.randint(1, 4)))
+                await changes_arrive(pilot, churn, 2)
+                marked = seen_in_table(app)
+                assert marked is not None
+                before = len(said)
+                await pilot.press(key)
+                if asks_why:
+                    await until(pilot, lambda: isinstance(app.screen, PromptScreen), "the question")
+                    assert marked in str(app.screen.query_one("#prompt-question").render())
+                    await changes_arrive(pilot, churn, 2)  # the answer takes a while to type
+                    await pilot.press("o", "k", "enter")
+                await until(
+                    pilot,
+                    lambda before=before: len(said) > before and commands_idle(app),  # type: ignore[misc]
+                    f"the answer to {key}",
+                )
+                alive(app)
+                assert marked in said[-1], f"{key} on {marked}: {said[-1]}"
