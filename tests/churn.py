@@ -23,6 +23,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widget import Widget
 
+from tests.tui_support import wait_until
 from warroom.clock import FixedClock
 from warroom.commands import CommandError, Commands
 from warroom.commands.health import HealthCommands
@@ -128,12 +129,8 @@ class Churn:
 async def until(
     pilot: Pilot[None], condition: Callable[[], bool], what: str, tries: int = 500
 ) -> None:
-    """Let the app run until `condition` holds; fail (not hang) after a bounded number of turns."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for: {what}")
+    """`wait_until` with room for a busy machine: changes keep the app working."""
+    await wait_until(pilot, condition, what, tries)
 
 
 def lines_of(widget: Widget) -> list[str]:

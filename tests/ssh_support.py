@@ -146,7 +146,7 @@ class Server:
             for line in list(self.lines):
                 if regex.search(line):
                     return line
-            time.sleep(0.02)
+            time.sleep(0.02)  # polling the condition above, bounded by the deadline
         raise AssertionError(f"server never said {pattern!r}; it said:\n" + "".join(self.lines))
 
     def sessions(self) -> dict[int, str]:
@@ -431,5 +431,5 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) ->
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.05)
+        time.sleep(0.05)  # polling the condition above, bounded by the deadline
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
