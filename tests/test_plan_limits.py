@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncssh
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import String
 from sqlmodel import AutoString
@@ -379,6 +379,8 @@ URL_PARTS = st.sampled_from(
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(URL_PARTS, min_size=1, max_size=8).map("".join))
+@example("http://][::1]")  # urlsplit finds a host in it; httpx does not
+@example("http://a..b/")
 def test_every_health_url_check_accepts_is_one_httpx_can_request(url: str) -> None:
     try:
         accepted = _to_health_url(url)

@@ -517,3 +517,30 @@ async def test_every_service_key_acts_on_the_marked_service_while_changes_stream
                 )
                 alive(app)
                 assert marked in said[-1], f"{key} on {marked}: {said[-1]}"
+
+
+async def test_a_read_arriving_before_a_screen_is_built_or_after_it_is_gone_is_harmless(
+    loaded: Store, db_url: str, clock: FixedClock
+) -> None:
+    """Under load a fresh read reached a dialog whose widgets were not there yet
+    (NoMatches: '#decision-readiness'); every live screen now shows it once built."""
+    snapshot = read_snapshot(loaded)
+    app = make_app(db_url, "sarah", clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        screens = [DecisionScreen(snapshot), ServiceScreen("api-gateway"), DashboardScreen()]
+        for screen in screens:
+            screen.show_snapshot(snapshot, None)  # not composed yet: nothing to show it in
+        check_everything(loaded, clock)
+        newer = read_snapshot(loaded)
+        decision = screens[0]
+        assert isinstance(decision, DecisionScreen)
+        decision.show_snapshot(newer, None)
+        await app.push_screen(decision)
+        await until(pilot, lambda: decision.is_mounted, "the dialog")
+        summary = decision.query_one("#decision-readiness")
+        await until(pilot, lambda: "BLOCKED" not in str(summary.render()), "the newest read")
+        decision.dismiss(None)
+        await pilot.pause()
+        decision.show_snapshot(newer, None)  # gone: harmless too
+        alive(app)

@@ -287,8 +287,22 @@ def _to_health_url(value: object) -> str:
         raise ValueError(f"{bad}: {exc}") from None
     if parts.scheme not in {"http", "https"} or not host:
         raise ValueError(f"{bad}: use http:// or https:// and a host")
+    # urlsplit is lenient about what stands around the host (`http://][::1]`
+    # gives a host): the address part must be a name, an IPv4 address or a
+    # bracketed IPv6 address, then an optional port — nothing else.
+    address = parts.netloc.rpartition("@")[2]
+    if not _ADDRESS.fullmatch(address):
+        raise ValueError(
+            f"{bad}: the host must be a name, an IPv4 address or [an IPv6 address], "
+            "then an optional :port"
+        )
     del port
     return value
+
+
+_ADDRESS = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?"
+)
 
 
 class RollbackSpec(_Spec):

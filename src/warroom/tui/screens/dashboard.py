@@ -151,6 +151,10 @@ class DashboardScreen(LiveScreen, Screen[None]):
         self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None
     ) -> None:
         """Show a fresh read; `topics` (None: everything) says which panes need it."""
+        if not self.query("#panes"):
+            # Still being put together (then `_catch_up` shows the newest read
+            # once it is), or being taken apart: nothing to show it in.
+            return
         now = self.wr.clock.now()
         self._show_header(snapshot)
         if snapshot is None:

@@ -52,6 +52,7 @@ class DecisionScreen(LiveScreen, ModalScreen[DecisionRequest | None]):
     def __init__(self, snapshot: ReleaseSnapshot) -> None:
         super().__init__()
         self.snapshot = snapshot
+        self._built = False  # composed and mounted: its widgets can be updated
 
     def compose(self) -> ComposeResult:
         with Vertical(id="decision-box", classes="dialog"):
@@ -79,6 +80,8 @@ class DecisionScreen(LiveScreen, ModalScreen[DecisionRequest | None]):
         self.query_one(
             "#decision-box"
         ).border_title = f"Go/no-go decision — {safe(self.snapshot.release.name)}"
+        self._built = True
+        self.show_snapshot(self.snapshot)
 
     def show_snapshot(
         self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None
@@ -89,8 +92,12 @@ class DecisionScreen(LiveScreen, ModalScreen[DecisionRequest | None]):
         if snapshot is None or snapshot.release_id != self.snapshot.release_id:
             return
         self.snapshot = snapshot
-        self.query_one("#decision-readiness", Static).update(readiness_summary(snapshot))
-        self._check()
+        # A read can arrive while the dialog is still being put together (or
+        # taken apart): then on_mount shows the newest one instead.
+        parts = ("#decision-readiness", "#decision-check", "#decision-kind", "#decision-subset")
+        if self._built and all(self.query(part) for part in parts):
+            self.query_one("#decision-readiness", Static).update(readiness_summary(snapshot))
+            self._check()
 
     @property
     def kind(self) -> DecisionKind:

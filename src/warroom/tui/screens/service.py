@@ -95,7 +95,9 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
         The app calls this on every screen on the stack with each fresh read,
         the same as the dashboard's (see `WarroomApp.on_warroom_app_snapshot_loaded`).
         """
-        if snapshot is not None:
+        # A read can arrive while the dialog is still being put together (or
+        # taken apart): on_mount shows the newest one then.
+        if snapshot is not None and self.query("#service-body"):
             self.query_one("#service-body", Static).update(describe_service(snapshot, self.service))
 
     def action_close(self) -> None:
