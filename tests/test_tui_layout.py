@@ -96,8 +96,13 @@ async def test_the_countdown_and_the_header_show_the_same_t_offset(
     app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=(160, 48)) as pilot:
         await settled(pilot)
+        timeline = app.query_one(Timeline)
+        # Drawn, not only read (under load the countdown is laid out a moment later).
+        await wait_until(
+            pilot, lambda: "T-" in "".join(lines_of(timeline)[:1]), "the countdown to be drawn"
+        )
         header = str(app.query_one(WarroomHeader).render())
-        countdown = lines_of(app.query_one(Timeline))[0]
+        countdown = lines_of(timeline)[0]
         offset = next(word for word in header.split() if word.startswith("T-"))
         assert offset in countdown, (header, countdown)
         clock.advance(timedelta(seconds=45))  # 13:21:15: both move on together
@@ -109,7 +114,7 @@ async def test_the_countdown_and_the_header_show_the_same_t_offset(
         await wait_until(pilot, lambda: header_offset() != offset, "the header's clock to tick")
         await wait_until(
             pilot,
-            lambda: header_offset() in lines_of(app.query_one(Timeline))[0],
+            lambda: header_offset() in lines_of(timeline)[0],
             "the countdown to follow the header",
         )
 
