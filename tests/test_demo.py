@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from datetime import timedelta
 
 import httpx
 
 from tests.tui_support import SIZE, settled, wait_until
 from warroom.demo import LEAD_TIME, demo_room
+from warroom.domain.plan import load_plan
 from warroom.store.engine import Store
 from warroom.store.queries import current_release, load_snapshot
 from warroom.tui.app import AppConfig, create_app
@@ -34,9 +33,9 @@ def polled(db_url: str, now_clock: object) -> bool:
 async def test_the_demo_room_runs_a_release_day_and_cleans_up() -> None:
     with demo_room() as room:
         folder = room.folder
-        # The clock starts just before the go/no-go meeting.
-        assert room.clock.now().strftime("%H:%M") in {"13:28", "13:29"}
-        assert timedelta(0) < LEAD_TIME
+        # The clock starts LEAD_TIME before the go/no-go meeting.
+        go_no_go = load_plan(str(room.plan_path)).go_no_go_at
+        assert go_no_go - LEAD_TIME <= room.clock.now() < go_no_go
         deadline = asyncio.get_running_loop().time() + 30
         while not polled(room.db_url, room.clock):
             assert asyncio.get_running_loop().time() < deadline, (
@@ -90,8 +89,5 @@ async def test_the_demo_room_runs_a_release_day_and_cleans_up() -> None:
         processes = list(room.processes)
     # Everything is gone afterwards.
     assert not folder.exists()
-    assert all(process.poll() is not None for process in processes)
-    assert all(
-        not os.path.exists(f"/proc/{process.pid}") or process.returncode is not None
-        for process in processes
-    )
+    # Stopped and reaped by the demo itself: poll() here would reap them for it.
+    assert all(process.returncode is not None for process in processes)

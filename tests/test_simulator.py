@@ -536,14 +536,9 @@ async def test_the_warroom_command_injects_a_fault(sim: Simulator) -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, err.decode()
-    assert out.decode() == "alpha: error rate 5%\n"
+    out, err = await _finished(proc)
+    assert proc.returncode == 0, err
+    assert out == "alpha: error rate 5%\n"
     assert sim.faults()["alpha"] == Fault(error_rate=0.05)
 
 
@@ -572,6 +567,17 @@ async def _module(*args: str, **kwargs: Any) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "warroom.health.simulator_cli", *args, env=env, **kwargs
     )
+
+
+async def _finished(proc: asyncio.subprocess.Process) -> tuple[str, str]:
+    """What `proc` printed on stdout and stderr, once it ends (killed after 30 s)."""
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return out.decode(), err.decode()
 
 
 def _plan_on(ports: Sequence[int], path: Path) -> Path:
@@ -619,9 +625,9 @@ async def test_the_simulator_process_serves_takes_faults_and_stops_on_ctrl_c(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await asyncio.wait_for(fault.communicate(), 30)
-        assert fault.returncode == 0, err.decode()
-        assert out.decode() == "user-service: down (connections refused)\n"
+        out, err = await _finished(fault)
+        assert fault.returncode == 0, err
+        assert out == "user-service: down (connections refused)\n"
         assert refuses(ports[3])
         # The running simulator says what changed, for whoever watches it.
         assert "user-service: down" in await _read_until(proc.stdout, "user-service", 10)
@@ -652,15 +658,10 @@ async def test_the_simulator_process_reports_a_taken_port(tmp_path: Path) -> Non
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), 30)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+        out, err = await _finished(proc)
     assert proc.returncode == 1
-    assert err.decode() == (
+    assert err == (
         f"warroom: port {ports[1]} (auth-service) is already in use: stop whatever listens "
         "there (another `warroom simulate`?) or choose another port\n"
     )
-    assert out == b""
+    assert out == ""

@@ -194,21 +194,32 @@ class Recorder:
         self.events.append(f"backlog {backlogged}")
 
 
-def python(code: str) -> list[str]:
-    return [sys.executable, "-c", code]
+TERMINAL = WindowSize(80, 24)
+
+
+async def start(code: str, size: WindowSize = TERMINAL) -> tuple[Recorder, PtyChild]:
+    """A child running Python `code` on a terminal of `size`, and what it does."""
+    rec = Recorder()
+    child = PtyChild(rec.on_output, rec.on_finished, rec.on_backlog)
+    await child.start([sys.executable, "-c", code], {"PATH": os.environ.get("PATH", "")}, size)
+    return rec, child
+
+
+async def until_ready(rec: Recorder) -> None:
+    """Wait for the child to print 'ready', which it does once it is set up."""
+    for _ in range(400):
+        if b"ready" in rec.output:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the child never said it was ready")
 
 
 async def test_the_child_sees_a_terminal_of_the_given_size_and_all_output_comes_before_the_end() -> (
     None
 ):
-    rec = Recorder()
-    child = PtyChild(rec.on_output, rec.on_finished, rec.on_backlog)
-    await child.start(
-        python(
-            "import os, sys; c, r = os.get_terminal_size(0); "
-            "print(f'{c}x{r} tty={os.isatty(1)}'); print('z' * 200000); sys.exit(3)"
-        ),
-        {"PATH": os.environ.get("PATH", "")},
+    rec, child = await start(
+        "import os, sys; c, r = os.get_terminal_size(0); "
+        "print(f'{c}x{r} tty={os.isatty(1)}'); print('z' * 200000); sys.exit(3)",
         WindowSize(132, 43),
     )
     assert await asyncio.wait_for(rec.finished, 20) == 3
@@ -219,14 +230,8 @@ async def test_the_child_sees_a_terminal_of_the_given_size_and_all_output_comes_
 
 
 async def test_a_child_whose_output_is_not_read_waits_and_catches_up() -> None:
-    rec = Recorder()
-    child = PtyChild(rec.on_output, rec.on_finished, rec.on_backlog)
     # Far more than a pty buffers: the child cannot finish while nobody reads.
-    await child.start(
-        python("import sys; sys.stdout.write('y' * 2_000_000); sys.stdout.flush()"),
-        {"PATH": os.environ.get("PATH", "")},
-        WindowSize(80, 24),
-    )
+    rec, child = await start("import sys; sys.stdout.write('y' * 2_000_000); sys.stdout.flush()")
     child.pause_output()
     assert child.pid is not None
     # Wait until the child sits in write(2), blocked on the full pty.
@@ -247,46 +252,24 @@ async def test_a_child_whose_output_is_not_read_waits_and_catches_up() -> None:
 
 
 async def test_stop_hangs_up_then_kills_a_child_that_ignores_it() -> None:
-    rec = Recorder()
-    child = PtyChild(rec.on_output, rec.on_finished, rec.on_backlog)
-    await child.start(
-        python(
-            "import signal, sys, time; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
-            "print('ready', flush=True); time.sleep(60)"  # alive until killed
-        ),
-        {"PATH": os.environ.get("PATH", "")},
-        WindowSize(80, 24),
+    rec, child = await start(
+        "import signal, sys, time; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"  # alive until killed
     )
-    for _ in range(400):
-        if b"ready" in rec.output:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the child never said it was ready")
+    await until_ready(rec)
     child.stop(grace=0.5)
     assert await asyncio.wait_for(rec.finished, 20) == -signal.SIGKILL
 
 
 async def test_keys_for_a_child_that_does_not_read_them_are_held_back() -> None:
-    rec = Recorder()
-    child = PtyChild(rec.on_output, rec.on_finished, rec.on_backlog)
-    await child.start(
-        python(
-            "import sys, termios, time\n"
-            "a = termios.tcgetattr(0); a[3] &= ~(termios.ICANON | termios.ECHO)\n"
-            "termios.tcsetattr(0, termios.TCSANOW, a)\n"
-            "print('ready', flush=True)\n"
-            "time.sleep(60)\n"  # and never read a key
-        ),
-        {"PATH": os.environ.get("PATH", "")},
-        WindowSize(80, 24),
+    rec, child = await start(
+        "import sys, termios, time\n"
+        "a = termios.tcgetattr(0); a[3] &= ~(termios.ICANON | termios.ECHO)\n"
+        "termios.tcsetattr(0, termios.TCSANOW, a)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"  # and never read a key
     )
-    for _ in range(400):
-        if b"ready" in rec.output:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the child never said it was ready")
+    await until_ready(rec)
     for _ in range(64):
         child.write(b"k" * 8192)  # 512 KiB of keys into a few KiB of pty buffer
     assert "backlog True" in rec.events

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from warroom.domain.lifecycle import DeployState
-from warroom.domain.snapshot import ItemView, ReleaseSnapshot, ServiceView
+from warroom.domain.snapshot import (
+    DecisionView,
+    ItemView,
+    LeaseView,
+    ReleaseSnapshot,
+    ServiceView,
+)
 from warroom.domain.text import safe
 from warroom.domain.timeline import humanize, phase, t_offset, when, zone_name
 
@@ -152,6 +159,23 @@ def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
     }
 
 
+def _decision_text(decision: DecisionView | None, at: Callable[[datetime], str]) -> str:
+    if decision is None:
+        return "none yet"
+    scope = f" ({', '.join(safe(n) for n in decision.subset)})" if decision.subset else ""
+    why = f" — {safe(decision.rationale)}" if decision.rationale else ""
+    return f"{decision.kind.value}{scope} by {safe(decision.by)} at {at(decision.at)}{why}"
+
+
+def _poller_text(poller: LeaseView | None, now: datetime) -> str:
+    if poller is None:
+        return "no poller has run (start one: warroom --db URL poll)"
+    if not poller.alive(now):
+        return f"STALE — poller {safe(poller.holder)} is silent"
+    last = f"{humanize(now - poller.last_poll_at)} ago" if poller.last_poll_at else "not yet"
+    return f"polled by {safe(poller.holder)}, last {last}"
+
+
 def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) -> str:
     """The release for a person at a terminal.
 
@@ -189,15 +213,7 @@ def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) ->
         f"  go/no-go {at(rel.go_no_go_at)} · window {opens}–{at(rel.window_end)}"
         f" · rollback until {at(rel.rollback_until)}"
     )
-    decision = snapshot.decision
-    if decision is None:
-        lines.append("  decision: none yet")
-    else:
-        scope = f" ({', '.join(safe(n) for n in decision.subset)})" if decision.subset else ""
-        why = f" — {safe(decision.rationale)}" if decision.rationale else ""
-        lines.append(
-            f"  decision: {decision.kind.value}{scope} by {safe(decision.by)} at {at(decision.at)}{why}"
-        )
+    lines.append(f"  decision: {_decision_text(snapshot.decision, at)}")
     lines.append("")
 
     width = max((len(safe(s.name)) for s in snapshot.services), default=8)
@@ -247,14 +263,7 @@ def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) ->
             f"  {safe(trigger.id):<28} {trigger.state.upper():<8} "
             f"{safe(trigger.detail or trigger.when)}{acked}"
         )
-    poller = snapshot.poller
-    if poller is None:
-        lines.append("Health: no poller has run (start one: warroom --db URL poll)")
-    elif not poller.alive(now):
-        lines.append(f"Health: STALE — poller {safe(poller.holder)} is silent")
-    else:
-        last = f"{humanize(now - poller.last_poll_at)} ago" if poller.last_poll_at else "not yet"
-        lines.append(f"Health: polled by {safe(poller.holder)}, last {last}")
+    lines.append(f"Health: {_poller_text(snapshot.poller, now)}")
     failing = [
         (service.name, snapshot.latest[service.name])
         for service in snapshot.services

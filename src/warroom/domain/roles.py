@@ -56,51 +56,44 @@ class Action(StrEnum):
     RAISE_TRIGGER = "raise_trigger"
 
     def phrase(self, subject: str | None = None) -> str:
-        template, default = _PHRASES[self]
-        return template.format(subject=subject or default)
+        unnamed = _UNNAMED.get(self, "this service")
+        return _PHRASES[self].format(subject=subject or unnamed)
 
 
 # What each action does to what, for refusal sentences ({subject} names the thing).
-_PHRASES: dict[Action, tuple[str, str]] = {
-    Action.CHECK_ITEM: ("check or uncheck {subject}", "this item"),
-    Action.DECIDE: ("record the go/no-go decision", ""),
-    Action.START_DEPLOY: ("start deploying {subject}", "this service"),
-    Action.FINISH_DEPLOY: ("mark {subject} done", "this service"),
-    Action.FAIL_DEPLOY: ("mark {subject} failed", "this service"),
-    Action.COMPLETE_STEP: ("complete runbook steps of {subject}", "this service"),
-    Action.UNDO_STEP: ("reopen runbook steps of {subject}", "this service"),
-    Action.START_ROLLBACK: ("order a rollback of {subject}", "this service"),
-    Action.FINISH_ROLLBACK: ("mark the rollback of {subject} finished", "this service"),
-    Action.POST_MESSAGE: ("post messages", ""),
-    Action.ACK_TRIGGER: ("acknowledge {subject}", "this trigger"),
-    Action.RAISE_TRIGGER: ("raise a rollback trigger on {subject}", "this service"),
+_PHRASES: dict[Action, str] = {
+    Action.CHECK_ITEM: "check or uncheck {subject}",
+    Action.DECIDE: "record the go/no-go decision",
+    Action.START_DEPLOY: "start deploying {subject}",
+    Action.FINISH_DEPLOY: "mark {subject} done",
+    Action.FAIL_DEPLOY: "mark {subject} failed",
+    Action.COMPLETE_STEP: "complete runbook steps of {subject}",
+    Action.UNDO_STEP: "reopen runbook steps of {subject}",
+    Action.START_ROLLBACK: "order a rollback of {subject}",
+    Action.FINISH_ROLLBACK: "mark the rollback of {subject} finished",
+    Action.POST_MESSAGE: "post messages",
+    Action.ACK_TRIGGER: "acknowledge {subject}",
+    Action.RAISE_TRIGGER: "raise a rollback trigger on {subject}",
 }
+# The subject when the caller names none; most actions act on a service.
+_UNNAMED = {Action.CHECK_ITEM: "this item", Action.ACK_TRIGGER: "this trigger"}
+
+# Running their own team's deploys: what team leads and on-call engineers share.
+_DEPLOYING = frozenset(
+    {
+        Action.START_DEPLOY,
+        Action.FINISH_DEPLOY,
+        Action.FAIL_DEPLOY,
+        Action.COMPLETE_STEP,
+        Action.UNDO_STEP,
+        Action.FINISH_ROLLBACK,
+    }
+)
 
 # Actions a role may take on things belonging to its own team.
 _OWN_TEAM: dict[Role, frozenset[Action]] = {
-    Role.TEAM_LEAD: frozenset(
-        {
-            Action.CHECK_ITEM,
-            Action.START_DEPLOY,
-            Action.FINISH_DEPLOY,
-            Action.FAIL_DEPLOY,
-            Action.COMPLETE_STEP,
-            Action.UNDO_STEP,
-            Action.FINISH_ROLLBACK,
-            Action.RAISE_TRIGGER,
-        }
-    ),
-    Role.ONCALL: frozenset(
-        {
-            Action.START_DEPLOY,
-            Action.FINISH_DEPLOY,
-            Action.FAIL_DEPLOY,
-            Action.COMPLETE_STEP,
-            Action.UNDO_STEP,
-            Action.FINISH_ROLLBACK,
-            Action.ACK_TRIGGER,
-        }
-    ),
+    Role.TEAM_LEAD: _DEPLOYING | {Action.CHECK_ITEM, Action.RAISE_TRIGGER},
+    Role.ONCALL: _DEPLOYING | {Action.ACK_TRIGGER},
     Role.OBSERVER: frozenset(),
 }
 

@@ -101,16 +101,10 @@ class ItemView:
 
 
 @dataclass(frozen=True)
-class DecisionView:
-    kind: DecisionKind
-    subset: tuple[str, ...]
-    rationale: str
-    by: str
-    at: datetime
+class DecisionView(Decision):
+    """A recorded decision and when it was made."""
 
-    @property
-    def decision(self) -> Decision:
-        return Decision(self.kind, self.subset, self.rationale, self.by)
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -270,7 +264,7 @@ class ReleaseSnapshot:
         decision = self.decision
         if decision is None:
             return []
-        return [s.name for s in self.services if decision.decision.allows(s.name)]
+        return [s.name for s in self.services if decision.allows(s.name)]
 
     def startable(self) -> list[str]:
         """Waiting services in scope whose dependencies are all done."""

@@ -178,6 +178,18 @@ def _bind_error(port: int, who: str, exc: OSError) -> SimulatorError:
     return SimulatorError(f"cannot listen on {HOST}:{port} ({who}): {reason}")
 
 
+async def _serve(app: web.Application, port: int, who: str) -> web.AppRunner:
+    """Answer `app` on HOST:`port`, or raise SimulatorError naming the port and `who`."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, HOST, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise _bind_error(port, who, exc) from None
+    return runner
+
+
 class _SimulatedService:
     """One service: its health endpoint, its fault and its own listener."""
 
@@ -216,14 +228,7 @@ class _SimulatedService:
             return
         app = web.Application()
         app.router.add_get(self.path, self._health)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, HOST, self.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise _bind_error(self.port, self.name, exc) from None
-        self._runner = runner
+        self._runner = await _serve(app, self.port, self.name)
 
     async def close(self) -> None:
         """Stop listening and drop every connection, keep-alive ones included."""
@@ -415,14 +420,7 @@ class Simulator:
         app.router.add_get("/faults", self._get_faults)
         app.router.add_get("/faults/{service}", self._get_fault)
         app.router.add_post("/faults/{service}", self._post_fault)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, HOST, self.control_port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise _bind_error(self.control_port, "the control API", exc) from None
-        self._control = runner
+        self._control = await _serve(app, self.control_port, "the control API")
 
     # ------------------------------------------------------------ faults
 

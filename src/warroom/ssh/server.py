@@ -582,25 +582,33 @@ def absolute_db_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+# The door opens the war room and nothing else: a key is the only way in, a
+# terminal the only thing granted (no forwarding, no file transfer), and the
+# session's bytes pass through undecoded.
+_ONLY_THE_WAR_ROOM: dict[str, object] = {
+    "public_key_auth": True,
+    "password_auth": False,
+    "kbdint_auth": False,
+    "gss_auth": False,
+    "host_based_auth": False,
+    "allow_pty": True,
+    "x11_forwarding": False,
+    "agent_forwarding": False,
+    "allow_scp": False,
+    "encoding": None,
+}
+
+
 async def _listen(settings: ServerSettings, room: Room) -> asyncssh.SSHAcceptor:
     return await asyncssh.create_server(
         lambda: FrontDoor(room),
         settings.host,
         settings.port,
         server_host_keys=[settings.host_key.key],
-        public_key_auth=True,
-        password_auth=False,
-        kbdint_auth=False,
-        gss_auth=False,
-        host_based_auth=False,
-        allow_pty=True,
-        x11_forwarding=False,
-        agent_forwarding=False,
-        allow_scp=False,
-        encoding=None,
         login_timeout=settings.login_timeout,
         keepalive_interval=settings.keepalive_interval,
         keepalive_count_max=4,
+        **_ONLY_THE_WAR_ROOM,
     )
 
 
