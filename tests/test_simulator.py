@@ -15,7 +15,6 @@ import re
 import signal
 import socket
 import sys
-import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -158,10 +157,11 @@ async def test_latency_delays_the_answer_and_shows_in_p99(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
     await inject(client, sim, "alpha", latency_ms=300)
-    started = time.monotonic()
+    # The answer is held back: a client that waits less than the latency gets
+    # nothing (whatever the machine's load, the server cannot answer sooner).
+    with pytest.raises(httpx.ReadTimeout):
+        await client.get(sim.urls()["alpha"], timeout=0.1)
     body = await health(client, sim, "alpha")
-    # A sanity check only, as a lower bound with slack: never a tight timing.
-    assert time.monotonic() - started >= 0.25
     assert body["p99_ms"] >= 400
     assert body["status"] == "pass"
 
