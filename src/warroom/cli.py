@@ -228,10 +228,11 @@ def tui(via: str) -> None:
 def check(plan: str, as_json: bool) -> None:
     """Validate PLAN without a database; print deploy waves and rollback order."""
     from warroom.domain import graph as g
-    from warroom.domain.plan import PlanInvalid, load_plan
+    from warroom.domain.plan import PlanInvalid
+    from warroom.planfile import read_plan
 
     try:
-        parsed = load_plan(plan)
+        parsed = read_plan(plan).plan
     except PlanInvalid as exc:
         echo(exc.render(), err=True)
         fail(f"{plan} is not a valid plan ({exc})")
@@ -266,13 +267,12 @@ def load(plan: str) -> None:
     """Validate PLAN and import it in one transaction; a bad plan writes nothing."""
     from warroom.commands import CommandError
     from warroom.commands.load import load_plan
-    from warroom.domain.plan import PlanInvalid, parse_plan_text, read_plan_text
+    from warroom.domain.plan import PlanInvalid
+    from warroom.planfile import read_plan
     from warroom.store.engine import StoreError
 
     try:
-        # The same reading as `check`: one place bounds and decodes plan files.
-        text = read_plan_text(plan)
-        parsed = parse_plan_text(text, source=plan)
+        parsed, text = read_plan(plan)
     except PlanInvalid as exc:
         echo(exc.render(), err=True)
         fail(f"{plan} is not a valid plan ({exc}); nothing was loaded")

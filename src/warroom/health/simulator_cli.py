@@ -133,12 +133,13 @@ def run(ctx: click.Context, plan: str | None, control_port: int | None, seed: in
 
 
 def _load(plan_path: str | None) -> Plan:
-    from warroom.domain.plan import PlanInvalid, load_plan
+    from warroom.domain.plan import PlanInvalid
+    from warroom.planfile import read_plan
     from warroom.resources import sample_plan
 
     path = plan_path or str(sample_plan())
     try:
-        return load_plan(path)
+        return read_plan(path).plan
     except PlanInvalid as exc:
         _echo(exc.render(), err=True)
         _fail(f"{path} is not a valid plan ({exc})")
