@@ -46,8 +46,9 @@ class Settings:
     def identity(self) -> str:
         """Who acts: --as, else $WARROOM_USER, else the login name; never the system's name."""
         from warroom.domain.roles import SYSTEM_NAME
+        from warroom.settings import from_env
 
-        env = os.environ.get("WARROOM_USER")
+        env = from_env().user
         name = self.user or env or _login_name()
         if name == SYSTEM_NAME:
             # The system actor is an object inside warroom, never a name anyone can claim.
@@ -122,7 +123,7 @@ def _clock() -> Clock:
     try:
         return clock_from_env()
     except ValueError as exc:
-        fail(f"$WARROOM_NOW: {exc}")
+        fail(str(exc))
 
 
 @contextmanager
