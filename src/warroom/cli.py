@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import update_wrapper
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from warroom.console import echo, fail
 from warroom.domain.text import safe
 
 if TYPE_CHECKING:
@@ -73,18 +74,6 @@ def _login_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers)
         return "unknown"
-
-
-def echo(text: str, *, err: bool = False) -> None:
-    """Print for a person. Plans, people and endpoints wrote parts of what we
-    print (names, step texts, reasons): `safe` shows their control characters
-    and escape sequences inert, so none of them acts on the terminal."""
-    click.echo(safe(text, newlines=True), err=err)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    echo(f"warroom: {safe(message)}", err=True)
-    sys.exit(code)
 
 
 def common_options(func: F) -> F:
