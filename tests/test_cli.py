@@ -301,6 +301,23 @@ def test_load_cycle_into_a_used_database_writes_nothing(loaded: Cli) -> None:
     assert loaded("status", "--release", "cyclic-1.0").returncode == 1
 
 
+def test_a_non_utf8_plan_gets_the_same_located_error_from_check_and_load(cli: Cli) -> None:
+    plan = cli.cwd / "latin1.yaml"
+    plan.write_bytes(SAMPLE.read_bytes().replace(b"manager: sarah", b"manager: s\xe4rah"))
+    line = SAMPLE.read_text(encoding="utf-8").splitlines().index("manager: sarah") + 1
+    checked = cli("check", str(plan))
+    loaded = cli("load", str(plan), "--as", "sarah")
+    for proc in (checked, loaded):
+        assert proc.returncode == 1, describe(proc)
+        assert proc.stdout == ""
+        first, last = proc.stderr.splitlines()
+        assert first.startswith(f"{plan}:{line}: the plan is not UTF-8 text (byte "), first
+        assert last.startswith(f"warroom: {plan} is not a valid plan (1 error in the plan)")
+    assert checked.stderr.splitlines()[0] == loaded.stderr.splitlines()[0]
+    assert loaded.stderr.rstrip().endswith("; nothing was loaded")
+    assert not cli.db.exists()
+
+
 def test_load_sample_twice_is_a_no_op(cli: Cli) -> None:
     first = cli.ok("load", str(SAMPLE), "--as", "sarah")
     assert "loaded release v2.5.0" in first.stdout

@@ -23,10 +23,10 @@ from warroom.domain.plan import (
     Plan,
     PlanInvalid,
     PlanIssue,
-    load_plan,
     parse_plan_text,
     validate_plan,
 )
+from warroom.planfile import read_plan
 
 SOURCE = "release.yaml"
 ACCEPTED_DURATIONS = (
@@ -120,9 +120,9 @@ def test_sample_plan_is_valid(sample_plan: Plan) -> None:
     assert sample_plan.teams == ["ops", "infra", "backend", "mobile", "frontend", "support"]
 
 
-def test_load_plan_reads_the_sample_file(sample_plan: Plan) -> None:
+def test_read_plan_reads_the_sample_file(sample_plan: Plan) -> None:
     path = Path(__file__).resolve().parent.parent / "sample_data" / "release-v2.5.0.yaml"
-    assert load_plan(str(path)) == sample_plan
+    assert read_plan(str(path)).plan == sample_plan
 
 
 def test_versions_stay_strings(sample_text: str) -> None:
@@ -573,34 +573,34 @@ def test_dict_variant_survives_yaml_round_trip() -> None:
     assert info.value.render().startswith(f"{SOURCE}:{issue.line}: window.start: timestamp")
 
 
-# ---------------------------------------------------------------- load_plan
+# ---------------------------------------------------------------- reading plan files (warroom.planfile)
 
 
-def test_load_plan_missing_file(tmp_path: Path) -> None:
+def test_read_plan_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
     with pytest.raises(PlanInvalid) as info:
-        load_plan(str(path))
+        read_plan(str(path))
     [issue] = info.value.issues
     assert issue.message.startswith("cannot read the plan")
     assert info.value.render().startswith(f"{path}: cannot read the plan")
 
 
-def test_load_plan_not_utf8(tmp_path: Path) -> None:
+def test_read_plan_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("release: caf\u00e9\n".encode("latin-1"))
     with pytest.raises(PlanInvalid) as info:
-        load_plan(str(path))
+        read_plan(str(path))
     [issue] = info.value.issues
     assert issue.message.startswith("the plan is not UTF-8 text (byte 13 is not)")
     assert issue.line == 1
 
 
-def test_load_plan_errors_carry_the_path_and_line(tmp_path: Path, sample_text: str) -> None:
+def test_read_plan_errors_carry_the_path_and_line(tmp_path: Path, sample_text: str) -> None:
     path = tmp_path / "plan.yaml"
     text = edit(sample_text, "owner: lisa\n", "owner: zed\n")
     path.write_text(text, encoding="utf-8")
     with pytest.raises(PlanInvalid) as info:
-        load_plan(str(path))
+        read_plan(str(path))
     line = line_of(text, "owner: zed")
     assert info.value.render() == f"{path}:{line}: services[3].owner: unknown person 'zed'"
 

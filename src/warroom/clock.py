@@ -7,7 +7,6 @@ release day that happened in 2024 as if it were happening today.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -74,16 +73,21 @@ def parse_instant(text: str) -> datetime:
 def clock_from_env() -> Clock:
     """`$WARROOM_NOW` pins the clock (scripts, tests); `$WARROOM_CLOCK_OFFSET`
     (seconds) shifts real time, so that every process of `warroom demo` lives
-    on the same rehearsal clock; otherwise real time."""
-    pinned = os.environ.get("WARROOM_NOW")
-    if pinned:
-        return FixedClock(parse_instant(pinned))
-    offset = os.environ.get("WARROOM_CLOCK_OFFSET")
-    if offset:
+    on the same rehearsal clock; otherwise real time. ValueError naming the
+    variable when one holds something else."""
+    from warroom.settings import from_env
+
+    settings = from_env()
+    if settings.now:
         try:
-            return OffsetClock(timedelta(seconds=float(offset)))
-        except ValueError:
+            return FixedClock(parse_instant(settings.now))
+        except ValueError as exc:
+            raise ValueError(f"$WARROOM_NOW: {exc}") from None
+    if settings.clock_offset:
+        try:
+            return OffsetClock(timedelta(seconds=float(settings.clock_offset)))
+        except (ValueError, OverflowError):  # not a number; nan; inf or too far for a datetime
             raise ValueError(
-                f"$WARROOM_CLOCK_OFFSET must be a number of seconds, not {offset!r}"
+                f"$WARROOM_CLOCK_OFFSET must be a number of seconds, not {settings.clock_offset!r}"
             ) from None
     return SystemClock()

@@ -127,13 +127,14 @@ def demo_room(keep: bool = False) -> Iterator[DemoRoom]:
     """Build the room (database, simulator, poller); tear it all down afterwards."""
     from warroom.commands.load import load_plan
     from warroom.domain.plan import parse_plan_text
+    from warroom.planfile import read_plan_text
     from warroom.store.engine import Store
 
     folder = Path(tempfile.mkdtemp(prefix="warroom-demo-"))
     teardown = Teardown(folder, keep)
     processes = teardown.processes
     try:
-        text = _with_free_ports(sample_plan().read_text(encoding="utf-8"))
+        text = _with_free_ports(read_plan_text(str(sample_plan())))
         plan_path = folder / "release-v2.5.0.yaml"
         plan_path.write_text(text, encoding="utf-8")
         plan = parse_plan_text(text, source=str(plan_path))

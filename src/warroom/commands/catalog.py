@@ -87,6 +87,7 @@ class Spec:
     cli: tuple[str, ...] = ()  # the CLI subcommand path, e.g. ("deploy", "start")
     cli_help: str = ""
     reason_required: bool = False  # the CLI's --reason is required
+    cli_step: bool = False  # the CLI takes --step N (Subject.position) to guard the order
 
     @property
     def shown_key(self) -> str:
@@ -189,6 +190,7 @@ ACTIONS: tuple[Spec, ...] = (
         build=lambda s: d.CompleteStep(_name(s), s.position, expect_version=s.version),
         cli=("step", "done"),
         cli_help="Complete SERVICE's next runbook step (the first one starts the deploy).",
+        cli_step=True,
     ),
     Spec(
         "undo_step",
@@ -216,7 +218,7 @@ ACTIONS: tuple[Spec, ...] = (
         summary="Start deploying the selected service",
         build=lambda s: d.StartDeploy(_name(s), expect_version=s.version),
         cli=("deploy", "start"),
-        cli_help="Start deploying SERVICE (every start gate is checked).",
+        cli_help="Start deploying SERVICE (needs GO/PARTIAL and every dependency done).",
     ),
     Spec(
         "finish_deploy",
@@ -245,7 +247,7 @@ ACTIONS: tuple[Spec, ...] = (
         question="What went wrong? (goes in the log)",
         build=lambda s: d.FailDeploy(_name(s), s.reason, expect_version=s.version),
         cli=("deploy", "fail"),
-        cli_help="Mark SERVICE's deploy failed.",
+        cli_help="Mark SERVICE's deploy failed, saying what went wrong.",
         reason_required=True,
     ),
     Spec(
@@ -261,7 +263,7 @@ ACTIONS: tuple[Spec, ...] = (
         question="Why roll back? (goes in the log)",
         build=lambda s: d.StartRollback(_name(s), s.reason, expect_version=s.version),
         cli=("rollback", "start"),
-        cli_help="Order a rollback of SERVICE (release manager).",
+        cli_help="Order SERVICE rolled back (its dependents must be rolled back first).",
     ),
     Spec(
         "finish_rollback",
@@ -288,7 +290,7 @@ ACTIONS: tuple[Spec, ...] = (
         summary="Acknowledge the firing trigger on the selected service",
         build=lambda s: d.AckTrigger(_name(s)),
         cli=("ack",),
-        cli_help="Acknowledge a firing trigger (TRIGGER is rule@service).",
+        cli_help="Acknowledge a firing trigger (id like error-rate@user-service).",
     ),
     Spec(
         "rollback_plan",
@@ -338,7 +340,7 @@ ACTIONS: tuple[Spec, ...] = (
         ask=Ask.DECISION,
         build=_decide,
         cli=("decide",),
-        cli_help="Record the go/no-go decision (release manager).",
+        cli_help="Record the go/no-go decision: go, no-go, or partial SERVICE...",
     ),
     # Keys that say where the next keys go act the moment they are read
     # (priority), so keys typed right behind them — one read over SSH —
@@ -408,7 +410,7 @@ ACTIONS: tuple[Spec, ...] = (
         permission=Action.CHECK_ITEM,
         build=lambda s: d.SetItems(s.names, True),
         cli=("item", "check"),
-        cli_help="Check checklist items (gng-N for go/no-go, TEAM-N for readiness).",
+        cli_help="Check one or more items, all or none: gng-N for go/no-go, TEAM-N for readiness.",
     ),
     Spec(
         "uncheck_items",
@@ -417,7 +419,7 @@ ACTIONS: tuple[Spec, ...] = (
         permission=Action.CHECK_ITEM,
         build=lambda s: d.SetItems(s.names, False),
         cli=("item", "uncheck"),
-        cli_help="Uncheck checklist items.",
+        cli_help="Uncheck one or more items, all or none.",
     ),
 )
 

@@ -1,4 +1,7 @@
-"""Release plan files: YAML in, a validated `Plan` out, or every error at once.
+"""Release plans: YAML text in, a validated `Plan` out, or every error at once.
+
+Reading the text from a file (bounds, decoding) is warroom.planfile's job:
+the domain does no I/O.
 
 Validation runs in two passes. The first parses each section and each list
 entry on its own (pydantic), so one bad service does not hide the errors of
@@ -12,9 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
-import stat
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -370,7 +371,7 @@ class Header(_Spec):
 
 
 class Plan(_Spec):
-    """A validated release plan. Construct it with `load_plan`/`validate_plan`."""
+    """A validated release plan. Construct it with `parse_plan_text`/`validate_plan`."""
 
     release: str
     manager: str
@@ -878,7 +879,7 @@ def parse_plan_text(text: str, source: str | None = None) -> Plan:
     """Parse and validate plan YAML; PlanInvalid carries `source` for messages."""
     out = _Collector()
     if len(text) > limits.MAX_PLAN_BYTES:
-        raise PlanInvalid([PlanIssue("", _too_big(len(text)))], source)
+        raise PlanInvalid([PlanIssue("", too_big(len(text)))], source)
     try:
         loader = _PlanLoader(text)
         try:
@@ -914,57 +915,10 @@ def parse_plan_text(text: str, source: str | None = None) -> Plan:
     return plan
 
 
-def _too_big(size: int) -> str:
+def too_big(size: int) -> str:
+    """The refusal of a plan of `size` bytes (or characters) past MAX_PLAN_BYTES."""
     return (
         f"the plan is larger than {limits.MAX_PLAN_BYTES // 1024} KiB "
         f"({'at least ' if size > limits.MAX_PLAN_BYTES else ''}{size} bytes): "
         "is this the right file?"
     )
-
-
-def read_plan_text(path: str) -> str:
-    """The text of a plan file, read with bounds. PlanInvalid when it cannot
-    be read, is not a regular file (a pipe, a device, a directory), is larger
-    than MAX_PLAN_BYTES or is not UTF-8. Never blocks on a FIFO."""
-
-    def refuse(message: str, line: int | None = None) -> PlanInvalid:
-        return PlanInvalid([PlanIssue("", message, line)], path)
-
-    try:
-        # O_NONBLOCK: opening a FIFO for reading would wait for a writer.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise refuse(f"cannot read the plan: {exc.strerror}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise refuse("the plan is a directory: name the plan's YAML file")
-        if not stat.S_ISREG(mode):
-            raise refuse(
-                "the plan is not a regular file (a pipe or a device?): save it to a file first"
-            )
-        # Read one byte past the cap, so "exactly the cap" and "more" differ.
-        data = b""
-        while len(data) <= limits.MAX_PLAN_BYTES:
-            chunk = os.read(fd, limits.MAX_PLAN_BYTES + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    except OSError as exc:
-        raise refuse(f"cannot read the plan: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > limits.MAX_PLAN_BYTES:
-        raise refuse(_too_big(len(data)))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise refuse(
-            f"the plan is not UTF-8 text (byte {exc.start + 1} is not): save it as UTF-8", line
-        ) from None
-
-
-def load_plan(path: str) -> Plan:
-    """Read and validate a plan file; PlanInvalid for any problem, including I/O."""
-    return parse_plan_text(read_plan_text(path), source=path)

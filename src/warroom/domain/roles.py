@@ -129,10 +129,25 @@ def refusal(
     if action in allowed:
         owner = subject or "it"
         return f"{actor.describe()} may not {what}: {owner} belongs to team {team}"
-    holders = [role.label for role, acts in _OWN_TEAM.items() if action in acts]
+    holders = _holders(action)
     if holders:
         return (
             f"{actor.describe()} may not {what}: that is for the release manager "
             f"or team {team}'s {' or '.join(holders)}"
         )
     return only_manager
+
+
+def _holders(action: Action) -> list[str]:
+    """The roles, besides the release manager, that may take `action` on their own team's things."""
+    return [role.label for role, acts in _OWN_TEAM.items() if action in acts]
+
+
+def who_may(action: Action) -> str:
+    """Who may take `action`, in words, for help texts: the same rule as `refusal`."""
+    if action is Action.POST_MESSAGE:
+        return "everyone in the plan"
+    holders = _holders(action)
+    if not holders:
+        return "the release manager only"
+    return f"the release manager, or the owning team's {' or '.join(holders)}"

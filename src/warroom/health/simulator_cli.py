@@ -4,22 +4,21 @@
     warroom simulate fault SERVICE [--error-rate 5%] [--latency 800ms] [--down]
                                    [--hang] [--garbage] [--status 500] [--clear]
 
-aiohttp, httpx and the plan parser are imported inside the commands: this
+asyncio, aiohttp, httpx and the plan parser are imported inside the commands: this
 module is imported by `warroom` itself, and `warroom --help` must stay fast.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
-import sys
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
 
+from warroom.console import echo, fail
 from warroom.domain.text import safe
 
 if TYPE_CHECKING:
@@ -36,16 +35,6 @@ REQUEST_TIMEOUT_S = 5.0
 PLAN_HELP = "Plan whose services to serve (default: the sample plan, release v2.5.0)."
 CONTROL_PORT_HELP = f"Port of the control API on 127.0.0.1 (default {CONTROL_PORT})."
 SEED_HELP = "Seed for the healthy noise, so runs repeat (default: fresh each run)."
-
-
-def _echo(text: str, *, err: bool = False) -> None:
-    """Print for a person; plan and endpoint text shows inert (see warroom.domain.text)."""
-    click.echo(safe(text, newlines=True), err=err)
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    _echo(f"warroom: {safe(message)}", err=True)
-    sys.exit(code)
 
 
 # ---------------------------------------------------------------- option values
@@ -133,18 +122,21 @@ def run(ctx: click.Context, plan: str | None, control_port: int | None, seed: in
 
 
 def _load(plan_path: str | None) -> Plan:
-    from warroom.domain.plan import PlanInvalid, load_plan
+    from warroom.domain.plan import PlanInvalid
+    from warroom.planfile import read_plan
     from warroom.resources import sample_plan
 
     path = plan_path or str(sample_plan())
     try:
-        return load_plan(path)
+        return read_plan(path).plan
     except PlanInvalid as exc:
-        _echo(exc.render(), err=True)
-        _fail(f"{path} is not a valid plan ({exc})")
+        echo(exc.render(), err=True)
+        fail(f"{path} is not a valid plan ({exc})")
 
 
 def _serve(plan_path: str | None, control_port: int, seed: int | None) -> None:
+    import asyncio
+
     from warroom.health.simulator import Simulator, SimulatorError
 
     plan = _load(plan_path)
@@ -153,23 +145,25 @@ def _serve(plan_path: str | None, control_port: int, seed: int | None) -> None:
             plan,
             control_port,
             seed,
-            note=lambda line: _echo(f"warroom: {safe(line)}", err=True),
+            note=lambda line: echo(f"warroom: {safe(line)}", err=True),
             on_fault=_print_change,
         )
     except SimulatorError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not simulator.urls():
-        _fail("the plan has no service with a health url on 127.0.0.1 to simulate")
+        fail("the plan has no service with a health url on 127.0.0.1 to simulate")
     try:
         asyncio.run(_run_until_stopped(simulator, plan.release))
     except SimulatorError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:  # where signal handlers cannot be installed
         pass
     click.echo("simulator stopped")
 
 
 async def _run_until_stopped(simulator: Simulator, release: str) -> None:
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -202,11 +196,11 @@ def _print_banner(simulator: Simulator, release: str) -> None:
         f"  warroom simulate fault {example} --clear{control}",
         "Press Ctrl-C to stop.",
     ]
-    _echo("\n".join(lines))
+    echo("\n".join(lines))
 
 
 def _print_change(name: str, fault: Fault) -> None:
-    _echo(f"{datetime.now():%H:%M:%S}  {safe(name)}: {safe(fault.describe())}")
+    echo(f"{datetime.now():%H:%M:%S}  {safe(name)}: {safe(fault.describe())}")
 
 
 # ---------------------------------------------------------------- fault
@@ -270,7 +264,7 @@ def fault(
             "--status) or --clear"
         )
     answer = _post(control, service, {"clear": True} if clear else body)
-    _echo(f"{safe(service)}: {safe(str(answer.get('summary', 'done')))}")
+    echo(f"{safe(service)}: {safe(str(answer.get('summary', 'done')))}")
 
 
 def _post(control: str, service: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -280,25 +274,25 @@ def _post(control: str, service: str, body: dict[str, Any]) -> dict[str, Any]:
     try:
         response = httpx.post(url, json=body, timeout=REQUEST_TIMEOUT_S)
     except httpx.ConnectError:
-        _fail(
+        fail(
             f"nothing answers at {control}: start the simulator with `warroom simulate` "
             "or point --control at it"
         )
     except httpx.TimeoutException:
-        _fail(f"the simulator at {control} did not answer within {REQUEST_TIMEOUT_S:g}s")
+        fail(f"the simulator at {control} did not answer within {REQUEST_TIMEOUT_S:g}s")
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        _fail(f"cannot reach the simulator at {control}: {exc}")
+        fail(f"cannot reach the simulator at {control}: {exc}")
     try:
         answer = response.json()
     except (ValueError, UnicodeDecodeError):
         answer = None
     if not isinstance(answer, dict):
-        _fail(
+        fail(
             f"{control} answered HTTP {response.status_code} without the simulator's JSON: "
             "is --control pointing at `warroom simulate`?"
         )
     if response.is_error:
-        _fail(str(answer.get("error") or f"the simulator answered HTTP {response.status_code}"))
+        fail(str(answer.get("error") or f"the simulator answered HTTP {response.status_code}"))
     return answer
 
 

@@ -21,7 +21,10 @@ controlling terminal is its pty, the pty as stdin/stdout/stderr, and then
 apps from scratch until a new helper is ready; an app whose helper died is
 still followed through a pidfd.
 
-This file is both sides: `Preloaded` for the server, `main()` for the helper.
+This file is both sides: `Preloaded` for the server, `serve_forks()` for the
+helper. The helper's program is the warroom command line's
+(warroom.cli.preloaded), which knows what to load and how to run a session:
+the CLI imports this package, never the other way round.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 MAX_MESSAGE = 65536
+# The helper's program, run as `python -m HELPER FD` (a process, not an import).
+HELPER = "warroom.cli.preloaded"
 
 
 class ForkedApp:
@@ -79,7 +84,7 @@ class Preloaded:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "warroom.ssh.preload",
+                HELPER,
                 str(theirs.fileno()),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
@@ -210,19 +215,10 @@ class Preloaded:
 # ---------------------------------------------------------------- the helper's side
 
 
-def _preload() -> None:
-    # Everything a session's app imports before its first frame.
-    import warroom.cli
-    import warroom.ssh.remote
-    import warroom.store.feed
-    import warroom.tui.screens.dashboard
-    import warroom.tui.screens.help  # noqa: F401
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
-    control = socket.socket(fileno=int(args[0]))
-    _preload()
+def serve_forks(control_fd: int, run: Callable[[Sequence[str]], int]) -> None:
+    """The helper's loop: once everything is loaded, fork `run(argv)` for each
+    request on the session's pty, until the server closes the socket."""
+    control = socket.socket(fileno=control_fd)
     # Loaded objects never change from here on: keep the collector off their
     # pages, so forked apps go on sharing them instead of copying.
     gc.freeze()
@@ -256,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     for fd in fds:
                         os.close(fd)
                     continue
-                pid = _fork(json.loads(message), fds[0], closers)
+                pid = _fork(json.loads(message), fds[0], closers, run)
                 control.sendall(json.dumps({"pid": pid}).encode())
     except OSError:
         return  # the server closed our socket
@@ -275,7 +271,12 @@ def _reap(control: socket.socket) -> None:
             control.sendall(json.dumps({"exit": pid, "status": code}).encode())
 
 
-def _fork(request: dict[str, Any], terminal: int, closers: list[Callable[[], object]]) -> int:
+def _fork(
+    request: dict[str, Any],
+    terminal: int,
+    closers: list[Callable[[], object]],
+    run: Callable[[Sequence[str]], int],
+) -> int:
     pid = os.fork()
     if pid:
         os.close(terminal)
@@ -294,7 +295,7 @@ def _fork(request: dict[str, Any], terminal: int, closers: list[Callable[[], obj
         if terminal > 2:
             os.close(terminal)
         os.environ.update(request["env"])
-        code = _run_app(request["argv"])
+        code = run(request["argv"])
     except BaseException:
         traceback.print_exc()  # a bug: show it in the person's terminal, then go
     finally:
@@ -302,19 +303,3 @@ def _fork(request: dict[str, Any], terminal: int, closers: list[Callable[[], obj
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
-
-
-def _run_app(argv: Sequence[str]) -> int:
-    from warroom.cli import main as cli
-
-    try:
-        cli(args=list(argv), prog_name="warroom")
-    except SystemExit as exit_:
-        if exit_.code is None:
-            return 0
-        return exit_.code if isinstance(exit_.code, int) else 1
-    return 0
-
-
-if __name__ == "__main__":
-    main()

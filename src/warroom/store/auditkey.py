@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
+from warroom.settings import from_env
 from warroom.store.engine import StoreError
 
 KEY_FILE_ENV = "WARROOM_AUDIT_KEY_FILE"
@@ -66,7 +67,8 @@ class AuditKey:
 
 def default_key_path(url: URL, sqlite_path: Path | None) -> Path | None:
     """Where the key of this database lives; None for an in-memory SQLite database."""
-    configured = os.environ.get(KEY_FILE_ENV)
+    settings = from_env()
+    configured = settings.audit_key_file
     if configured:
         return Path(configured).expanduser().absolute()
     if url.get_backend_name() == "sqlite":
@@ -74,7 +76,7 @@ def default_key_path(url: URL, sqlite_path: Path | None) -> Path | None:
             return None
         resolved = sqlite_path.absolute()
         return resolved.with_name(resolved.name + ".audit-key")
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    base = settings.config_home or str(Path.home() / ".config")
     name = f"{url.database or 'postgres'}@{url.host or 'localhost'}-{url.port or 5432}.key"
     return Path(base) / "warroom" / "audit-keys" / name.replace(os.sep, "_")
 

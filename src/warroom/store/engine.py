@@ -25,6 +25,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import DBAPIError as _DBAPIError
 from sqlmodel import Session
 
+from warroom.settings import from_env
+
 if TYPE_CHECKING:
     from warroom.store.auditkey import AuditKeys
 
@@ -46,7 +48,7 @@ class StoreBusy(StoreError):
 
 def resolve_url(cli_value: str | None = None) -> str:
     """`--db`, else `$WARROOM_DB`, else `sqlite:///warroom.db` in the current folder."""
-    return cli_value or os.environ.get("WARROOM_DB") or DEFAULT_URL
+    return cli_value or from_env().db or DEFAULT_URL
 
 
 def normalise_url(raw: str) -> URL:

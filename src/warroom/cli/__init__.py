@@ -1,0 +1,66 @@
+"""The `warroom` command line.
+
+Every subcommand takes `--db` (else `$WARROOM_DB`, else sqlite:///warroom.db)
+and `--as` (else `$WARROOM_USER`, else the login name). Refusals exit 1 with
+one sentence on stderr and write nothing; usage errors exit 2.
+
+One module per group: plans.py (check, load), actions.py (every action of
+the table in commands/catalog.py), views.py (status), operations.py (tui,
+poll, demo, audit), ssh.py (the SSH front door); the simulator's commands
+live with it (warroom.health.simulator_cli, also runnable on its own).
+common.py holds what they share.
+
+Heavy modules (SQLAlchemy, networkx, Textual) are imported inside the
+commands that need them, so `warroom --help` and `warroom status` start fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import click
+
+from warroom.cli.actions import add_actions
+from warroom.cli.common import Flags, common_params
+from warroom.cli.operations import audit, demo, poll, run_tui, tui
+from warroom.cli.plans import check, load
+from warroom.cli.ssh import serve_ssh, ssh_authorized_keys
+from warroom.cli.views import status
+from warroom.commands.catalog import ACTIONS, Spec
+from warroom.health.simulator_cli import simulate
+
+__all__ = ["build_cli", "main"]
+
+
+def build_cli(actions: Iterable[Spec]) -> click.Group:
+    """The whole `warroom` command, its action subcommands made from `actions`."""
+
+    @click.group(
+        "warroom",
+        params=common_params(),
+        invoke_without_command=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    @click.version_option(package_name="warroom")
+    @click.pass_context
+    def cli(ctx: click.Context, db: str | None, user: str | None, release: str | None) -> None:
+        """warroom — the terminal war room for release day.
+
+        With no command, opens the war-room TUI as --as NAME (or $WARROOM_USER,
+        or your login name) on --db URL (or $WARROOM_DB, or ./warroom.db).
+        """
+        from warroom.lifeline import watch_from_env
+
+        watch_from_env()  # started by `warroom demo`: end with it
+        ctx.obj = Flags(db=db, user=user, release=release)
+        if ctx.invoked_subcommand is None:
+            run_tui()
+
+    for command in (check, load, status, tui, poll, demo, audit, serve_ssh, ssh_authorized_keys):
+        cli.add_command(command)
+    cli.add_command(simulate)
+    add_actions(cli, actions)
+    return cli
+
+
+main = build_cli(ACTIONS)

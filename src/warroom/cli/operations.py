@@ -1,0 +1,234 @@
+"""Running the room: the TUI, the health poller, the demo, and the audit chain's checks."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import click
+
+from warroom.cli.common import clock, common_options, flags, open_store
+from warroom.console import echo, fail
+from warroom.domain.text import safe
+
+
+def run_tui(via: str = "terminal") -> None:
+    """Open the war room as the current identity, or refuse in one sentence."""
+    from warroom.store.engine import StoreError, normalise_url
+    from warroom.tui.app import AppConfig, create_app
+
+    given = flags()
+    url = given.db_url
+    try:
+        normalise_url(url)
+    except StoreError as exc:
+        fail(str(exc))
+    # Refuse here, in one sentence, what the war room could only retry forever:
+    # a missing SQLite file (never created by opening it) or one that is not a
+    # database. A database without a release yet is fine: the room waits for one.
+    with open_store():
+        pass
+    config = AppConfig(
+        db_url=url, identity=given.identity, clock=clock(), release=given.release, via=via
+    )
+    if via == "ssh":
+        # Over SSH the terminal can vanish at any moment: leave the room cleanly on a hang-up.
+        from warroom.ssh.remote import run_remote_app
+
+        run_remote_app(config)
+        return
+    create_app(config).run()
+
+
+@common_options
+@click.command()
+@click.option(
+    "--via",
+    type=click.Choice(["terminal", "ssh"]),
+    default="terminal",
+    hidden=True,
+    help="How this person is connected (shown in everyone's header); SSH front doors pass ssh.",
+)
+def tui(via: str) -> None:
+    """Open the war-room TUI (the same as `warroom` with no command)."""
+    run_tui(via)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan (which compares false with every bound)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(
+                f"{value!r} is not a number; give one from {self.min:g} to {self.max:g}", param, ctx
+            )
+        return number
+
+
+@common_options
+@click.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="Probes in flight at once (1 to 10,000).",
+)
+@click.option(
+    "--flush",
+    "flush_interval",
+    type=FiniteFloatRange(0.01, 60),
+    default=0.1,
+    show_default=True,
+    help="Seconds between writes of collected samples (0.01 to 60): lower detects sooner, "
+    "higher costs less CPU with many endpoints.",
+)
+def poll(concurrency: int, flush_interval: float) -> None:
+    """Poll every service's health endpoint and evaluate the rollback triggers.
+
+    Run as many as you like (on several hosts): one holds the release's poller
+    lease and polls, the others stand by and take over within two intervals
+    if it dies. Ctrl-C or SIGTERM hands the lease over at once (probes still
+    under way get a moment to finish, then are cut off).
+    """
+    import asyncio
+    import logging
+    import signal
+
+    from warroom.health.poller import Poller
+    from warroom.store.engine import StoreError
+
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    # "skipped: maximum number of running instances reached" is the design (a
+    # slow endpoint does not pile up probes of itself), not news.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    given = flags()
+
+    def say(text: str) -> None:
+        echo(f"warroom poll: {safe(text)}", err=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        poller = Poller(
+            given.db_url,
+            clock(),
+            release=given.release,
+            concurrency=concurrency,
+            flush_interval=flush_interval,
+            on_status=say,
+        )
+        await poller.run(stop)
+
+    try:
+        asyncio.run(run())
+    except StoreError as exc:
+        fail(str(exc))
+
+
+@click.command()
+@click.option(
+    "--as", "user", metavar="NAME", help="Who to be (default: sarah, the release manager)."
+)
+@click.option("--keep", is_flag=True, help="Keep the temporary database, plan and logs afterwards.")
+def demo(user: str | None, keep: bool) -> None:
+    """Rehearse a whole release day: sample plan, simulated services, poller, war room.
+
+    Everything runs on a temporary SQLite database and free local ports, on a
+    clock that starts just before the go/no-go meeting; it is all removed
+    when you quit. Press F in the war room to inject a fault into a service.
+    """
+    from warroom.demo import DemoRoom, run_demo
+    from warroom.tui.app import AppConfig, WarroomApp, create_app
+
+    identity = user or flags().user or "sarah"
+
+    def build(room: DemoRoom) -> WarroomApp:
+        return create_app(
+            AppConfig(
+                db_url=room.db_url,
+                identity=identity,
+                clock=room.clock,
+                simulator_url=room.control_url,
+                db_label="the demo database (temporary)",
+            )
+        )
+
+    # A closed window or a dropped SSH connection tears the room down as quitting does.
+    sys.exit(run_demo(build, keep))
+
+
+# ---------------------------------------------------------------- the audit chain
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+def _checkpoint(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    from warroom.store.audit import parse_checkpoint
+
+    if value is None:
+        return None
+    try:
+        return parse_checkpoint(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _verified(checkpoint: Any = None) -> Any:
+    """The chain's report; exits 1 with the first problem found."""
+    from warroom.store import audit as chain
+    from warroom.store.engine import StoreError
+
+    with open_store() as store:
+        try:
+            with store.read() as session:
+                report = chain.verify(session, store.audit_keys, checkpoint)
+        except StoreError as exc:
+            fail(str(exc))
+    if report.problem is not None:
+        fail(f"audit chain broken after {report.events} good events: {report.problem.message}")
+    return report
+
+
+@common_options
+@audit.command("verify")
+@click.option(
+    "--checkpoint",
+    metavar="N:HASH",
+    callback=_checkpoint,
+    help="A checkpoint from `warroom audit head`, kept elsewhere: also prove that the "
+    "chain still holds its N events, unchanged.",
+)
+def audit_verify(checkpoint: Any) -> None:
+    """Check the audit chain; exit 1 naming the first bad event."""
+    report = _verified(checkpoint)
+    notes = []
+    if checkpoint is not None:
+        notes.append(f"checkpoint {checkpoint.events} holds")
+    if report.events and not report.sealed:
+        notes.append(
+            "not sealed yet: written by a warroom without an audit key; the next change seals it"
+        )
+    extra = f" ({'; '.join(notes)})" if notes else ""
+    click.echo(f"audit chain intact: {report.events} events{extra}")
+
+
+@common_options
+@audit.command("head")
+def audit_head() -> None:
+    """Verify the chain, then print a checkpoint (N:HASH) to keep somewhere else.
+
+    Later, `warroom audit verify --checkpoint N:HASH` proves that none of the
+    first N events changed or went missing since — even if someone with the
+    database and its audit key rewrote the chain.
+    """
+    click.echo(str(_verified().head))
