@@ -22,6 +22,7 @@ from warroom.domain import lifecycle as lc
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
 from warroom.domain.timeline import when
+from warroom.domain.triggers import Phase
 from warroom.store import models as m
 from warroom.store.engine import Store
 
@@ -50,7 +51,7 @@ class Commands:
 
     @staticmethod
     def _set_state(tx: Tx, service: m.Service, state: DeployState) -> None:
-        service.state = state.value
+        service.state = state
         service.state_since = tx.now
         service.state_by = tx.actor.name
         if state is DeployState.DEPLOYING:
@@ -59,8 +60,8 @@ class Commands:
 
     def _start(self, tx: Tx, service: m.Service) -> None:
         decision = self._decision(tx)
-        deps = {name: DeployState(tx.service(name).state) for name in tx.dependency_names(service)}
-        reason = lc.start_refusal(service.name, DeployState(service.state), deps, decision)
+        deps = {name: tx.service(name).state for name in tx.dependency_names(service)}
+        reason = lc.start_refusal(service.name, service.state, deps, decision)
         if reason:
             raise CommandError(reason)
         self._set_state(tx, service, DeployState.DEPLOYING)
@@ -76,15 +77,13 @@ class Commands:
         ).first()
         if row is None:
             return None
-        return lc.Decision(
-            DecisionKind(row.kind), tuple(json.loads(row.subset)), row.rationale, row.decided_by
-        )
+        return lc.Decision(row.kind, tuple(json.loads(row.subset)), row.rationale, row.decided_by)
 
     def _announce_done(self, tx: Tx, service: m.Service) -> None:
         tx.system_line(f"✓ {service.name} {service.version} is done", service.name)
         decision = self._decision(tx)
         scope = [s for s in tx.services() if decision is None or decision.allows(s.name)]
-        if scope and all(s.state == DeployState.DONE.value for s in scope):
+        if scope and all(s.state is DeployState.DONE for s in scope):
             tx.system_line(f"✓ All {len(scope)} services in scope are deployed")
 
     @staticmethod
@@ -93,7 +92,7 @@ class Commands:
 
         graph, by_name = tx.graph()
         return {
-            name: DeployState(by_name[name].state)
+            name: by_name[name].state
             for name in sorted(
                 g.blast_radius(graph, service.name), key=lambda n: by_name[n].position
             )
@@ -206,7 +205,7 @@ class Commands:
                 open_go_no_go=open_gng,
                 blocked_teams=blocked,
                 service_teams={r.name: r.team for r in rows},
-                started=[r.name for r in rows if r.state != DeployState.WAITING.value],
+                started=[r.name for r in rows if r.state is not DeployState.WAITING],
             )
             if reason:
                 raise CommandError(reason)
@@ -214,7 +213,7 @@ class Commands:
             tx.session.add(
                 m.Decision(
                     release_id=tx.release_id,
-                    kind=decision_kind.value,
+                    kind=decision_kind,
                     subset=json.dumps(ordered),
                     rationale=rationale.strip(),
                     decided_by=tx.actor.name,
@@ -248,7 +247,7 @@ class Commands:
             tx.require(Action.FINISH_DEPLOY, service.team, service.name)
             tx.check_version(service.name, service.row_version, expect_version, service.state)
             open_steps = [s.text for s in tx.steps(service) if s.done_at is None]
-            reason = lc.finish_refusal(service.name, DeployState(service.state), open_steps)
+            reason = lc.finish_refusal(service.name, service.state, open_steps)
             if reason:
                 raise CommandError(reason)
             self._set_state(tx, service, DeployState.DONE)
@@ -265,7 +264,7 @@ class Commands:
             service = tx.service(service_name)
             tx.require(Action.FAIL_DEPLOY, service.team, service.name)
             tx.check_version(service.name, service.row_version, expect_version, service.state)
-            refusal = lc.fail_refusal(service.name, DeployState(service.state))
+            refusal = lc.fail_refusal(service.name, service.state)
             if refusal:
                 raise CommandError(refusal)
             if not reason.strip():
@@ -294,7 +293,7 @@ class Commands:
             tx.require(Action.COMPLETE_STEP, service.team, service.name)
             tx.check_version(service.name, service.row_version, expect_version, service.state)
             steps = tx.steps(service)
-            state = DeployState(service.state)
+            state = service.state
             if state not in {DeployState.WAITING, DeployState.DEPLOYING, DeployState.VERIFYING}:
                 raise CommandError(f"{service.name} is {state.label}; its runbook is closed")
             pending = [s for s in steps if s.done_at is None]
@@ -316,7 +315,7 @@ class Commands:
                 f"{service.name} step {done}/{len(steps)} done: {step.text}", service.name
             )
             new_state = lc.state_after_step(done, len(steps))
-            if new_state is not DeployState(service.state):
+            if new_state is not service.state:
                 self._set_state(tx, service, new_state)
                 if new_state is DeployState.DONE:
                     self._announce_done(tx, service)
@@ -334,7 +333,7 @@ class Commands:
             tx.check_version(service.name, service.row_version, expect_version, service.state)
             steps = tx.steps(service)
             done_steps = [s for s in steps if s.done_at is not None]
-            state = DeployState(service.state)
+            state = service.state
             reason = lc.undo_refusal(
                 service.name, state, len(done_steps), self._dependents(tx, service)
             )
@@ -369,7 +368,7 @@ class Commands:
             tx.require(Action.START_ROLLBACK, service.team, service.name)
             tx.check_version(service.name, service.row_version, expect_version, service.state)
             refusal = lc.rollback_refusal(
-                service.name, DeployState(service.state), self._dependents(tx, service)
+                service.name, service.state, self._dependents(tx, service)
             )
             if refusal:
                 raise CommandError(refusal)
@@ -388,8 +387,8 @@ class Commands:
             service = tx.service(service_name)
             tx.require(Action.FINISH_ROLLBACK, service.team, service.name)
             tx.check_version(service.name, service.row_version, expect_version, service.state)
-            if service.state != DeployState.ROLLING_BACK.value:
-                busy = [s.name for s in tx.services() if s.state == DeployState.ROLLING_BACK.value]
+            if service.state is not DeployState.ROLLING_BACK:
+                busy = [s.name for s in tx.services() if s.state is DeployState.ROLLING_BACK]
                 hint = (
                     f"{', '.join(busy)} {'is' if len(busy) == 1 else 'are'} rolling back: "
                     "mark that one rolled back instead"
@@ -397,8 +396,7 @@ class Commands:
                     else "the release manager orders a rollback first"
                 )
                 raise CommandError(
-                    f"{service.name} is {DeployState(service.state).label}, not rolling back; "
-                    + hint
+                    f"{service.name} is {service.state.label}, not rolling back; " + hint
                 )
             self._set_state(tx, service, DeployState.ROLLED_BACK)
             target = service.previous_version or "its previous version"
@@ -433,7 +431,7 @@ class Commands:
         else:
             # A bare rule name is fine when exactly one service has it firing.
             firing = tx.session.exec(
-                query.where(m.TriggerState.rule == rule, m.TriggerState.state == "firing")
+                query.where(m.TriggerState.rule == rule, m.TriggerState.state == Phase.FIRING)
             ).all()
             row = firing[0] if len(firing) == 1 else None
             if len(firing) > 1:
@@ -453,7 +451,7 @@ class Commands:
             tid = f"{trigger.rule}@{trigger.service}"
             tx.require(Action.ACK_TRIGGER, tx.service(trigger.service).team, tid)
             tx.check_version(tid, trigger.row_version, expect_version, trigger.state)
-            if trigger.state != "firing":
+            if trigger.state is not Phase.FIRING:
                 raise CommandError(
                     f"{tid} is {trigger.state}, not firing; there is nothing to acknowledge"
                 )
@@ -466,7 +464,7 @@ class Commands:
             # A fired trigger resolves once acknowledged and no longer holding;
             # a lead's call has no condition to clear.
             if not trigger.holding:
-                trigger.state = "resolved"
+                trigger.state = Phase.RESOLVED
             tx.touch(trigger)
             still = " (condition still holding)" if trigger.holding else ""
             tx.system_line(f"Trigger {tid} acknowledged{still}", trigger.service)
@@ -489,15 +487,18 @@ class Commands:
                     m.TriggerState.service == service.name,
                 )
             ).first()
-            if row is not None and row.state == "firing":
+            if row is not None and row.state is Phase.FIRING:
                 raise CommandError(
                     f"a lead's call on {service.name} is already firing (raised by {row.raised_by})"
                 )
             if row is None:
                 row = m.TriggerState(
-                    release_id=tx.release_id, rule=LEAD_CALL, service=service.name, state="firing"
+                    release_id=tx.release_id,
+                    rule=LEAD_CALL,
+                    service=service.name,
+                    state=Phase.FIRING,
                 )
-            row.state = "firing"
+            row.state = Phase.FIRING
             row.holding = False
             row.since = tx.now
             row.fired_at = tx.now

@@ -22,7 +22,6 @@ from warroom.commands.actions import LEAD_CALL
 from warroom.commands.tx import SYSTEM_ACTOR, CommandError, Tx, open_tx
 from warroom.domain import health as h
 from warroom.domain import triggers as tr
-from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import WATCHED_BY_DEFAULT
 from warroom.domain.rules import BaselineRule, Rule, parse_rule
 from warroom.domain.timeline import when
@@ -260,9 +259,7 @@ class HealthCommands:
                 (s for s in samples if s.service == row.service), key=lambda s: s.at
             ):
                 if service.state not in watched_states:
-                    status = tr.unwatched(
-                        status, f"not watched while {DeployState(service.state).label}"
-                    )
+                    status = tr.unwatched(status, f"not watched while {service.state.label}")
                     continue
                 baseline = self._baseline(tx, row, rule, service)
                 interval = timedelta(seconds=service.health_interval_s or 5)
@@ -315,13 +312,13 @@ class HealthCommands:
         from warroom.domain import graph as g
 
         graph, by_name = tx.graph()
-        states = {name: DeployState(row.state) for name, row in by_name.items()}
+        states = {name: row.state for name, row in by_name.items()}
         return g.rollback_plan(graph, service, states)
 
 
 def _status(row: m.TriggerState) -> tr.TriggerStatus:
     return tr.TriggerStatus(
-        phase=tr.Phase(row.state),
+        phase=row.state,
         holding=row.holding,
         since=row.since,
         fired_at=row.fired_at,
@@ -333,7 +330,7 @@ def _status(row: m.TriggerState) -> tr.TriggerStatus:
 
 
 def _apply(row: m.TriggerState, status: tr.TriggerStatus, acked_by: str | None) -> None:
-    row.state = status.phase.value
+    row.state = status.phase
     row.holding = status.holding
     row.since = status.since
     row.fired_at = status.fired_at

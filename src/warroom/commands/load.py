@@ -15,6 +15,7 @@ from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import GO_NO_GO_KEY, Plan
 from warroom.domain.roles import SYSTEM_NAME, Role
 from warroom.domain.timeline import when
+from warroom.domain.triggers import Phase
 from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.engine import Store
@@ -108,7 +109,7 @@ def load_plan(
                 m.Person(
                     release_id=rid,
                     name=person.name,
-                    role=person.role.value,
+                    role=person.role,
                     team=person.team,
                     ssh_keys=json.dumps(list(person.ssh_keys)),
                 )
@@ -138,7 +139,7 @@ def load_plan(
                     if service.rollback and service.rollback.expected_duration
                     else None
                 ),
-                state=DeployState.WAITING.value,
+                state=DeployState.WAITING,
                 state_since=now,
             )
             session.add(row)
@@ -194,7 +195,7 @@ def load_plan(
             for name in scope:
                 session.add(
                     m.TriggerState(
-                        release_id=rid, rule=trigger.name, service=name, state="inactive"
+                        release_id=rid, rule=trigger.name, service=name, state=Phase.INACTIVE
                     )
                 )
 

@@ -271,4 +271,4 @@ def resolve_actor(session: Session, release: m.Release, name: str) -> Actor:
         raise CommandError(
             f"{name!r} {what}; act as one of {_listing(names)} (--as NAME or $WARROOM_USER)"
         )
-    return Actor(person.name, Role(person.role), person.team)
+    return Actor(person.name, person.role, person.team)
