@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -12,16 +14,19 @@ from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 from sqlmodel import col, select
 
-from tests.conftest import check_everything, fingerprint, read_snapshot
+import warroom.commands
+from tests.conftest import check_everything, fingerprint, read_snapshot, table_counts
 from warroom.clock import FixedClock
-from warroom.commands import CommandError, handlers
+from warroom.commands import SYSTEM_ACTOR, CommandError, handlers
 from warroom.commands import defs as d
 from warroom.commands.access import SshConnected, SshDisconnected, SshRefused
 from warroom.commands.execute import execute
 from warroom.commands.health import ClaimLease, HealthCommands, RecordHealth, ReleaseLease
+from warroom.commands.load import LoadPlan
 from warroom.commands.tx import Tx
 from warroom.domain.health import Sample
 from warroom.domain.lifecycle import DecisionKind, DeployState
+from warroom.domain.plan import Plan
 from warroom.domain.roles import Role
 from warroom.domain.triggers import Phase
 from warroom.store import models as m
@@ -44,7 +49,7 @@ def test_every_command_type_has_exactly_one_handler() -> None:
         for v in vars(d).values()
         if isinstance(v, type) and issubclass(v, d.Command) and v is not d.Command
     ]
-    machinery = [ClaimLease, ReleaseLease, RecordHealth]
+    machinery = [LoadPlan, ClaimLease, ReleaseLease, RecordHealth]
     machinery += [SshConnected, SshDisconnected, SshRefused]
     assert len(people) >= 12
     registry = handlers.registry()
@@ -172,6 +177,36 @@ def test_health_samples_leave_no_event_per_batch(sqlite_loaded: Store, clock: Fi
     assert len(events(sqlite_loaded)) == count
 
 
+# ---------------------------------------------------------------- loading a plan
+
+
+def test_load_plan_runs_through_execute(
+    store: Store, sample_plan: Plan, sample_text: str, clock: FixedClock
+) -> None:
+    command = LoadPlan(sample_plan, sample_text)
+    for who in ("mike", "warroom", SYSTEM_ACTOR):
+        with pytest.raises(CommandError) as refused:
+            execute(store, clock, command, who)
+        name = who if isinstance(who, str) else "warroom"
+        assert str(refused.value) == (
+            f"{name!r} may not load release v2.5.0: a plan is loaded by one of its "
+            "release managers (sarah); use --as sarah"
+        )
+    assert table_counts(store)["release"] == 0
+
+    result = execute(store, clock, command, "sarah")
+    assert result.created and result.services == 6
+    actor, action, payload = events(store)[-1]
+    assert (actor, action, payload["command"]) == ("sarah", "release.load", "LoadPlan")
+    assert payload["fields"] == {"plan_sha256": command.digest}
+    assert payload["plan_sha256"] == command.digest and payload["services"] == 6
+
+    before = fingerprint(store)
+    again = execute(store, clock, LoadPlan(sample_plan, sample_text), "sarah")
+    assert not again.created and "nothing to do" in again.describe()
+    assert fingerprint(store) == before  # no event, no change-feed row, nothing
+
+
 # ---------------------------------------------------------------- the store's enum columns
 
 
@@ -211,3 +246,32 @@ def test_a_decision_kind_reads_back_as_the_enum(sqlite_loaded: Store, clock: Fix
         assert decision.kind is DecisionKind.NO_GO
     with sqlite_loaded.engine.connect() as conn:
         assert conn.execute(text("SELECT kind FROM decision")).scalar_one() == "NO-GO"
+
+
+# ---------------------------------------------------------------- no SQL in the command layer
+
+
+def test_the_command_layer_holds_no_sql() -> None:
+    """Handlers read like the rule: every statement sits in store/repo.py."""
+    package = Path(warroom.commands.__file__).parent
+    modules = sorted(package.glob("*.py"))
+    assert len(modules) >= 8
+    for path in modules:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                names = []
+            for name in names:
+                assert name.split(".")[0] not in {"sqlmodel", "sqlalchemy"}, (
+                    f"{path.name} imports {name}"
+                )
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                assert called not in {"select", "delete", "exec"}, (
+                    f"{path.name}:{node.lineno} calls {called}()"
+                )

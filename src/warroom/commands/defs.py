@@ -8,7 +8,8 @@ says exactly what was asked.
 
 These are the commands people give (the action table in catalog.py builds
 them); warroom's own machinery has its commands next to their handlers:
-the poller's in commands/health.py, the SSH front door's in commands/access.py.
+`LoadPlan` in commands/load.py, the poller's in commands/health.py, the SSH
+front door's in commands/access.py.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Command(Generic[R]):
     # renewing its lease and storing samples every second would otherwise
     # flood the chain with measurements instead of decisions).
     AUDITED: ClassVar[bool] = True
+    # False: the command may run with no release loaded (loading one).
+    NEEDS_RELEASE: ClassVar[bool] = True
 
     def refusal(self) -> str | None:
         """What is wrong with the command on its own, or None.

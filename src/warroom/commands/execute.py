@@ -32,9 +32,9 @@ def execute(
     reason = command.refusal()
     if reason is not None:
         raise CommandError(reason)
-    with open_tx(store, clock, actor, release) as tx:
+    with open_tx(store, clock, actor, release, needs_release=command.NEEDS_RELEASE) as tx:
         result = handler(tx, command)
-        if command.AUDITED:
+        if command.AUDITED and not tx.unchanged:
             tx.audit(
                 command.audit_action(),
                 {"command": type(command).__name__, "fields": command.audit_fields(), **tx.facts},

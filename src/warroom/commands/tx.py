@@ -77,10 +77,12 @@ class Tx:
     topics: set[str] = field(default_factory=set)
     # What the handler found out, for the command's audit event (`note`).
     facts: dict[str, Any] = field(default_factory=dict)
+    # The command found its effect already in place: no audit event for it.
+    unchanged: bool = False
 
     @property
     def release(self) -> m.Release:
-        assert self.repo.release is not None
+        assert self.repo.release is not None, "this command runs with no release loaded"
         return self.repo.release
 
     # ---------------------------------------------------------------- checks
@@ -155,6 +157,11 @@ class Tx:
         """Facts for the command's audit event, beside its name and fields (what it did)."""
         self.facts.update(facts)
 
+    def nothing_changed(self) -> None:
+        """The command's effect was already in place (the same plan loaded twice):
+        it succeeds, and leaves no audit event, as if it had not been asked."""
+        self.unchanged = True
+
     def audit(self, action: str, payload: Mapping[str, Any]) -> None:
         """An audit event of the handler's own (execute writes the command's)."""
         self.repo.append_audit(
@@ -193,26 +200,42 @@ def open_tx(
     clock: Clock,
     who: str | SystemActor,
     release_name: str | None,
+    *,
+    needs_release: bool = True,
 ) -> Iterator[Tx]:
-    """A write transaction acting as person `who`, or as the system with `SYSTEM_ACTOR`."""
-    if store.backend == "sqlite" and not store.rehearsed:
+    """A write transaction acting as person `who`, or as the system with `SYSTEM_ACTOR`.
+
+    With `needs_release` False (loading a plan) the database may hold no
+    release yet: the schema is made if missing, `tx.repo.release` starts as
+    None, and a person's name is not looked up anywhere — it stands for
+    someone with no powers, whom the handler checks against what it loads.
+    """
+    if not needs_release:
+        # Here, not at the top: Alembic is only imported when a migration runs.
+        from warroom.store.migrate import ensure_schema
+
+        ensure_schema(store)
+    elif store.backend == "sqlite" and not store.rehearsed:
         _rehearse(store, who, release_name)
     with store.write() as session:
         repo = Repo(session)
         # Lock the chain head before reading anything: on PostgreSQL this is
         # what makes concurrent commands queue up instead of racing.
         repo.lock_head()
-        repo.release = repo.find_release(release_name)
-        if repo.release is None:
-            if release_name:
-                raise CommandError(f"release {release_name!r} is not loaded in this database")
-            raise CommandError(
-                f"no release is loaded in this database; load one with: {store.load_hint()}"
-            )
+        if needs_release:
+            repo.release = repo.find_release(release_name)
+            if repo.release is None:
+                if release_name:
+                    raise CommandError(f"release {release_name!r} is not loaded in this database")
+                raise CommandError(
+                    f"no release is loaded in this database; load one with: {store.load_hint()}"
+                )
         if isinstance(who, SystemActor):
             actor, system = Actor(SYSTEM_NAME, Role.RELEASE_MANAGER, None), True
-        else:
+        elif needs_release:
             actor, system = resolve_actor(repo, who), False
+        else:  # no release to look the name up in (see above)
+            actor, system = Actor(who, Role.OBSERVER, None), False
         tx = Tx(repo, actor, clock.now(), store.audit_keys, system=system)
         yield tx
         if tx.topics:

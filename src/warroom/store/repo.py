@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, SQLModel, col, delete, select
 
@@ -26,13 +26,16 @@ from warroom.store.auditkey import AuditKeys
 from warroom.store.feed import record_change
 from warroom.store.queries import current_release, sample_of
 
+if TYPE_CHECKING:
+    from warroom.domain.plan import Plan
+
 
 class Repo:
     """Reads and writes over `session`, for `release` once it is known."""
 
     def __init__(self, session: Session, release: m.Release | None = None) -> None:
         self._session = session
-        # None until open_tx finds the release.
+        # None until open_tx finds the release (or a plan load creates it).
         self.release = release
 
     @property
@@ -320,3 +323,128 @@ class Repo:
                 col(m.HealthSample.at) < before,
             )
         )
+
+    # ---------------------------------------------------------------- loading a plan
+
+    def add_plan(
+        self,
+        plan: Plan,
+        plan_text: str,
+        digest: str,
+        *,
+        wave_of: Mapping[str, int],
+        start_of: Mapping[str, timedelta],
+        loaded_by: str,
+        at: datetime,
+    ) -> m.Release:
+        """Store `plan` as a new release; the repo works on that release from now on.
+
+        `wave_of` and `start_of` (planned start after the window opens) are
+        derived from the plan's graph, stored so reading a release needs none.
+        """
+        # Here, not at the top: the plan parser is heavy, and only loading needs it.
+        from warroom.domain.plan import GO_NO_GO_KEY
+
+        release = m.Release(
+            name=plan.release,
+            manager=plan.manager,
+            timezone=plan.timezone,
+            window_start=plan.window.start,
+            window_end=plan.window.end,
+            rollback_until=plan.rollback_until,
+            go_no_go_at=plan.go_no_go_at,
+            plan_text=plan_text,
+            plan_sha256=digest,
+            loaded_at=at,
+            loaded_by=loaded_by,
+        )
+        self.add(release)
+        self._session.flush()
+        self.release = release
+        rid = self.release_id
+        for person in plan.people:
+            self.add(
+                m.Person(
+                    release_id=rid,
+                    name=person.name,
+                    role=person.role,
+                    team=person.team,
+                    ssh_keys=json.dumps(list(person.ssh_keys)),
+                )
+            )
+        rows: dict[str, m.Service] = {}
+        for position, service in enumerate(plan.services):
+            health = service.health
+            rollback = service.rollback
+            row = m.Service(
+                release_id=rid,
+                name=service.name,
+                team=service.team,
+                position=position,
+                version=service.version,
+                previous_version=service.previous_version,
+                owner=plan.owner_of(service),
+                expected_duration_s=int(service.expected_duration.total_seconds()),
+                wave=wave_of[service.name],
+                planned_start_s=int(start_of[service.name].total_seconds()),
+                health_url=health.url if health else None,
+                health_interval_s=health.interval.total_seconds() if health else None,
+                health_timeout_s=health.timeout.total_seconds() if health else None,
+                rollback_command=rollback.command if rollback else None,
+                rollback_duration_s=(
+                    int(rollback.expected_duration.total_seconds())
+                    if rollback and rollback.expected_duration
+                    else None
+                ),
+                state=lc.DeployState.WAITING,
+                state_since=at,
+            )
+            self.add(row)
+            rows[service.name] = row
+        self._session.flush()
+        for service in plan.services:
+            sid = rows[service.name].id
+            assert sid is not None
+            for dep in service.depends_on:
+                dep_id = rows[dep].id
+                assert dep_id is not None
+                self.add(m.Dependency(service_id=sid, depends_on_id=dep_id))
+            for position, text in enumerate(plan.steps_for(service), start=1):
+                self.add(m.RunbookStep(service_id=sid, position=position, text=text))
+
+        lists = [(None, f"{GO_NO_GO_KEY}-", plan.go_no_go)] + [
+            (team, f"{team}-", items) for team, items in plan.readiness.items()
+        ]
+        position = 0
+        for team, prefix, texts in lists:
+            for index, text in enumerate(texts, start=1):
+                position += 1
+                self.add(
+                    m.ChecklistItem(
+                        release_id=rid,
+                        key=f"{prefix}{index}",
+                        team=team,
+                        position=position,
+                        text=text,
+                    )
+                )
+
+        for trigger in plan.triggers:
+            scope = list(trigger.services) if trigger.services else [s.name for s in plan.services]
+            self.add(
+                m.TriggerRule(
+                    release_id=rid,
+                    name=trigger.name,
+                    when=trigger.when,
+                    description=trigger.description,
+                    services=json.dumps(list(trigger.services)) if trigger.services else None,
+                    states=json.dumps(list(trigger.states)),
+                )
+            )
+            for name in scope:
+                self.add(
+                    m.TriggerState(
+                        release_id=rid, rule=trigger.name, service=name, state=Phase.INACTIVE
+                    )
+                )
+        return release
