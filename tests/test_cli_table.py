@@ -14,34 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import read_snapshot
+from tests.toy import NUDGE, nudge_handled
 from warroom.cli import build_cli, main
-from warroom.commands import defs as d
-from warroom.commands.catalog import ACTIONS, TALKING, Ask, HelpLine, Spec, Target
-from warroom.domain.roles import Action, who_may
+from warroom.commands.catalog import ACTIONS, Ask, Spec
+from warroom.domain.roles import who_may
 from warroom.store.engine import Store
 
 NOW = "2024-03-20T13:20:00Z"
-
-# A toy action: one row. TODO(merge): once warroom.commands.handlers lands,
-# the row builds a command of its own, `Nudge(service, reason)`, and the test
-# registers its handler (`with registered(Nudge, nudge): ...`); until then
-# the row builds an existing command, so `execute` already has a handler.
-NUDGE = Spec(
-    "nudge",
-    HelpLine(TALKING, "N", "nudge the selected service's team"),
-    Target.SERVICE,
-    key="N",
-    label="Nudge",
-    permission=Action.RAISE_TRIGGER,
-    title="Nudge a team",
-    summary="Ask the selected service's team to hurry",
-    ask=Ask.REASON,
-    question="Why the hurry? (goes in the log)",
-    build=lambda s: d.PostMessage(f"nudge {s.name}: {s.reason}"),
-    cli=("team", "nudge"),
-    cli_help="Nudge SERVICE's team to get a move on.",
-    reason_required=True,
-)
 
 
 def subcommand(cli: click.Group, path: tuple[str, ...]) -> click.Command:
@@ -76,14 +55,20 @@ def test_a_toy_row_runs_its_command_through_execute(sqlite_loaded: Store, db_pat
     runner = CliRunner(env={"WARROOM_NOW": NOW, "WARROOM_USER": None})
     db = ["--db", f"sqlite:///{db_path}"]
 
-    done = runner.invoke(
-        cli, [*db, "team", "nudge", "user-service", "--reason", "T-5", "--as", "mike"]
-    )
+    with nudge_handled():
+        done = runner.invoke(
+            cli, [*db, "team", "nudge", "user-service", "--reason", "T-5", "--as", "mike"]
+        )
+        refused = runner.invoke(
+            cli, [*db, "team", "nudge", "web-frontend", "--reason", "T-5", "--as", "mike"]
+        )
 
     assert done.exit_code == 0, done.output
-    assert done.output == "message posted\n"
+    assert done.output == "nudged team backend\n"
     last = read_snapshot(sqlite_loaded).log[-1]
-    assert (last.author, last.text) == ("mike", "nudge user-service: T-5")
+    assert (last.author, last.text) == ("mike", "Team backend nudged about user-service: T-5")
+    # The row's permission is the command layer's: mike leads backend, not frontend.
+    assert refused.exit_code == 1 and "belongs to team frontend" in refused.output
     missing = runner.invoke(cli, [*db, "team", "nudge", "user-service", "--as", "mike"])
     assert missing.exit_code == 2 and "--reason" in missing.output
 

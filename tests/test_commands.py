@@ -16,7 +16,7 @@ from tests.conftest import check_everything, fingerprint, read_snapshot, table_c
 from warroom.clock import FixedClock
 from warroom.commands import CommandError, Commands
 from warroom.domain.lifecycle import DeployState
-from warroom.domain.roles import Action
+from warroom.domain.roles import Action, Role
 from warroom.store.engine import Store
 
 As = Callable[[str], Commands]
@@ -69,7 +69,7 @@ def test_the_system_name_is_never_a_person(loaded: Store, as_: As) -> None:
     with loaded.write() as session:  # as an old or hand-edited database could hold
         release = session.exec(select(m.Release)).one()
         assert release.id is not None
-        session.add(m.Person(release_id=release.id, name="warroom", role="release_manager"))
+        session.add(m.Person(release_id=release.id, name="warroom", role=Role.RELEASE_MANAGER))
     message = refused(loaded, lambda: as_("warroom").decide("no-go", rationale="x"), "not a person")
     assert "sarah" in message and "'warroom'," not in message.split("act as one of", 1)[1]
     refused(loaded, lambda: as_("warroom").uncheck_item("gng-1"), "not a person")

@@ -8,7 +8,7 @@ import httpx
 
 from tests.tui_support import SIZE, settled, wait_until
 from warroom.demo import LEAD_TIME, demo_room
-from warroom.domain.plan import load_plan
+from warroom.planfile import read_plan
 from warroom.store.engine import Store
 from warroom.store.queries import current_release, load_snapshot
 from warroom.tui.app import AppConfig, create_app
@@ -34,7 +34,7 @@ async def test_the_demo_room_runs_a_release_day_and_cleans_up() -> None:
     with demo_room() as room:
         folder = room.folder
         # The clock starts LEAD_TIME before the go/no-go meeting.
-        go_no_go = load_plan(str(room.plan_path)).go_no_go_at
+        go_no_go = read_plan(str(room.plan_path)).plan.go_no_go_at
         assert go_no_go - LEAD_TIME <= room.clock.now() < go_no_go
         deadline = asyncio.get_running_loop().time() + 30
         while not polled(room.db_url, room.clock):

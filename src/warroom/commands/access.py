@@ -1,7 +1,7 @@
 """Who came in and who was turned away: access events for the audit log.
 
 The SSH front door calls these; they change no release state, so they write
-no log line, but they go through `open_tx` like every other command so they
+no log line, but they run through `execute` like every other command so they
 land in the same hash chain, in order, and are refused the same way when no
 release is loaded. They signal a "presence" change, so every room sees who
 came and went without waiting for the next heartbeat. The front door acts
@@ -11,12 +11,14 @@ what vouches for the identity, and the person concerned is named in the payload.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from warroom.clock import Clock
-from warroom.commands.tx import SYSTEM_ACTOR, open_tx
+from warroom.commands.defs import Command
+from warroom.commands.execute import execute
+from warroom.commands.handlers import handles
+from warroom.commands.tx import SYSTEM_ACTOR, Tx
 from warroom.store.engine import Store
 
 SSH_CONNECT = "ssh.connect"
@@ -43,30 +45,91 @@ class Peer:
 
 
 @dataclass(frozen=True)
+class SshConnected(Command[None]):
+    """`person` was let in (`connection` is an id that the disconnect event repeats)."""
+
+    AUDIT: ClassVar[str] = SSH_CONNECT
+    person: str
+    peer: Peer
+    fingerprint: str
+    connection: str
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "person": self.person,
+            **self.peer.as_payload(),
+            "fingerprint": self.fingerprint,
+            "connection": self.connection,
+        }
+
+
+@dataclass(frozen=True)
+class SshDisconnected(Command[None]):
+    AUDIT: ClassVar[str] = SSH_DISCONNECT
+    person: str
+    peer: Peer
+    fingerprint: str
+    connection: str
+    seconds: float
+    sessions: int
+    why: str
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "person": self.person,
+            **self.peer.as_payload(),
+            "fingerprint": self.fingerprint,
+            "connection": self.connection,
+            "seconds": round(self.seconds, 1),
+            "sessions": self.sessions,
+            "why": self.why,
+        }
+
+
+@dataclass(frozen=True)
+class SshRefused(Command[None]):
+    """A connection turned away; `person` when the key was known but not allowed."""
+
+    AUDIT: ClassVar[str] = SSH_REFUSED
+    peer: Peer
+    reason: str
+    person: str | None = None
+
+    def facts(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {**self.peer.as_payload(), "reason": self.reason}
+        if self.person is not None:
+            payload["person"] = self.person
+        return payload
+
+
+AccessCommand = SshConnected | SshDisconnected | SshRefused
+
+
+def record_access(tx: Tx, command: AccessCommand) -> None:
+    # The event's payload keeps the flat shape readers of ssh.* events know.
+    tx.note(**command.facts())
+    tx.topics.add("presence")
+
+
+handles(SshConnected)(record_access)
+handles(SshDisconnected)(record_access)
+handles(SshRefused)(record_access)
+
+
+@dataclass(frozen=True)
 class AccessEvents:
     """Audit access events on one store, as the system actor."""
 
     store: Store
     clock: Clock
     release: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def _append(self, action: str, payload: Mapping[str, Any]) -> None:
-        with open_tx(self.store, self.clock, SYSTEM_ACTOR, self.release) as tx:
-            tx.audit(action, {**self.extra, **payload})
-            tx.topics.add("presence")
+    def _run(self, command: AccessCommand) -> None:
+        execute(self.store, self.clock, command, SYSTEM_ACTOR, self.release)
 
     def connected(self, person: str, peer: Peer, fingerprint: str, connection: str) -> None:
         """`person` was let in (`connection` is an id that the disconnect event repeats)."""
-        self._append(
-            SSH_CONNECT,
-            {
-                "person": person,
-                **peer.as_payload(),
-                "fingerprint": fingerprint,
-                "connection": connection,
-            },
-        )
+        self._run(SshConnected(person, peer, fingerprint, connection))
 
     def disconnected(
         self,
@@ -79,22 +142,8 @@ class AccessEvents:
         sessions: int,
         why: str,
     ) -> None:
-        self._append(
-            SSH_DISCONNECT,
-            {
-                "person": person,
-                **peer.as_payload(),
-                "fingerprint": fingerprint,
-                "connection": connection,
-                "seconds": round(seconds, 1),
-                "sessions": sessions,
-                "why": why,
-            },
-        )
+        self._run(SshDisconnected(person, peer, fingerprint, connection, seconds, sessions, why))
 
     def refused(self, peer: Peer, reason: str, person: str | None = None) -> None:
         """A connection turned away; `person` when the key was known but not allowed."""
-        payload: dict[str, Any] = {**peer.as_payload(), "reason": reason}
-        if person is not None:
-            payload["person"] = person
-        self._append(SSH_REFUSED, payload)
+        self._run(SshRefused(peer, reason, person))

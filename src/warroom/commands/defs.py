@@ -5,16 +5,23 @@ nothing else: no session, no clock, no actor. `execute` (commands/execute.py)
 runs the one handler registered for its type inside one transaction, and
 the audit event records the command's name and these fields, so the chain
 says exactly what was asked.
+
+These are the commands people give (the action table in catalog.py builds
+them); warroom's own machinery has its commands next to their handlers:
+`LoadPlan` in commands/load.py, the poller's in commands/health.py, the SSH
+front door's in commands/access.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Generic, TypeVar
 
 from warroom.domain.lifecycle import DecisionKind
 
 R = TypeVar("R")
+
+MAX_MESSAGE = 2000  # characters in one message, after runs of whitespace collapse
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,28 @@ class Command(Generic[R]):
 
     # The audit event's action name (stable: existing chains and reports use it).
     AUDIT: ClassVar[str] = ""
+    # False: `execute` writes no event for the command itself; its handler
+    # writes the events worth keeping (see commands/health.py: a poller
+    # renewing its lease and storing samples every second would otherwise
+    # flood the chain with measurements instead of decisions).
+    AUDITED: ClassVar[bool] = True
+    # False: the command may run with no release loaded (loading one).
+    NEEDS_RELEASE: ClassVar[bool] = True
+
+    def refusal(self) -> str | None:
+        """What is wrong with the command on its own, or None.
+
+        Checked before the transaction opens: a malformed command is refused
+        without waiting for the write lock, and before who is asking is looked up.
+        """
+        return None
+
+    def audit_action(self) -> str:
+        return self.AUDIT
+
+    def audit_fields(self) -> dict[str, Any]:
+        """The fields as the audit event records them (JSON-able)."""
+        return asdict(self)
 
 
 # ---------------------------------------------------------------- checklists
@@ -36,6 +65,12 @@ class SetItems(Command[str]):
     keys: tuple[str, ...]
     done: bool = True
     expect_version: int | None = None
+
+    def refusal(self) -> str | None:
+        return None if self.keys else "name at least one checklist item"
+
+    def audit_action(self) -> str:
+        return self.AUDIT if self.done else "item.uncheck"
 
 
 # ---------------------------------------------------------------- the decision
@@ -120,6 +155,18 @@ class PostMessage(Command[str]):
     AUDIT: ClassVar[str] = "message"
     text: str
 
+    @property
+    def body(self) -> str:
+        """The text as posted: runs of whitespace (newlines too) collapse to one space."""
+        return " ".join(self.text.split())
+
+    def refusal(self) -> str | None:
+        if not self.body:
+            return "the message is empty"
+        if len(self.body) > MAX_MESSAGE:
+            return f"the message is {len(self.body)} characters long; keep it under {MAX_MESSAGE}"
+        return None
+
 
 @dataclass(frozen=True)
 class AckTrigger(Command[str]):
@@ -137,3 +184,8 @@ class RaiseTrigger(Command[str]):
     AUDIT: ClassVar[str] = "trigger.raise"
     service: str
     reason: str
+
+    def refusal(self) -> str | None:
+        if self.reason.strip():
+            return None
+        return "say why you are calling for a rollback (the reason goes in the log)"

@@ -1,10 +1,4 @@
-"""`execute`: the one way a command runs.
-
-TEMPORARY ADAPTER (issue 11, step 1): dispatches to the `Commands` methods so
-the TUI and CLI can move onto command values while the handlers move out of
-`Commands`. The next step inverts it: one handler per command type, run by
-`execute` inside `open_tx`, and `Commands` becomes a thin facade over this.
-"""
+"""`execute`: the one way a command runs."""
 
 from __future__ import annotations
 
@@ -12,8 +6,8 @@ from typing import TypeVar
 
 from warroom.clock import Clock
 from warroom.commands import defs as d
-from warroom.commands.actions import Commands
-from warroom.commands.tx import SystemActor
+from warroom.commands import handlers
+from warroom.commands.tx import CommandError, SystemActor, open_tx
 from warroom.store.engine import Store
 
 R = TypeVar("R")
@@ -26,41 +20,23 @@ def execute(
     actor: str | SystemActor,
     release: str | None = None,
 ) -> R:
-    """Run `command` as `actor` in one transaction; CommandError if refused (nothing written)."""
-    assert isinstance(actor, str)
-    c = Commands(store, clock, actor, release)
-    result: object
-    match command:
-        case d.SetItems():
-            result = c.set_items(command.keys, command.done, expect_version=command.expect_version)
-        case d.Decide():
-            result = c.decide(command.kind, command.subset, command.rationale)
-        case d.StartDeploy():
-            result = c.start_deploy(command.service, expect_version=command.expect_version)
-        case d.FinishDeploy():
-            result = c.finish_deploy(command.service, expect_version=command.expect_version)
-        case d.FailDeploy():
-            result = c.fail_deploy(
-                command.service, command.reason, expect_version=command.expect_version
+    """Run `command` as `actor` (a person's name, or SYSTEM_ACTOR) on `release` (None: the latest).
+
+    Everything happens in one transaction: the write lock, who is acting,
+    the one handler registered for the command's type, then one audit event
+    that names the command and records its fields (with the facts the
+    handler noted), then the change-feed row. CommandError if refused:
+    nothing is written. TypeError if no handler is registered (a bug).
+    """
+    handler = handlers.handler_for(command)
+    reason = command.refusal()
+    if reason is not None:
+        raise CommandError(reason)
+    with open_tx(store, clock, actor, release, needs_release=command.NEEDS_RELEASE) as tx:
+        result = handler(tx, command)
+        if command.AUDITED and not tx.unchanged:
+            tx.audit(
+                command.audit_action(),
+                {"command": type(command).__name__, "fields": command.audit_fields(), **tx.facts},
             )
-        case d.CompleteStep():
-            result = c.complete_step(
-                command.service, command.position, expect_version=command.expect_version
-            )
-        case d.UndoStep():
-            result = c.undo_step(command.service, expect_version=command.expect_version)
-        case d.StartRollback():
-            result = c.start_rollback(
-                command.service, command.reason, expect_version=command.expect_version
-            )
-        case d.FinishRollback():
-            result = c.finish_rollback(command.service, expect_version=command.expect_version)
-        case d.PostMessage():
-            result = c.post_message(command.text)
-        case d.AckTrigger():
-            result = c.ack_trigger(command.trigger, expect_version=command.expect_version)
-        case d.RaiseTrigger():
-            result = c.raise_trigger(command.service, command.reason)
-        case _:
-            raise TypeError(f"no handler for {type(command).__name__}")
-    return result  # type: ignore[return-value]
+        return result

@@ -1,10 +1,11 @@
 """The transaction every command runs in.
 
-A command opens a `Tx`: one write transaction that already holds the write
-lock (and the audit-chain head), knows who is acting and when, and offers the
-two things every change must leave behind — a line in the communication log
-where people want one, and an audit event. If anything raises, nothing of it
-is written.
+`execute` runs every command's handler in a `Tx`: one write transaction
+that already holds the write lock (and the audit-chain head), knows who is
+acting and when, reads and writes through its repository (`tx.repo`, see
+store/repo.py), and offers what every change must leave behind — a line in
+the communication log where people want one, and an audit event. If
+anything raises, nothing of it is written.
 """
 
 from __future__ import annotations
@@ -16,16 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
-from sqlmodel import Session, col, select
-
 from warroom.clock import Clock
 from warroom.domain.roles import SYSTEM_NAME, Action, Actor, Role, refusal
-from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.auditkey import AuditKeys
 from warroom.store.engine import Store
-from warroom.store.feed import record_change
-from warroom.store.queries import current_release
+from warroom.store.repo import Repo
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -68,8 +65,9 @@ _TOPIC: dict[type, str] = {
 
 @dataclass
 class Tx:
-    session: Session
-    release: m.Release
+    """The unit of work a handler runs in; `repo` holds every read and write it needs."""
+
+    repo: Repo
     actor: Actor
     now: datetime
     keys: AuditKeys  # the key that seals this database's audit chain
@@ -77,11 +75,15 @@ class Tx:
     system: bool = False
     # What this transaction changed, for the change feed (panes reload by topic).
     topics: set[str] = field(default_factory=set)
+    # What the handler found out, for the command's audit event (`note`).
+    facts: dict[str, Any] = field(default_factory=dict)
+    # The command found its effect already in place: no audit event for it.
+    unchanged: bool = False
 
     @property
-    def release_id(self) -> int:
-        assert self.release.id is not None
-        return self.release.id
+    def release(self) -> m.Release:
+        assert self.repo.release is not None, "this command runs with no release loaded"
+        return self.repo.release
 
     # ---------------------------------------------------------------- checks
 
@@ -93,59 +95,22 @@ class Tx:
             raise CommandError(reason)
 
     def service(self, name: str) -> m.Service:
-        row = self.session.exec(
-            select(m.Service).where(m.Service.release_id == self.release_id, m.Service.name == name)
-        ).first()
+        """The service called `name`; refused with the list of services if there is none."""
+        row = self.repo.service(name)
         if row is None:
-            names = list(
-                self.session.exec(
-                    select(m.Service.name)
-                    .where(m.Service.release_id == self.release_id)
-                    .order_by(m.Service.position)  # type: ignore[arg-type]
-                ).all()
-            )
+            names = self.repo.service_names()
             raise CommandError(f"unknown service {name!r}; services are: {_listing(names)}")
         return row
-
-    def services(self) -> list[m.Service]:
-        return list(
-            self.session.exec(
-                select(m.Service)
-                .where(m.Service.release_id == self.release_id)
-                .order_by(m.Service.position)  # type: ignore[arg-type]
-            ).all()
-        )
-
-    def dependency_names(self, service: m.Service) -> list[str]:
-        rows = self.session.exec(
-            select(m.Service)
-            .join(m.Dependency, m.Dependency.depends_on_id == m.Service.id)  # type: ignore[arg-type]
-            .where(m.Dependency.service_id == service.id)
-        ).all()
-        return [row.name for row in sorted(rows, key=lambda r: r.position)]
 
     def graph(self) -> tuple[nx.DiGraph[str], dict[str, m.Service]]:
         """The release's dependency graph and its service rows, by name."""
         # Imported here: networkx costs ~80 ms, and most commands never need it.
         from warroom.domain import graph as g
 
-        rows = self.services()
-        by_id = {row.id: row for row in rows}
-        deps: dict[str, list[str]] = {row.name: [] for row in rows}
-        for dep in self.session.exec(
-            select(m.Dependency).where(col(m.Dependency.service_id).in_(list(by_id)))
-        ).all():
-            deps[by_id[dep.service_id].name].append(by_id[dep.depends_on_id].name)
-        return g.build_graph([row.name for row in rows], deps), {row.name: row for row in rows}
-
-    def steps(self, service: m.Service) -> list[m.RunbookStep]:
-        return list(
-            self.session.exec(
-                select(m.RunbookStep)
-                .where(m.RunbookStep.service_id == service.id)
-                .order_by(m.RunbookStep.position)  # type: ignore[arg-type]
-            ).all()
-        )
+        rows = self.repo.services()
+        return g.build_graph([row.name for row in rows], self.repo.edges(rows)), {
+            row.name: row for row in rows
+        }
 
     def check_version(self, what: str, row_version: int, expected: int | None, now_is: str) -> None:
         """Optimistic concurrency: refuse if the row moved since the caller looked."""
@@ -158,14 +123,14 @@ class Tx:
 
     def touch(self, row: m.Service | m.ChecklistItem | m.TriggerState) -> None:
         row.row_version += 1
-        self.session.add(row)
+        self.repo.add(row)
         self.topics.add(_TOPIC[type(row)])
 
     def system_line(self, text: str, service: str | None = None) -> None:
         self.topics.add("log")
-        self.session.add(
+        self.repo.add(
             m.LogEntry(
-                release_id=self.release_id,
+                release_id=self.repo.release_id,
                 at=self.now,
                 kind="system",
                 author=self.actor.name,
@@ -177,9 +142,9 @@ class Tx:
 
     def message(self, text: str) -> None:
         self.topics.add("log")
-        self.session.add(
+        self.repo.add(
             m.LogEntry(
-                release_id=self.release_id,
+                release_id=self.repo.release_id,
                 at=self.now,
                 kind="message",
                 author=self.actor.name,
@@ -188,14 +153,22 @@ class Tx:
             )
         )
 
+    def note(self, **facts: Any) -> None:
+        """Facts for the command's audit event, beside its name and fields (what it did)."""
+        self.facts.update(facts)
+
+    def nothing_changed(self) -> None:
+        """The command's effect was already in place (the same plan loaded twice):
+        it succeeds, and leaves no audit event, as if it had not been asked."""
+        self.unchanged = True
+
     def audit(self, action: str, payload: Mapping[str, Any]) -> None:
-        audit.append(
-            self.session,
+        """An audit event of the handler's own (execute writes the command's)."""
+        self.repo.append_audit(
             self.keys,
             at=self.now,
             actor=self.actor.name,
             action=action,
-            release_id=self.release_id,
             payload={"release": self.release.name, **payload},
         )
 
@@ -212,63 +185,75 @@ def _rehearse(store: Store, who: str | SystemActor, release_name: str | None) ->
     inside the transaction, which stays the authority.
     """
     with store.read() as session:
-        audit.lock_head(session)  # compiles the statement; SQLite has no row locks to take
-        release = current_release(session, release_name)
-        if release is not None and isinstance(who, str):
+        repo = Repo(session)
+        repo.lock_head()  # compiles the statement; SQLite has no row locks to take
+        repo.release = repo.find_release(release_name)
+        if repo.release is not None and isinstance(who, str):
             with contextlib.suppress(CommandError):
-                resolve_actor(session, release, who)
+                resolve_actor(repo, who)
     store.rehearsed = True
 
 
 @contextmanager
 def open_tx(
-    store: Store, clock: Clock, who: str | SystemActor, release_name: str | None
+    store: Store,
+    clock: Clock,
+    who: str | SystemActor,
+    release_name: str | None,
+    *,
+    needs_release: bool = True,
 ) -> Iterator[Tx]:
-    """A write transaction acting as person `who`, or as the system with `SYSTEM_ACTOR`."""
-    if store.backend == "sqlite" and not store.rehearsed:
+    """A write transaction acting as person `who`, or as the system with `SYSTEM_ACTOR`.
+
+    With `needs_release` False (loading a plan) the database may hold no
+    release yet: the schema is made if missing, `tx.repo.release` starts as
+    None, and a person's name is not looked up anywhere — it stands for
+    someone with no powers, whom the handler checks against what it loads.
+    """
+    if not needs_release:
+        # Here, not at the top: Alembic is only imported when a migration runs.
+        from warroom.store.migrate import ensure_schema
+
+        ensure_schema(store)
+    elif store.backend == "sqlite" and not store.rehearsed:
         _rehearse(store, who, release_name)
     with store.write() as session:
+        repo = Repo(session)
         # Lock the chain head before reading anything: on PostgreSQL this is
         # what makes concurrent commands queue up instead of racing.
-        audit.lock_head(session)
-        release = current_release(session, release_name)
-        if release is None:
-            if release_name:
-                raise CommandError(f"release {release_name!r} is not loaded in this database")
-            raise CommandError(
-                f"no release is loaded in this database; load one with: {store.load_hint()}"
-            )
+        repo.lock_head()
+        if needs_release:
+            repo.release = repo.find_release(release_name)
+            if repo.release is None:
+                if release_name:
+                    raise CommandError(f"release {release_name!r} is not loaded in this database")
+                raise CommandError(
+                    f"no release is loaded in this database; load one with: {store.load_hint()}"
+                )
         if isinstance(who, SystemActor):
             actor, system = Actor(SYSTEM_NAME, Role.RELEASE_MANAGER, None), True
-        else:
-            actor, system = resolve_actor(session, release, who), False
-        tx = Tx(session, release, actor, clock.now(), store.audit_keys, system=system)
+        elif needs_release:
+            actor, system = resolve_actor(repo, who), False
+        else:  # no release to look the name up in (see above)
+            actor, system = Actor(who, Role.OBSERVER, None), False
+        tx = Tx(repo, actor, clock.now(), store.audit_keys, system=system)
         yield tx
         if tx.topics:
-            record_change(session, release.id, tx.now, tx.topics)
+            repo.record_change(tx.now, tx.topics)
 
 
-def resolve_actor(session: Session, release: m.Release, name: str) -> Actor:
-    """The person called `name` in `release`; never the system, even if a plan names it."""
-    person = None
-    if name != SYSTEM_NAME:
-        person = session.exec(
-            select(m.Person).where(m.Person.release_id == release.id, m.Person.name == name)
-        ).first()
+def resolve_actor(repo: Repo, name: str) -> Actor:
+    """The person called `name` in the repo's release; never the system, even if a plan names it."""
+    assert repo.release is not None
+    person = repo.person(name) if name != SYSTEM_NAME else None
     if person is None:
-        names = [
-            n
-            for n in session.exec(
-                select(m.Person.name).where(m.Person.release_id == release.id)
-            ).all()
-            if n != SYSTEM_NAME
-        ]
+        names = [n for n in repo.person_names() if n != SYSTEM_NAME]
         what = (
             "is the name warroom's own machinery acts under, not a person"
             if name == SYSTEM_NAME
-            else f"is not a person in release {release.name}"
+            else f"is not a person in release {repo.release.name}"
         )
         raise CommandError(
             f"{name!r} {what}; act as one of {_listing(names)} (--as NAME or $WARROOM_USER)"
         )
-    return Actor(person.name, Role(person.role), person.team)
+    return Actor(person.name, person.role, person.team)

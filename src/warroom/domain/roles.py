@@ -14,6 +14,7 @@ what is shown disabled is exactly what the command layer would refuse.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -151,3 +152,21 @@ def who_may(action: Action) -> str:
     if not holders:
         return "the release manager only"
     return f"the release manager, or the owning team's {' or '.join(holders)}"
+
+
+def load_refusal(who: str, release: str, manager: str, people: Iterable[Actor]) -> str | None:
+    """Why `who` may not load the plan of `release` (listing `people`), or None.
+
+    A plan is loaded by one of its own release managers — the people it
+    names, not those of whatever is loaded already — and never under the
+    system's name, even by a plan that lists it as a person.
+    """
+    people = list(people)
+    loader = next((p for p in people if p.name == who != SYSTEM_NAME), None)
+    if loader is not None and loader.role is Role.RELEASE_MANAGER:
+        return None
+    managers = [p.name for p in people if p.role is Role.RELEASE_MANAGER and p.name != SYSTEM_NAME]
+    return (
+        f"{who!r} may not load release {release}: a plan is loaded by one of its "
+        f"release managers ({', '.join(managers)}); use --as {manager}"
+    )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from warroom.domain.health import Sample, health_state
 from warroom.domain.lifecycle import Decision, DecisionKind, DeployState
 from warroom.domain.roles import Actor, Role
+from warroom.domain.triggers import Phase
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -311,7 +312,7 @@ class ReleaseSnapshot:
 
     def firing(self, service: str) -> list[TriggerView]:
         """Triggers currently firing on `service` (acknowledged or not)."""
-        return [t for t in self.triggers if t.service == service and t.state == "firing"]
+        return [t for t in self.triggers if t.service == service and t.state == Phase.FIRING]
 
     def trigger(self, trigger_id: str) -> TriggerView | None:
         return next((t for t in self.triggers if t.id == trigger_id), None)

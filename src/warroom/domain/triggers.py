@@ -32,6 +32,9 @@ from warroom.domain.health import Sample
 from warroom.domain.rules import BaselineRule, HealthRule, Rule, ThresholdRule
 from warroom.domain.timeline import humanize
 
+# The rule name of a lead's call: a trigger raised by a person, not a rule.
+LEAD_CALL = "lead-call"
+
 
 class Phase(StrEnum):
     INACTIVE = "inactive"

@@ -10,7 +10,8 @@ that the migrations and these models describe the same schema.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -25,6 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from warroom.domain.lifecycle import DecisionKind, DeployState
+from warroom.domain.roles import Role
+from warroom.domain.triggers import Phase
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -47,6 +54,33 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class EnumText(TypeDecorator[E]):
+    """A domain enum in Python, its value as plain text on disk.
+
+    The columns stay the VARCHARs the migrations made (no CHECK constraint,
+    no native ENUM type), so existing databases read unchanged; code compares
+    and assigns the enum, and a value the enum does not know is refused on
+    the way in, not discovered by a reader later.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum  # named as the parameter: part of SQLAlchemy's cache key
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+def _enum(enum: type[StrEnum], length: int) -> Any:
+    return Field(sa_column=Column(EnumText(enum, length), nullable=False))
 
 
 def _at(nullable: bool = False) -> Any:
@@ -85,7 +119,7 @@ class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     release_id: int = _release_fk()
     name: str = Field(max_length=100)
-    role: str = Field(max_length=32)
+    role: Role = _enum(Role, 32)
     team: str | None = Field(default=None, max_length=100)
     ssh_keys: str = Field(default="[]", sa_column=Column(Text, nullable=False))
 
@@ -113,7 +147,7 @@ class Service(SQLModel, table=True):
     health_timeout_s: float | None = None
     rollback_command: str | None = Field(default=None, max_length=500)
     rollback_duration_s: int | None = None
-    state: str = Field(max_length=32)
+    state: DeployState = _enum(DeployState, 32)
     state_since: datetime = _at()
     state_by: str | None = Field(default=None, max_length=100)
     # When it last entered `deploying`: the health baseline is what came before.
@@ -174,7 +208,7 @@ class Decision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     release_id: int = _release_fk()
-    kind: str = Field(max_length=16)
+    kind: DecisionKind = _enum(DecisionKind, 16)
     subset: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     rationale: str = Field(sa_column=Column(Text, nullable=False))
     decided_by: str = Field(max_length=100)
@@ -220,7 +254,7 @@ class TriggerState(SQLModel, table=True):
     release_id: int = _release_fk()
     rule: str = Field(max_length=100)
     service: str = Field(max_length=100)
-    state: str = Field(max_length=16)  # inactive / pending / firing / resolved
+    state: Phase = _enum(Phase, 16)
     holding: bool = False
     since: datetime | None = _at(nullable=True)
     fired_at: datetime | None = _at(nullable=True)

@@ -12,8 +12,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from warroom.domain.health import Sample, health_state
-from warroom.domain.lifecycle import DecisionKind, DeployState
-from warroom.domain.roles import Role
 from warroom.domain.snapshot import (
     DecisionView,
     ItemView,
@@ -85,7 +83,7 @@ def load_snapshot(
             loaded_at=release.loaded_at,
             loaded_by=release.loaded_by,
         ),
-        people=tuple(PersonView(p.name, Role(p.role), p.team) for p in people),
+        people=tuple(PersonView(p.name, p.role, p.team) for p in people),
         services=_read_services(session, release, _health_of(latest, lease, now)),
         go_no_go=go_no_go,
         readiness=readiness,
@@ -221,7 +219,7 @@ def _read_services(
             expected_duration=timedelta(seconds=s.expected_duration_s),
             wave=s.wave,
             planned_start=release.window_start + timedelta(seconds=s.planned_start_s),
-            state=DeployState(s.state),
+            state=s.state,
             state_since=s.state_since,
             state_by=s.state_by,
             steps=tuple(steps[s.name]),
@@ -262,7 +260,7 @@ def _read_decisions(session: Session, rid: int | None) -> tuple[DecisionView, ..
     ).all()
     return tuple(
         DecisionView(
-            DecisionKind(d.kind),
+            d.kind,
             tuple(json.loads(d.subset)),
             d.rationale,
             d.decided_by,

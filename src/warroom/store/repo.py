@@ -1,0 +1,450 @@
+"""The write path's repository: every statement a command needs, in one place.
+
+Handlers (commands/handlers.py and friends) and their transaction
+(commands/tx.py) ask a `Repo` for rows and facts by name and hand it new
+rows; none of them spells out SQL, so a handler reads like the rule it
+enforces. How things are stored — JSON columns, the newest-sample table,
+the audit chain's head — stays here. A `Repo` works over one session (a
+command's write transaction, or a read) and, once it is known, one release.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, SQLModel, col, delete, select
+
+from warroom.domain import lifecycle as lc
+from warroom.domain.health import Sample
+from warroom.domain.triggers import LEAD_CALL, Phase
+from warroom.store import audit
+from warroom.store import models as m
+from warroom.store.auditkey import AuditKeys
+from warroom.store.feed import record_change
+from warroom.store.queries import current_release, sample_of
+
+if TYPE_CHECKING:
+    from warroom.domain.plan import Plan
+
+
+class Repo:
+    """Reads and writes over `session`, for `release` once it is known."""
+
+    def __init__(self, session: Session, release: m.Release | None = None) -> None:
+        self._session = session
+        # None until open_tx finds the release (or a plan load creates it).
+        self.release = release
+
+    @property
+    def release_id(self) -> int:
+        assert self.release is not None and self.release.id is not None, "no release yet"
+        return self.release.id
+
+    # ---------------------------------------------------------------- the transaction
+
+    def lock_head(self) -> None:
+        """Take the audit chain's head: every write transaction starts here."""
+        audit.lock_head(self._session)
+
+    def append_audit(
+        self, keys: AuditKeys, *, at: datetime, actor: str, action: str, payload: Mapping[str, Any]
+    ) -> None:
+        audit.append(
+            self._session,
+            keys,
+            at=at,
+            actor=actor,
+            action=action,
+            release_id=self.release_id,
+            payload=payload,
+        )
+
+    def record_change(self, at: datetime, topics: Iterable[str]) -> None:
+        record_change(self._session, self.release_id, at, topics)
+
+    def add(self, row: SQLModel) -> None:
+        self._session.add(row)
+
+    # ---------------------------------------------------------------- releases and people
+
+    def find_release(self, name: str | None) -> m.Release | None:
+        """The named release, else the one loaded last."""
+        return current_release(self._session, name)
+
+    def person(self, name: str) -> m.Person | None:
+        return self._session.exec(
+            select(m.Person).where(m.Person.release_id == self.release_id, m.Person.name == name)
+        ).first()
+
+    def person_names(self) -> list[str]:
+        return list(
+            self._session.exec(
+                select(m.Person.name).where(m.Person.release_id == self.release_id)
+            ).all()
+        )
+
+    # ---------------------------------------------------------------- services
+
+    def service(self, name: str) -> m.Service | None:
+        return self._session.exec(
+            select(m.Service).where(m.Service.release_id == self.release_id, m.Service.name == name)
+        ).first()
+
+    def services(self) -> list[m.Service]:
+        """Every service, in plan order."""
+        return list(
+            self._session.exec(
+                select(m.Service)
+                .where(m.Service.release_id == self.release_id)
+                .order_by(col(m.Service.position))
+            ).all()
+        )
+
+    def service_names(self) -> list[str]:
+        """Every service's name, in plan order."""
+        return list(
+            self._session.exec(
+                select(m.Service.name)
+                .where(m.Service.release_id == self.release_id)
+                .order_by(col(m.Service.position))
+            ).all()
+        )
+
+    def services_named(self, names: Collection[str]) -> dict[str, m.Service]:
+        """Only these services: with a thousand of them, a poller flush must not read all."""
+        return {
+            row.name: row
+            for row in self._session.exec(
+                select(m.Service).where(
+                    m.Service.release_id == self.release_id, col(m.Service.name).in_(names)
+                )
+            ).all()
+        }
+
+    def dependencies(self, service: m.Service) -> list[m.Service]:
+        """The services `service` depends on, in plan order."""
+        rows = self._session.exec(
+            select(m.Service)
+            .join(m.Dependency, col(m.Dependency.depends_on_id) == m.Service.id)
+            .where(m.Dependency.service_id == service.id)
+        ).all()
+        return sorted(rows, key=lambda r: r.position)
+
+    def edges(self, services: Sequence[m.Service]) -> dict[str, list[str]]:
+        """What each of `services` depends on, by name (the dependency graph's edges)."""
+        by_id = {row.id: row.name for row in services}
+        deps: dict[str, list[str]] = {row.name: [] for row in services}
+        for dep in self._session.exec(
+            select(m.Dependency).where(col(m.Dependency.service_id).in_(list(by_id)))
+        ).all():
+            deps[by_id[dep.service_id]].append(by_id[dep.depends_on_id])
+        return deps
+
+    def steps(self, service: m.Service) -> list[m.RunbookStep]:
+        """`service`'s runbook, in order."""
+        return list(
+            self._session.exec(
+                select(m.RunbookStep)
+                .where(m.RunbookStep.service_id == service.id)
+                .order_by(col(m.RunbookStep.position))
+            ).all()
+        )
+
+    def health_targets(self) -> list[tuple[str, str, float | None, float | None]]:
+        """(name, url, interval, timeout) of every service with a health URL, in plan order."""
+        # Columns, not ORM objects: the poller re-reads this every lease tick,
+        # and with 1,000 services building the objects was most of the cost.
+        rows = self._session.exec(
+            select(
+                m.Service.name,
+                m.Service.health_url,
+                m.Service.health_interval_s,
+                m.Service.health_timeout_s,
+            )
+            .where(m.Service.release_id == self.release_id, col(m.Service.health_url).is_not(None))
+            .order_by(col(m.Service.position))
+        ).all()
+        return [(name, url, interval, timeout) for name, url, interval, timeout in rows if url]
+
+    # ---------------------------------------------------------------- checklists and decisions
+
+    def item(self, key: str) -> m.ChecklistItem | None:
+        return self._session.exec(
+            select(m.ChecklistItem).where(
+                m.ChecklistItem.release_id == self.release_id, m.ChecklistItem.key == key
+            )
+        ).first()
+
+    def items(self, team: str | None) -> list[m.ChecklistItem]:
+        """A team's readiness items, or (team None) the go/no-go list, in order."""
+        query = select(m.ChecklistItem).where(m.ChecklistItem.release_id == self.release_id)
+        query = query.where(
+            m.ChecklistItem.team == team
+            if team is not None
+            else col(m.ChecklistItem.team).is_(None)
+        )
+        return list(self._session.exec(query.order_by(col(m.ChecklistItem.position))).all())
+
+    def decision(self) -> lc.Decision | None:
+        """The decision in force: the latest one recorded."""
+        row = self._session.exec(
+            select(m.Decision)
+            .where(m.Decision.release_id == self.release_id)
+            .order_by(col(m.Decision.id).desc())
+        ).first()
+        if row is None:
+            return None
+        return lc.Decision(row.kind, tuple(json.loads(row.subset)), row.rationale, row.decided_by)
+
+    def add_decision(self, decision: lc.Decision, at: datetime) -> None:
+        self.add(
+            m.Decision(
+                release_id=self.release_id,
+                kind=decision.kind,
+                subset=json.dumps(list(decision.subset)),
+                rationale=decision.rationale,
+                decided_by=decision.by,
+                decided_at=at,
+            )
+        )
+
+    # ---------------------------------------------------------------- triggers
+
+    def trigger(self, rule: str, service: str) -> m.TriggerState | None:
+        return self._session.exec(
+            select(m.TriggerState).where(
+                m.TriggerState.release_id == self.release_id,
+                m.TriggerState.rule == rule,
+                m.TriggerState.service == service,
+            )
+        ).first()
+
+    def firing(self, rule: str) -> list[m.TriggerState]:
+        """Every service on which `rule` is firing."""
+        return list(
+            self._session.exec(
+                select(m.TriggerState).where(
+                    m.TriggerState.release_id == self.release_id,
+                    m.TriggerState.rule == rule,
+                    m.TriggerState.state == Phase.FIRING,
+                )
+            ).all()
+        )
+
+    def rule_triggers(self, services: Collection[str]) -> list[m.TriggerState]:
+        """The triggers watching any of `services` by a rule (a lead's call has none)."""
+        return list(
+            self._session.exec(
+                select(m.TriggerState).where(
+                    m.TriggerState.release_id == self.release_id,
+                    col(m.TriggerState.service).in_(services),
+                    m.TriggerState.rule != LEAD_CALL,
+                )
+            ).all()
+        )
+
+    def trigger_rules(self) -> dict[str, tuple[str, list[str] | None]]:
+        """Each rule's condition and the deploy states it watches in (None: the default)."""
+        return {
+            row.name: (row.when, json.loads(row.states) if row.states else None)
+            for row in self._session.exec(
+                select(m.TriggerRule).where(m.TriggerRule.release_id == self.release_id)
+            ).all()
+        }
+
+    # ---------------------------------------------------------------- health
+
+    def lease(self) -> m.PollerLease | None:
+        return self._session.get(m.PollerLease, self.release_id)
+
+    def store_samples(self, samples: Sequence[Sample]) -> None:
+        """Keep every sample, and each service's newest one where readers of "now" look."""
+        touched = sorted({s.service for s in samples})
+        newest = {
+            row.service: row
+            for row in self._session.exec(
+                select(m.ServiceHealth).where(
+                    m.ServiceHealth.release_id == self.release_id,
+                    col(m.ServiceHealth.service).in_(touched),
+                )
+            ).all()
+        }
+        for sample in samples:
+            metrics = json.dumps(dict(sample.metrics), sort_keys=True)
+            reason = sample.reason[:300] if sample.reason else None
+            self.add(
+                m.HealthSample(
+                    release_id=self.release_id,
+                    service=sample.service,
+                    at=sample.at,
+                    ok=sample.ok,
+                    reason=reason,
+                    status_code=sample.status_code,
+                    latency_ms=sample.latency_ms,
+                    metrics=metrics,
+                )
+            )
+            row = newest.get(sample.service)
+            if row is None:
+                row = m.ServiceHealth(
+                    release_id=self.release_id, service=sample.service, at=sample.at, ok=sample.ok
+                )
+                newest[sample.service] = row
+            if row.at <= sample.at:
+                row.at = sample.at
+                row.ok = sample.ok
+                row.reason = reason
+                row.status_code = sample.status_code
+                row.latency_ms = sample.latency_ms
+                row.metrics = metrics
+                self.add(row)
+
+    def samples_before(self, service: str, before: datetime) -> list[Sample]:
+        """`service`'s samples taken before `before` (what a baseline is computed from)."""
+        return [
+            sample_of(row)
+            for row in self._session.exec(
+                select(m.HealthSample).where(
+                    m.HealthSample.release_id == self.release_id,
+                    m.HealthSample.service == service,
+                    col(m.HealthSample.at) < before,
+                )
+            ).all()
+        ]
+
+    def prune_samples(self, before: datetime) -> None:
+        """Forget samples taken before `before` (this scans the release's samples: not often)."""
+        self._session.execute(
+            delete(m.HealthSample).where(
+                col(m.HealthSample.release_id) == self.release_id,
+                col(m.HealthSample.at) < before,
+            )
+        )
+
+    # ---------------------------------------------------------------- loading a plan
+
+    def add_plan(
+        self,
+        plan: Plan,
+        plan_text: str,
+        digest: str,
+        *,
+        wave_of: Mapping[str, int],
+        start_of: Mapping[str, timedelta],
+        loaded_by: str,
+        at: datetime,
+    ) -> m.Release:
+        """Store `plan` as a new release; the repo works on that release from now on.
+
+        `wave_of` and `start_of` (planned start after the window opens) are
+        derived from the plan's graph, stored so reading a release needs none.
+        """
+        # Here, not at the top: the plan parser is heavy, and only loading needs it.
+        from warroom.domain.plan import GO_NO_GO_KEY
+
+        release = m.Release(
+            name=plan.release,
+            manager=plan.manager,
+            timezone=plan.timezone,
+            window_start=plan.window.start,
+            window_end=plan.window.end,
+            rollback_until=plan.rollback_until,
+            go_no_go_at=plan.go_no_go_at,
+            plan_text=plan_text,
+            plan_sha256=digest,
+            loaded_at=at,
+            loaded_by=loaded_by,
+        )
+        self.add(release)
+        self._session.flush()
+        self.release = release
+        rid = self.release_id
+        for person in plan.people:
+            self.add(
+                m.Person(
+                    release_id=rid,
+                    name=person.name,
+                    role=person.role,
+                    team=person.team,
+                    ssh_keys=json.dumps(list(person.ssh_keys)),
+                )
+            )
+        rows: dict[str, m.Service] = {}
+        for position, service in enumerate(plan.services):
+            health = service.health
+            rollback = service.rollback
+            row = m.Service(
+                release_id=rid,
+                name=service.name,
+                team=service.team,
+                position=position,
+                version=service.version,
+                previous_version=service.previous_version,
+                owner=plan.owner_of(service),
+                expected_duration_s=int(service.expected_duration.total_seconds()),
+                wave=wave_of[service.name],
+                planned_start_s=int(start_of[service.name].total_seconds()),
+                health_url=health.url if health else None,
+                health_interval_s=health.interval.total_seconds() if health else None,
+                health_timeout_s=health.timeout.total_seconds() if health else None,
+                rollback_command=rollback.command if rollback else None,
+                rollback_duration_s=(
+                    int(rollback.expected_duration.total_seconds())
+                    if rollback and rollback.expected_duration
+                    else None
+                ),
+                state=lc.DeployState.WAITING,
+                state_since=at,
+            )
+            self.add(row)
+            rows[service.name] = row
+        self._session.flush()
+        for service in plan.services:
+            sid = rows[service.name].id
+            assert sid is not None
+            for dep in service.depends_on:
+                dep_id = rows[dep].id
+                assert dep_id is not None
+                self.add(m.Dependency(service_id=sid, depends_on_id=dep_id))
+            for position, text in enumerate(plan.steps_for(service), start=1):
+                self.add(m.RunbookStep(service_id=sid, position=position, text=text))
+
+        lists = [(None, f"{GO_NO_GO_KEY}-", plan.go_no_go)] + [
+            (team, f"{team}-", items) for team, items in plan.readiness.items()
+        ]
+        position = 0
+        for team, prefix, texts in lists:
+            for index, text in enumerate(texts, start=1):
+                position += 1
+                self.add(
+                    m.ChecklistItem(
+                        release_id=rid,
+                        key=f"{prefix}{index}",
+                        team=team,
+                        position=position,
+                        text=text,
+                    )
+                )
+
+        for trigger in plan.triggers:
+            scope = list(trigger.services) if trigger.services else [s.name for s in plan.services]
+            self.add(
+                m.TriggerRule(
+                    release_id=rid,
+                    name=trigger.name,
+                    when=trigger.when,
+                    description=trigger.description,
+                    services=json.dumps(list(trigger.services)) if trigger.services else None,
+                    states=json.dumps(list(trigger.states)),
+                )
+            )
+            for name in scope:
+                self.add(
+                    m.TriggerState(
+                        release_id=rid, rule=trigger.name, service=name, state=Phase.INACTIVE
+                    )
+                )
+        return release
