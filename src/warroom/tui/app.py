@@ -9,6 +9,7 @@ what it touched; a heartbeat row says who else is in the room.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -25,14 +26,11 @@ from textual.worker import Worker, WorkerState
 
 from warroom.clock import Clock, SystemClock
 from warroom.commands import CommandError, Commands
-from warroom.domain.snapshot import PersonView, ReleaseSnapshot
+from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.resources import stylesheet
-from warroom.store import presence
-from warroom.store.engine import Store, StoreError
-from warroom.store.feed import Coalescer, open_feed
-from warroom.store.migrate import ensure_schema
-from warroom.store.queries import audit_revision, current_release, reload_snapshot
+from warroom.store import reading
+from warroom.store.reading import Coalescer, Store, StoreError
 from warroom.tui.screens.live import LiveScreen
 
 LOG_LIMIT = 2000  # lines of the communication log kept on screen
@@ -83,7 +81,7 @@ class WarroomApp(App[None]):
             super().__init__()
 
     class PresenceUpdated(Message):
-        def __init__(self, present: list[presence.Present]) -> None:
+        def __init__(self, present: list[Present]) -> None:
             self.present = present
             super().__init__()
 
@@ -110,7 +108,7 @@ class WarroomApp(App[None]):
         # to date. Only the worker touches it, and one runs at a time.
         self._last_read: ReleaseSnapshot | None = None
         self.instance = uuid.uuid4().hex
-        self.present: list[presence.Present] = []
+        self.present: list[Present] = []
         self._presence_lock = threading.Lock()
         self._left = False
 
@@ -137,10 +135,15 @@ class WarroomApp(App[None]):
             self._store = Store(self.config.db_url)
         return self._store
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self._store is not None:
-            self._leave()
-            self._store.dispose()
+            # Saying goodbye writes to the database: off the event loop, and
+            # awaited, so the person has left before the app is gone.
+            await asyncio.to_thread(self._close_store, self._store)
+
+    def _close_store(self, store: Store) -> None:
+        self._leave(store)
+        store.dispose()
 
     # ---------------------------------------------------------------- reading
     #
@@ -173,18 +176,20 @@ class WarroomApp(App[None]):
     def _reload_worker(self, topics: frozenset[str] | None) -> None:
         store = self.store()
         if not self._schema_checked:
-            ensure_schema(store)
+            reading.ensure_schema(store)
             self._schema_checked = True
         try:
             with store.read() as session:
-                release = current_release(session, self.config.release)
+                release = reading.current_release(session, self.config.release)
                 now = self.clock.now()
                 snapshot = (
-                    reload_snapshot(session, release, self._last_read, topics, LOG_LIMIT, now)
+                    reading.reload_snapshot(
+                        session, release, self._last_read, topics, LOG_LIMIT, now
+                    )
                     if release
                     else None
                 )
-                revision = snapshot.revision if snapshot else audit_revision(session)
+                revision = snapshot.revision if snapshot else reading.audit_revision(session)
         except BaseException:
             self._last_read = None  # read everything next time
             raise
@@ -194,7 +199,7 @@ class WarroomApp(App[None]):
     @work(group="feed", exclusive=True, exit_on_error=False)
     async def _follow(self) -> None:
         """Follow the change feed for as long as the app runs."""
-        feed = open_feed(self.config.db_url, poll_interval=self.config.poll_interval)
+        feed = reading.open_feed(self.config.db_url, poll_interval=self.config.poll_interval)
         async for event in feed.events():
             if not event.connected:
                 self.post_message(self.StoreFailed(event.error or "the database is unreachable"))
@@ -278,7 +283,7 @@ class WarroomApp(App[None]):
             if self._left:
                 return
             with store.write() as session:
-                presence.beat(
+                reading.beat(
                     session,
                     instance=self.instance,
                     release_id=release_id,
@@ -287,7 +292,7 @@ class WarroomApp(App[None]):
                     now=now,
                 )
         with store.read() as session:
-            here = presence.present(session, release_id, now)
+            here = reading.present(session, release_id, now)
         self.post_message(self.PresenceUpdated(here))
 
     def on_warroom_app_presence_updated(self, message: PresenceUpdated) -> None:
@@ -295,14 +300,12 @@ class WarroomApp(App[None]):
         for screen in self._live_screens():
             screen.presence_changed()
 
-    def _leave(self) -> None:
-        if self._store is None:
-            return
+    def _leave(self, store: Store) -> None:
         with self._presence_lock:
             self._left = True
             try:
-                with self._store.write() as session:
-                    presence.leave(session, self.instance)
+                with store.write() as session:
+                    reading.leave(session, self.instance)
             except StoreError:
                 pass  # the row expires by itself
 

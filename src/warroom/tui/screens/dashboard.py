@@ -260,12 +260,12 @@ class DashboardScreen(LiveScreen, Screen[None]):
         config = self.wr.config
         if config.db_label:
             return config.db_label
-        from warroom.store.engine import normalise_url
+        from warroom.store.reading import normalise_url
 
         return normalise_url(config.db_url).render_as_string(hide_password=True)
 
     def _load_hint(self) -> str:
-        from warroom.store.engine import load_hint
+        from warroom.store.reading import load_hint
 
         return load_hint(self._db_label())
 
