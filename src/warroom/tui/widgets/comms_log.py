@@ -18,11 +18,11 @@ from textual.widgets import Input, Label, RichLog, Select
 from warroom.domain.snapshot import LogView, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import t_offset, when
-from warroom.tui.theme import SYSTEM_STYLE
 
 ALL = "all"
 SYSTEM = "system"
 PEOPLE = "people"
+SYSTEM_STYLE = "dim italic"  # lines warroom wrote, under what people said
 
 
 def _author_style(name: str) -> str:

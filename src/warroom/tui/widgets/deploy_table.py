@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.binding import Binding, BindingType
@@ -17,40 +18,10 @@ from warroom.domain.lifecycle import DeployState
 from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
 from warroom.domain.text import safe
 from warroom.domain.timeline import humanize, when
-from warroom.tui.theme import FIRING_STYLE, HEALTH_STYLE, LATE_STYLE, STATE_STYLE
+from warroom.tui.widgets import looks
 from warroom.tui.widgets.fit import brief
 
-
-def health_cell(snapshot: ReleaseSnapshot, service: str, now: datetime) -> Text:
-    """What the newest probe said: `● ok 42ms`, `✗ HTTP 500`, `? stale 40s`, or n/a."""
-    state = snapshot.health_state(service, now)
-    label, style = HEALTH_STYLE.get(state, HEALTH_STYLE["unknown"])
-    last = snapshot.latest.get(service)
-    if last is None:
-        return Text(label, style=style)
-    if state == "healthy" and last.latency_ms is not None:
-        return Text(f"{label} {last.latency_ms:.0f}ms", style=style)
-    if state == "failing":
-        # Short in the table (a long reason would push whole columns off);
-        # the runbook (Enter) shows it whole.
-        return Text(f"✗ {brief(safe(last.reason or 'failing'), 24)}", style=style)
-    if state == "stale":
-        return Text(f"{label} {humanize(now - last.at)}", style=style)
-    return Text(label, style=style)
-
-
-def trigger_cell(snapshot: ReleaseSnapshot, service: str) -> Text:
-    """The most pressing trigger on a service: firing beats pending."""
-    mine = [t for t in snapshot.triggers if t.service == service]
-    firing = [t for t in mine if t.state == "firing"]
-    if firing:
-        acked = "" if not firing[0].acked_by else f" (ack {firing[0].acked_by})"
-        return Text(safe(f"⚠ {firing[0].rule}{acked}"), style=FIRING_STYLE)
-    pending = [t for t in mine if t.state == "pending"]
-    if pending:
-        progress = (pending[0].detail or "").split(" — ")[0].removeprefix("pending ")
-        return Text(safe(f"… {pending[0].rule} {progress}"), style="bold yellow")
-    return Text("")
+HEALTH_LABEL = {"healthy": "● ok", "failing": "✗ failing", "stale": "? stale"}
 
 
 COLUMNS = (
@@ -89,6 +60,13 @@ class DeployTable(DataTable[Text]):
     """Services in deploy order. Enter opens a service's runbook."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "Runbook", show=True)]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *looks.STATES,
+        *looks.HEALTH,
+        looks.FIRING,
+        looks.PENDING,
+        looks.LATE,
+    }
 
     class ServiceHighlighted(Message):
         def __init__(self, service: str) -> None:
@@ -111,11 +89,44 @@ class DeployTable(DataTable[Text]):
 
     # ---------------------------------------------------------------- data
 
+    def _health_cell(self, snapshot: ReleaseSnapshot, service: str, now: datetime) -> Text:
+        """What the newest probe said: `● ok 42ms`, `✗ HTTP 500`, `? stale 40s`, or n/a."""
+        state = snapshot.health_state(service, now)
+        label = HEALTH_LABEL.get(state, "– n/a")
+        style = looks.style(self, looks.health(state))
+        last = snapshot.latest.get(service)
+        if last is None:
+            return Text(label, style=style)
+        if state == "healthy" and last.latency_ms is not None:
+            return Text(f"{label} {last.latency_ms:.0f}ms", style=style)
+        if state == "failing":
+            # Short in the table (a long reason would push whole columns off);
+            # the runbook (Enter) shows it whole.
+            return Text(f"✗ {brief(safe(last.reason or 'failing'), 24)}", style=style)
+        if state == "stale":
+            return Text(f"{label} {humanize(now - last.at)}", style=style)
+        return Text(label, style=style)
+
+    def _trigger_cell(self, snapshot: ReleaseSnapshot, service: str) -> Text:
+        """The most pressing trigger on a service: firing beats pending."""
+        mine = [t for t in snapshot.triggers if t.service == service]
+        firing = [t for t in mine if t.state == "firing"]
+        if firing:
+            acked = "" if not firing[0].acked_by else f" (ack {firing[0].acked_by})"
+            return Text(safe(f"⚠ {firing[0].rule}{acked}"), style=looks.style(self, looks.FIRING))
+        pending = [t for t in mine if t.state == "pending"]
+        if pending:
+            progress = (pending[0].detail or "").split(" — ")[0].removeprefix("pending ")
+            return Text(
+                safe(f"… {pending[0].rule} {progress}"), style=looks.style(self, looks.PENDING)
+            )
+        return Text("")
+
     def _row(
         self, service: ServiceView, snapshot: ReleaseSnapshot, now: datetime
     ) -> dict[str, Text]:
         firing = bool(snapshot.firing(service.name))
-        state_style = FIRING_STYLE if firing else STATE_STYLE[service.state]
+        state_style = looks.style(self, looks.FIRING if firing else looks.state(service.state))
         nxt = service.next_step
         done_or_closed = service.state in {
             DeployState.DONE,
@@ -129,10 +140,10 @@ class DeployTable(DataTable[Text]):
             if service.previous_version
             else service.version
         )
-        name = Text(service.name, style="bold " + (FIRING_STYLE if firing else ""))
+        name = Text(service.name, style=Style(bold=True) + (state_style if firing else Style()))
         name.pad_left(len(MARKER))
         if firing:
-            name.append(" ⚠", style=FIRING_STYLE)
+            name.append(" ⚠", style=state_style)
         return {
             "service": name,
             "state": Text(f"{service.state.symbol} {service.state.label}", style=state_style),
@@ -140,7 +151,7 @@ class DeployTable(DataTable[Text]):
             "next": Text(safe(next_text), style="italic"),
             "elapsed": timed["elapsed"],
             "health": timed["health"],
-            "trigger": trigger_cell(snapshot, service.name),
+            "trigger": self._trigger_cell(snapshot, service.name),
             "version": Text(safe(version)),
             "planned": timed["planned"],
             "team": Text(safe(service.team)),
@@ -204,9 +215,9 @@ class DeployTable(DataTable[Text]):
         late = service.state is DeployState.WAITING and now > service.planned_start
         planned = when(service.planned_start, snapshot.release.timezone, label=False)
         return {
-            "health": health_cell(snapshot, service.name, now),
+            "health": self._health_cell(snapshot, service.name, now),
             "elapsed": Text(elapsed, justify="right"),
-            "planned": Text(planned, style=LATE_STYLE if late else ""),
+            "planned": Text(planned, style=looks.style(self, looks.LATE) if late else ""),
         }
 
     # ---------------------------------------------------------------- columns

@@ -24,30 +24,18 @@ from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from warroom.domain import graph as g
+from warroom.domain.lifecycle import DeployState
 from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
 from warroom.domain.text import safe
 from warroom.tui.graph_layout import GraphLayout, compute_layout
+from warroom.tui.widgets import looks
 
-# Every look the graph has. Node colour by deploy state (keyed by the state's
-# value), then what overrides it: a firing trigger beats everything, the
-# blast radius of the selection tints the background (a failed node keeps its
-# red), and the selected node is drawn reversed on top of whichever applies.
-STYLE: dict[str, Style] = {
-    "waiting": Style(dim=True),
-    "deploying": Style(color="yellow"),
-    "verifying": Style(color="cyan"),
-    "done": Style(color="green"),
-    "failed": Style(color="white", bgcolor="red"),
-    "rolling_back": Style(color="magenta"),
-    "rolled_back": Style(color="magenta", dim=True),
-    "firing": Style(color="white", bgcolor="red", bold=True),
-    "blast": Style(color="bright_white", bgcolor="dodger_blue3"),
-    "selected": Style(reverse=True, bold=True),
-    "edge": Style(color="grey50"),
-    "edge-blast": Style(color="dodger_blue1", bold=True),
-    "health-failing": Style(color="red", bold=True),
-    "health-stale": Style(dim=True),
-}
+# The graph's own looks, besides a state's, a health's and a firing trigger's:
+# the blast radius of the selection, the selection, the edges.
+BLAST = "graph--blast"
+SELECTED = "graph--selected"
+EDGE = "graph--edge"
+EDGE_BLAST = "graph--edge-blast"
 # Marks after a name by service health ("healthy"/"unknown" show none yet).
 HEALTH_MARK = {"failing": "✗", "stale": "?"}
 # Every label keeps room for " ✗" so that a health change never re-lays out.
@@ -66,7 +54,23 @@ def _graph_key(snapshot: ReleaseSnapshot) -> _Key:
 
 class GraphView(ScrollView, can_focus=True):
     """The service dependency graph, wave 1 on top; arrows point from a
-    dependency down to what depends on it. Arrow keys move the selection."""
+    dependency down to what depends on it. Arrow keys move the selection.
+
+    A node is drawn in its deploy state's look, then what overrides it: a
+    firing trigger beats everything, the blast radius of the selection tints
+    the background (a failed node keeps its red), and the selected node is
+    drawn reversed on top of whichever applies (styles/warroom.tcss)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *looks.STATES,
+        looks.health("failing"),
+        looks.health("stale"),
+        looks.FIRING,
+        BLAST,
+        SELECTED,
+        EDGE,
+        EDGE_BLAST,
+    }
 
     DEFAULT_CSS = """
     GraphView {
@@ -320,7 +324,7 @@ class GraphView(ScrollView, can_focus=True):
             if box.x < end and box.x + box.width > start:
                 pieces.extend(self._node_pieces(name, base))
         lit = self._blast | ({self._selected} if self._selected else set())
-        plain, bright = base + STYLE["edge"], base + STYLE["edge-blast"]
+        plain, bright = base + looks.style(self, EDGE), base + looks.style(self, EDGE_BLAST)
         for x, (char, edges) in layout.cells.row(y).items():
             if start <= x < end:
                 on_path = any(src in lit and dst in lit for src, dst in edges)
@@ -344,19 +348,24 @@ class GraphView(ScrollView, can_focus=True):
         if name not in self._firing:
             self._firing[name] = bool(self._snapshot.firing(name))
         if service is None:  # the layout lags a plan change by a moment
-            style, symbol, health = STYLE["waiting"], "○", "unknown"
+            style, symbol, health = (
+                looks.style(self, looks.state(DeployState.WAITING)),
+                "○",
+                "unknown",
+            )
         else:
             symbol, health = service.state.symbol, service.health
+            state = looks.style(self, looks.state(service.state))
             if self._firing[name]:
-                style = STYLE["firing"]
-            elif name in self._blast and STYLE[service.state].bgcolor is None:
+                style = looks.style(self, looks.FIRING)
+            elif name in self._blast and state.bgcolor is None:
                 # The blast radius tints the background and keeps the state's
                 # colour, so a failed dependent still reads as failed.
-                style = STYLE["blast"] + Style(color=STYLE[service.state].color or "bright_white")
+                style = looks.style(self, BLAST) + Style(color=state.color)
             else:
-                style = STYLE[service.state]
+                style = state
         if name == self._selected:
-            style += STYLE["selected"]
+            style += looks.style(self, SELECTED)
         style = base + style
         # The selection is marked, not only coloured (a capture, a screen
         # reader or a colour-blind reader can tell it too).
@@ -366,7 +375,7 @@ class GraphView(ScrollView, can_focus=True):
         at = box.x + cell_len(body)
         mark = HEALTH_MARK.get(health)
         if mark:
-            pieces.append((at, " " + mark, style + STYLE[f"health-{health}"]))
+            pieces.append((at, " " + mark, style + looks.style(self, looks.health(health))))
             at += 1 + cell_len(mark)
         pieces.append((at, " " * (box.x + box.width - at), style))
         return pieces
