@@ -90,12 +90,20 @@ class LogLines(RichLog):
             # Lines are wrapped when written: a new width wraps them afresh
             # (a narrower pane would otherwise cut them off at the edge).
             self._width = event.size.width
-            self.post_message(self.Rewrap())
+            self.post_message(self.Rewrap(self))
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     class Rewrap(Message):
         """The pane's width changed: the log's lines need wrapping afresh."""
+
+        def __init__(self, lines: LogLines) -> None:
+            super().__init__()
+            self.lines = lines
+
+        @property
+        def control(self) -> LogLines:
+            return self.lines
 
 
 class CommsLog(Vertical):
@@ -107,9 +115,16 @@ class CommsLog(Vertical):
     ]
 
     class MessageSubmitted(Message):
-        def __init__(self, text: str) -> None:
-            self.text = text
+        """The person sent `text` from the message box."""
+
+        def __init__(self, log: CommsLog, text: str) -> None:
             super().__init__()
+            self.log = log
+            self.text = text
+
+        @property
+        def control(self) -> CommsLog:
+            return self.log
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -245,7 +260,7 @@ class CommsLog(Vertical):
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if text:
-            self.post_message(self.MessageSubmitted(text))
+            self.post_message(self.MessageSubmitted(self, text))
             event.input.value = ""
         self._leave_box()
 

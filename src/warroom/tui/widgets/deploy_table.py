@@ -69,14 +69,28 @@ class DeployTable(DataTable[Text]):
     }
 
     class ServiceHighlighted(Message):
-        def __init__(self, service: str) -> None:
-            self.service = service
+        """The cursor moved onto `service`."""
+
+        def __init__(self, table: DeployTable, service: str) -> None:
             super().__init__()
+            self.table = table
+            self.service = service
+
+        @property
+        def control(self) -> DeployTable:
+            return self.table
 
     class ServiceOpened(Message):
-        def __init__(self, service: str) -> None:
-            self.service = service
+        """The person asked to see `service`'s runbook (Enter, or a click)."""
+
+        def __init__(self, table: DeployTable, service: str) -> None:
             super().__init__()
+            self.table = table
+            self.service = service
+
+        @property
+        def control(self) -> DeployTable:
+            return self.table
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
@@ -308,15 +322,15 @@ class DeployTable(DataTable[Text]):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.post_message(self.ServiceHighlighted(str(event.row_key.value)))
+            self.post_message(self.ServiceHighlighted(self, str(event.row_key.value)))
 
     def action_open(self) -> None:
         if self.selected is not None:
-            self.post_message(self.ServiceOpened(self.selected))
+            self.post_message(self.ServiceOpened(self, self.selected))
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         # What is highlighted now, not what was when the click was read.
         if self.selected is not None:
-            self.post_message(self.ServiceOpened(self.selected))
+            self.post_message(self.ServiceOpened(self, self.selected))

@@ -97,17 +97,27 @@ class GraphView(ScrollView, can_focus=True):
     class ServiceSelected(Message):
         """The user selected `service` in the graph (arrow keys or a click)."""
 
-        def __init__(self, service: str) -> None:
-            self.service = service
+        def __init__(self, graph: GraphView, service: str) -> None:
             super().__init__()
+            self.graph = graph
+            self.service = service
+
+        @property
+        def control(self) -> GraphView:
+            return self.graph
 
     class LayoutComputed(Message, bubble=False):
         """The layout worker finished laying out the graph `key` describes."""
 
-        def __init__(self, key: _Key, layout: GraphLayout) -> None:
+        def __init__(self, graph: GraphView, key: _Key, layout: GraphLayout) -> None:
+            super().__init__()
+            self.graph = graph
             self.key = key
             self.layout = layout
-            super().__init__()
+
+        @property
+        def control(self) -> GraphView:
+            return self.graph
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
@@ -178,7 +188,7 @@ class GraphView(ScrollView, can_focus=True):
         """Runs in a thread: no widget state is touched here."""
         layout = compute_layout(key[0], key[1], labels)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.LayoutComputed(key, layout))
+            self.post_message(self.LayoutComputed(self, key, layout))
 
     @on(LayoutComputed)
     def _layout_computed(self, message: LayoutComputed) -> None:
@@ -255,7 +265,7 @@ class GraphView(ScrollView, can_focus=True):
 
     def _choose(self, service: str) -> None:
         self.select(service)
-        self.post_message(self.ServiceSelected(service))
+        self.post_message(self.ServiceSelected(self, service))
 
     def on_resize(self, event: events.Resize) -> None:
         # A smaller pane (a smaller terminal, the banner) keeps the selection in view.
