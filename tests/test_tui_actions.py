@@ -15,6 +15,7 @@ from tests.conftest import read_snapshot
 from tests.tui_support import SIZE, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
+from warroom.commands.defs import PostMessage
 from warroom.domain.lifecycle import DeployState
 from warroom.store.engine import Store
 from warroom.tui.app import WarroomApp
@@ -99,7 +100,7 @@ async def test_unreachable_database_is_shown_and_retried(tmp_path: Path, clock: 
         assert not app.connected
         assert "Cannot reach the database" in str(app.query_one("#empty").render())
         # Acting while disconnected is refused out loud, never queued.
-        app.run_command(lambda c: c.post_message("hello"))
+        app.run_command(PostMessage("hello"))
         await wait_until(pilot, lambda: any("Not sent" in t for t in toasts(app)), "the refusal")
         # The folder appears: the app recovers by itself.
         (tmp_path / "missing-folder").mkdir()

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -24,34 +23,21 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from warroom.clock import Clock, SystemClock
-from warroom.commands import CommandError, Commands
+from warroom.commands import CommandError
+from warroom.commands import defs as d
+from warroom.commands.execute import execute
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.resources import stylesheet
 from warroom.store import reading
 from warroom.store.reading import Coalescer, Store, StoreError
+from warroom.tui.acting import ActingScreen
+from warroom.tui.room import AppConfig, Room
 from warroom.tui.screens.live import LiveScreen
 
+__all__ = ["AppConfig", "WarroomApp", "create_app"]
+
 LOG_LIMIT = 2000  # lines of the communication log kept on screen
-
-
-@dataclass
-class AppConfig:
-    """Everything the app needs; the CLI, `warroom demo`, SSH and tests build one."""
-
-    db_url: str
-    identity: str
-    clock: Clock = field(default_factory=SystemClock)
-    # How to name the database to people (default: the URL, password hidden).
-    db_label: str | None = None
-    release: str | None = None
-    poll_interval: float = 0.05  # SQLite change feed: how often to look at data_version
-    retry_interval: float = 1.0
-    heartbeat_interval: float = 5.0
-    via: str = "terminal"  # or "ssh": shown next to the name in everyone's header
-    # `warroom demo`: the simulator's control API, for injecting faults (F).
-    simulator_url: str | None = None
 
 
 class WarroomApp(App[None]):
@@ -117,7 +103,7 @@ class WarroomApp(App[None]):
     def get_default_screen(self) -> Screen[None]:
         from warroom.tui.screens.dashboard import DashboardScreen
 
-        return DashboardScreen()
+        return DashboardScreen.bound_to(self.config.actions)()
 
     def on_mount(self) -> None:
         self.refresh_now()
@@ -311,21 +297,21 @@ class WarroomApp(App[None]):
 
     # ---------------------------------------------------------------- acting
 
-    def run_command(self, action: Callable[[Commands], str]) -> None:
-        """Run one command as the app's person, off the event loop."""
+    def run_command(self, command: d.Command[str]) -> None:
+        """Run `command` as the app's person, off the event loop; the answer is a toast."""
         if not self.connected:
             self.notify(
                 f"Not sent: the database is unreachable ({self.last_error}). Try again once reconnected.",
                 severity="error",
             )
             return
-        self._command_worker(action)
+        self._command_worker(command)
 
     @work(thread=True, group="commands", exit_on_error=False)
-    def _command_worker(self, action: Callable[[Commands], str]) -> None:
-        commands = Commands(self.store(), self.clock, self.config.identity, self.config.release)
+    def _command_worker(self, command: d.Command[str]) -> None:
+        config = self.config
         try:
-            text = action(commands)
+            text = execute(self.store(), self.clock, command, config.identity, config.release)
         except CommandError as exc:
             self.post_message(self.CommandFinished(False, str(exc)))
             return
@@ -367,15 +353,20 @@ class WarroomApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        provider = getattr(screen, "palette_commands", None)
-        if provider is not None:
-            yield from provider()
+        if isinstance(screen, ActingScreen):
+            yield from screen.palette_commands()
 
     def action_help(self) -> None:
         from warroom.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.config.actions))
+
+
+if TYPE_CHECKING:
+
+    def _a_room(app: WarroomApp) -> Room:
+        return app  # mypy checks here that the app is what its screens take it for
 
 
 def create_app(config: AppConfig) -> WarroomApp:
