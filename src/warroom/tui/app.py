@@ -234,6 +234,10 @@ class WarroomApp(App[None]):
             )
 
     def _live_screens(self) -> list[LiveScreen]:
+        if not self.is_running:
+            # Quitting: the screens are being taken apart, pane by pane, while
+            # reads still arrive (a query for a pane already gone would raise).
+            return []
         return [s for s in self.screen_stack if s.is_mounted and isinstance(s, LiveScreen)]
 
     def _connection_changed(self) -> None:
