@@ -72,8 +72,12 @@ class DashboardScreen(LiveScreen, ActingScreen):
         panes.display = False  # until the first read arrives
         with panes:
             with Horizontal(id="top"):
-                yield Pane("1 Dependency graph", GraphView(id="graph"), id="pane-graph")
-                yield Pane("2 Deploy status", DeployTable(id="deploys"), id="pane-deploys")
+                # Both panes follow the screen's selection (and keep their own
+                # cursor, which may be ahead of it: see `_pane_moved`).
+                graph = GraphView(id="graph").data_bind(selection=DashboardScreen.selected)
+                table = DeployTable(id="deploys").data_bind(selection=DashboardScreen.selected)
+                yield Pane("1 Dependency graph", graph, id="pane-graph")
+                yield Pane("2 Deploy status", table, id="pane-deploys")
             yield Pane("3 Countdown", Timeline(id="timeline"), id="pane-timeline")
             with Horizontal(id="bottom"):
                 yield Pane("4 Go/no-go", Checklist(id="checklist"), id="pane-checklist")
@@ -235,11 +239,12 @@ class DashboardScreen(LiveScreen, ActingScreen):
 
     # ---------------------------------------------------------------- selection
 
-    def watch_selected(self, service: str | None) -> None:
-        # Each pane ignores a selection it already shows, so the pane the
-        # person moved in is never moved back.
-        self.query_one(GraphView).select(service)
-        self.query_one(DeployTable).select(service)
+    def watch_selected(self) -> None:
+        # The panes follow through their data binding, which Textual runs
+        # right after this watcher: look at the banner and the footer then.
+        self.call_later(self._selection_moved)
+
+    def _selection_moved(self) -> None:
         snapshot = self.room.snapshot
         if snapshot is not None:
             self._show_banner(snapshot)  # which trigger a and b act on

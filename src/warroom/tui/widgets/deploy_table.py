@@ -12,6 +12,7 @@ from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import DataTable
 
 from warroom.domain.lifecycle import DeployState
@@ -91,6 +92,10 @@ class DeployTable(DataTable[Text]):
         @property
         def control(self) -> DeployTable:
             return self.table
+
+    selection: reactive[str | None] = reactive(None, init=False)
+    """The service the room has selected (the dashboard binds its own here):
+    the cursor goes to it. The cursor may be ahead of it (`selected`)."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
@@ -298,6 +303,9 @@ class DeployTable(DataTable[Text]):
             return None
         row = self.cursor_coordinate.row
         return self._order[row] if 0 <= row < len(self._order) else None
+
+    def watch_selection(self, service: str | None) -> None:
+        self.select(service)  # nothing, if the cursor is already there
 
     def select(self, service: str | None) -> None:
         """Put the cursor on `service` (by name), if it is in the table."""

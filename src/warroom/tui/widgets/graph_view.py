@@ -19,6 +19,7 @@ from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -119,6 +120,10 @@ class GraphView(ScrollView, can_focus=True):
         def control(self) -> GraphView:
             return self.graph
 
+    selection: reactive[str | None] = reactive(None, init=False)
+    """The service the room has selected (the dashboard binds its own here):
+    the graph selects it. Arrow keys may move ahead of it (`selected`)."""
+
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
@@ -170,6 +175,9 @@ class GraphView(ScrollView, can_focus=True):
                 exit_on_error=False,  # failures reach the user via Worker.StateChanged
             )
         self._restyle()
+
+    def watch_selection(self, service: str | None) -> None:
+        self.select(service)  # nothing, if it is already selected
 
     def select(self, service: str | None) -> None:
         """Highlight `service` and everything that depends on it, directly or
