@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, RichLog, Select
 from warroom.domain.snapshot import LogView, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import t_offset, when
+from warroom.tui.widgets import scrollbars
 
 ALL = "all"
 SYSTEM = "system"
@@ -64,8 +65,8 @@ class LogLines(RichLog):
     the screen on every line — most of the CPU an app spent per change, times
     every app in the room. This pane has a fixed size (1fr), so a new line only
     moves the scrollbar: update just that (when the scrollbar comes or goes,
-    `show_vertical_scrollbar` asks for the layout itself). Relies on
-    Widget._scroll_update (textual 8); the snapshot tests show the scrollbar.
+    `show_vertical_scrollbar` asks for the layout itself). See scrollbars.py;
+    the snapshot tests show the scrollbar.
     """
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
@@ -79,7 +80,7 @@ class LogLines(RichLog):
         self._width = 0
 
     def watch_virtual_size(self, size: Size) -> None:
-        self._scroll_update(size)
+        scrollbars.grown(self, size)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
