@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cache, partial
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from textual import events, on
 from textual.actions import SkipAction
@@ -37,7 +37,7 @@ from textual.widgets import Input
 
 from warroom.commands.catalog import Ask, Spec, Subject, Target
 from warroom.domain.roles import refusal
-from warroom.domain.snapshot import ServiceView, TriggerView
+from warroom.domain.snapshot import TriggerView
 from warroom.domain.text import safe
 from warroom.tui.room import Room, room
 from warroom.tui.widgets.banner import unacknowledged
@@ -88,7 +88,7 @@ def _by_name(actions: tuple[Spec, ...]) -> dict[str, Spec]:
     return {spec.name: spec for spec in actions}
 
 
-def _acting(name: str, doc: str) -> Callable[[ActingScreen], None]:
+def _action_method(name: str, doc: str) -> Callable[[ActingScreen], None]:
     def action(self: ActingScreen) -> None:
         self.act(name)
 
@@ -118,7 +118,7 @@ class ActingScreen(Screen[None]):
         }
         for spec in actions:
             if spec.build is not None and spec.owner == SCREEN:
-                namespace[f"action_{spec.name}"] = _acting(spec.name, spec.help.text)
+                namespace[f"action_{spec.name}"] = _action_method(spec.name, spec.help.text)
         return type(cls.__name__, (cls,), namespace)
 
     @property
@@ -154,31 +154,32 @@ class ActingScreen(Screen[None]):
         return isinstance(self.focused, Input)
 
     def _aim(self, spec: Spec, pointed: str | None = None) -> Aim | None:
-        """What `spec` would act on now; `pointed`: the item or service a pane named."""
+        """What `spec` would act on now (None: nothing); `pointed` is the
+        service or item a pane named, instead of the highlighted one."""
         snapshot = self.room.snapshot
         if spec.target is Target.RELEASE:
             return Aim(Subject())
-        if snapshot is None:
+        if snapshot is None or spec.target is Target.VIEW:
             return None
         if spec.target is Target.SERVICE:
-            service: ServiceView | None = snapshot.service(pointed or self._highlighted() or "")
+            service = snapshot.service(pointed or self._highlighted() or "")
             if service is None:
                 return None
-            return Aim(
-                Subject(service.name, version=service.row_version), service.team, service.name
-            )
+            subject = Subject(service.name, version=service.row_version)
+            return Aim(subject, service.team, service.name)
         if spec.target is Target.TRIGGER:
             trigger = self._banner_trigger()
             if trigger is None:
                 return None
-            # A trigger's service's team decides who may act on it.
+            # Who may act on a trigger depends on its service's team.
             target = snapshot.service(trigger.service)
             team = target.team if target else None
             return Aim(Subject(trigger.id), team, trigger.service, follow=trigger.service)
         item = snapshot.item(pointed or self.query_one(Checklist).highlighted_key or "")
         if item is None:
             return None
-        return Aim(Subject(item.key, done=item.done, version=item.row_version), item.team, item.key)
+        subject = Subject(item.key, done=item.done, version=item.row_version)
+        return Aim(subject, item.team, item.key)
 
     # ---------------------------------------------------------------- who may
 
@@ -308,15 +309,15 @@ class ActingScreen(Screen[None]):
         assert spec.build is not None, f"{spec.name} builds no command"
         self.room.run_command(spec.build(subject))
 
+    # The panes' own requests: their rows, with what the pane already knows.
+
     @on(Checklist.ToggleRequested)
     def _toggle(self, event: Checklist.ToggleRequested) -> None:
         self.act("toggle_item", pointed=event.key)
 
     @on(CommsLog.MessageSubmitted)
     def _say(self, event: CommsLog.MessageSubmitted) -> None:
-        spec = next((spec for spec in self.ACTIONS if spec.ask is Ask.MESSAGE), None)
-        if spec is not None:
-            self.act(spec.name, text=event.text)
+        self.act("compose", text=event.text)
 
     # ---------------------------------------------------------------- palette
 
@@ -332,4 +333,4 @@ class ActingScreen(Screen[None]):
             run = (
                 partial(self.act, spec.name) if spec.build else partial(self.run_action, spec.name)
             )
-            yield SystemCommand(spec.title, help_text, cast(Callable[[], Any], run))
+            yield SystemCommand(spec.title, help_text, run)
