@@ -8,10 +8,14 @@ import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.pg import PgServer
+
+if TYPE_CHECKING:
+    from tests.tui_support import OpenRoom
 from warroom.clock import FixedClock
 from warroom.commands import Commands
 from warroom.commands.load import load_plan
@@ -188,3 +192,12 @@ def table_counts(store: Store) -> dict[str, int]:
 
 def fingerprint(store: Store) -> tuple[dict[str, int], ReleaseSnapshot]:
     return table_counts(store), read_snapshot(store)
+
+
+@pytest.fixture
+def open_room(db_url: str, clock: FixedClock) -> OpenRoom:
+    """`async with open_room("lisa") as (app, pilot)`: the war room on `db_url`
+    as lisa, started and showing the store's latest revision."""
+    from tests.tui_support import room_opener
+
+    return room_opener(db_url, clock)

@@ -18,14 +18,19 @@ from tests.conftest import ROOT, check_everything, read_snapshot
 from warroom.clock import FixedClock
 from warroom.commands import Commands
 from warroom.commands.load import load_plan
+from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import parse_plan_text
 from warroom.domain.snapshot import ReleaseSnapshot, TriggerView
+from warroom.resources import stylesheet
 from warroom.store.engine import Store
-from warroom.tui.widgets.graph_view import STYLE, GraphView
+from warroom.tui.widgets import looks
+from warroom.tui.widgets.graph_view import BLAST, EDGE_BLAST, GraphView
 
 
 class GraphApp(App[None]):
     """The graph pane on its own, recording the selections it reports."""
+
+    CSS_PATH = str(stylesheet())  # the looks of states, triggers and the selection
 
     def __init__(self) -> None:
         super().__init__()
@@ -99,7 +104,7 @@ async def test_selection_lights_up_the_blast_radius(loaded: Store) -> None:
         await pilot.pause()
         assert view.selected == "auth-service"
         assert style_of(view, "auth-service").reverse
-        blast = STYLE["blast"].bgcolor
+        blast = looks.style(view, BLAST).bgcolor
         for dependent in ("user-service", "web-frontend", "mobile-backend"):
             assert style_of(view, dependent).bgcolor == blast, dependent
         assert style_of(view, "logging-service").bgcolor != blast
@@ -114,7 +119,7 @@ async def test_selection_lights_up_the_blast_radius(loaded: Store) -> None:
                 (segment,) = view.render_line(y).crop(x, x + 1)
                 assert segment.style is not None
                 colours.update((edge, segment.style.color) for edge in edges)
-        lit = STYLE["edge-blast"].color
+        lit = looks.style(view, EDGE_BLAST).color
         assert colours["auth-service", "user-service"] == lit
         assert colours["user-service", "mobile-backend"] == lit
         assert colours["api-gateway", "logging-service"] != lit
@@ -213,8 +218,9 @@ async def test_new_states_restyle_without_a_new_layout(loaded: Store, clock: Fix
         text = "\n".join(screen_text(view))
         assert "▶ api-gateway" in text
         assert "○ auth-service ✗" in text
-        assert style_of(view, "api-gateway").color == STYLE["deploying"].color
-        assert style_of(view, "user-service").bgcolor == STYLE["firing"].bgcolor
+        deploying = looks.style(view, looks.state(DeployState.DEPLOYING))
+        assert style_of(view, "api-gateway").color == deploying.color
+        assert style_of(view, "user-service").bgcolor == looks.style(view, looks.FIRING).bgcolor
 
 
 def test_mid_deploy_with_auth_service_selected(

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from textual import events
 
+from tests.churn import lines_of
 from tests.conftest import read_snapshot
-from tests.tui_support import SIZE, make_app, settled, wait_until
+from tests.tui_support import SIZE, OpenRoom, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
+from warroom.commands.defs import PostMessage
 from warroom.domain.lifecycle import DeployState
 from warroom.store.engine import Store
 from warroom.tui.app import WarroomApp
@@ -56,12 +58,8 @@ async def select_service(app: WarroomApp, pilot: object, name: str) -> None:
 # ---------------------------------------------------------------- what is on screen
 
 
-async def test_dashboard_fills_all_five_panes(
-    loaded: Store, db_url: str, clock: FixedClock
-) -> None:
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_dashboard_fills_all_five_panes(loaded: Store, open_room: OpenRoom) -> None:
+    async with open_room("sarah") as (app, pilot):
         table = app.query_one(DeployTable)
         assert [str(k.value) for k in table.rows] == read_snapshot(loaded).deploy_order
         header = str(app.query_one(WarroomHeader).render())
@@ -77,10 +75,8 @@ async def test_dashboard_fills_all_five_panes(
         assert app.query_one("#empty").display is False
 
 
-async def test_no_release_says_how_to_load_one(db_url: str, clock: FixedClock) -> None:
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_no_release_says_how_to_load_one(open_room: OpenRoom) -> None:
+    async with open_room("sarah") as (app, _):
         empty = app.query_one("#empty")
         assert empty.display is True
         assert "load PLAN --as MANAGER" in str(empty.render())
@@ -99,7 +95,7 @@ async def test_unreachable_database_is_shown_and_retried(tmp_path: Path, clock: 
         assert not app.connected
         assert "Cannot reach the database" in str(app.query_one("#empty").render())
         # Acting while disconnected is refused out loud, never queued.
-        app.run_command(lambda c: c.post_message("hello"))
+        app.run_command(PostMessage("hello"))
         await wait_until(pilot, lambda: any("Not sent" in t for t in toasts(app)), "the refusal")
         # The folder appears: the app recovers by itself.
         (tmp_path / "missing-folder").mkdir()
@@ -108,12 +104,8 @@ async def test_unreachable_database_is_shown_and_retried(tmp_path: Path, clock: 
         assert "live" in str(app.query_one(WarroomHeader).render())
 
 
-async def test_a_person_not_in_the_plan_is_read_only(
-    loaded: Store, db_url: str, clock: FixedClock
-) -> None:
-    app = make_app(db_url, "mallory", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_a_person_not_in_the_plan_is_read_only(loaded: Store, open_room: OpenRoom) -> None:
+    async with open_room("mallory") as (app, pilot):
         assert "not in this plan" in str(app.query_one(WarroomHeader).render())
         assert dashboard(app).check_action("next_step", ()) is None
         await pilot.press("n")
@@ -123,12 +115,8 @@ async def test_a_person_not_in_the_plan_is_read_only(
 # ---------------------------------------------------------------- runbook actions
 
 
-async def test_oncall_completes_steps_with_one_key(
-    go: Store, db_url: str, clock: FixedClock
-) -> None:
-    app = make_app(db_url, "raj", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_oncall_completes_steps_with_one_key(go: Store, open_room: OpenRoom) -> None:
+    async with open_room("raj") as (app, pilot):
         await select_service(app, pilot, "api-gateway")
         assert dashboard(app).check_action("next_step", ()) is True
         await pilot.press("n")
@@ -147,12 +135,8 @@ async def test_oncall_completes_steps_with_one_key(
         assert state(go, "api-gateway") is DeployState.VERIFYING
 
 
-async def test_other_teams_steps_are_greyed_out_and_refused(
-    go: Store, db_url: str, clock: FixedClock
-) -> None:
-    app = make_app(db_url, "lisa", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_other_teams_steps_are_greyed_out_and_refused(go: Store, open_room: OpenRoom) -> None:
+    async with open_room("lisa") as (app, pilot):
         await select_service(app, pilot, "api-gateway")
         assert dashboard(app).check_action("next_step", ()) is None  # disabled, not hidden
         before = read_snapshot(go)
@@ -163,11 +147,9 @@ async def test_other_teams_steps_are_greyed_out_and_refused(
 
 
 async def test_lifecycle_refusal_comes_back_as_a_notification(
-    go: Store, db_url: str, clock: FixedClock
+    go: Store, open_room: OpenRoom
 ) -> None:
-    app = make_app(db_url, "lisa", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("lisa") as (app, pilot):
         await select_service(app, pilot, "auth-service")
         await pilot.press("s")
         await wait_until(
@@ -176,12 +158,12 @@ async def test_lifecycle_refusal_comes_back_as_a_notification(
         assert state(go, "auth-service") is DeployState.WAITING
 
 
-async def test_start_finish_fail_and_roll_back(go: Store, db_url: str, clock: FixedClock) -> None:
+async def test_start_finish_fail_and_roll_back(
+    go: Store, clock: FixedClock, open_room: OpenRoom
+) -> None:
     for _ in range(4):
         Commands(go, clock, "raj").complete_step("api-gateway")
-    lisa = make_app(db_url, "lisa", clock)
-    async with lisa.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("lisa") as (lisa, pilot):
         await select_service(lisa, pilot, "auth-service")
         await pilot.press("s")
         await settled(pilot)
@@ -201,9 +183,7 @@ async def test_start_finish_fail_and_roll_back(go: Store, db_url: str, clock: Fi
         await pilot.press("r")  # only the release manager orders rollbacks
         assert not isinstance(lisa.screen, PromptScreen)
         assert any("only the release manager" in t for t in toasts(lisa))
-    sarah = make_app(db_url, "sarah", clock)
-    async with sarah.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("sarah") as (sarah, pilot):
         await select_service(sarah, pilot, "auth-service")
         await pilot.press("r", *"error rate", "enter")
         await settled(pilot)
@@ -213,11 +193,9 @@ async def test_start_finish_fail_and_roll_back(go: Store, db_url: str, clock: Fi
         assert state(go, "auth-service") is DeployState.ROLLED_BACK
 
 
-async def test_prompt_escape_cancels(go: Store, db_url: str, clock: FixedClock) -> None:
+async def test_prompt_escape_cancels(go: Store, clock: FixedClock, open_room: OpenRoom) -> None:
     Commands(go, clock, "raj").complete_step("api-gateway")
-    app = make_app(db_url, "raj", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("raj") as (app, pilot):
         await select_service(app, pilot, "api-gateway")
         await pilot.press("x", "a", "escape")
         await pilot.pause()
@@ -225,17 +203,21 @@ async def test_prompt_escape_cancels(go: Store, db_url: str, clock: FixedClock) 
         assert state(go, "api-gateway") is DeployState.DEPLOYING
 
 
-async def test_runbook_opens_with_who_did_what(go: Store, db_url: str, clock: FixedClock) -> None:
+async def test_runbook_opens_with_who_did_what(
+    go: Store, clock: FixedClock, open_room: OpenRoom
+) -> None:
     Commands(go, clock, "raj").complete_step("api-gateway")
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("sarah") as (app, pilot):
         await select_service(app, pilot, "api-gateway")
         await pilot.press("enter")
         assert isinstance(app.screen, ServiceScreen)
+        assert app.screen.service == "api-gateway"
+        # What is drawn (str() of the Static gives its Table object, never the text).
         body = app.screen.query_one("#service-body")
-        rendered = str(body.render())
-        assert "Deploy 1.8.0" in rendered or app.screen.service == "api-gateway"
+        await wait_until(pilot, lambda: any(lines_of(body)), "the runbook drawn")
+        drawn = "\n".join(lines_of(body))
+        assert "☑ 1. Deploy 1.8.0   raj at 13:20:00" in drawn, drawn
+        assert "☐ 2. Run smoke tests" in drawn, drawn
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
 
@@ -243,12 +225,8 @@ async def test_runbook_opens_with_who_did_what(go: Store, db_url: str, clock: Fi
 # ---------------------------------------------------------------- triggers
 
 
-async def test_a_leads_call_and_its_acknowledgement(
-    go: Store, db_url: str, clock: FixedClock
-) -> None:
-    mike = make_app(db_url, "mike", clock)
-    async with mike.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_a_leads_call_and_its_acknowledgement(go: Store, open_room: OpenRoom) -> None:
+    async with open_room("mike") as (mike, pilot):
         await select_service(mike, pilot, "user-service")
         await pilot.press("exclamation_mark", *"customers see 500s", "enter")
         await settled(pilot)
@@ -257,9 +235,7 @@ async def test_a_leads_call_and_its_acknowledgement(
         await pilot.press("a")  # team leads do not acknowledge (DESIGN's role table)
         await pilot.pause()
         assert any("mike (team lead" in t for t in toasts(mike))
-    lisa = make_app(db_url, "lisa", clock)
-    async with lisa.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("lisa") as (lisa, pilot):
         await select_service(lisa, pilot, "user-service")
         await pilot.press("a")
         await settled(pilot)
@@ -270,12 +246,8 @@ async def test_a_leads_call_and_its_acknowledgement(
 # ---------------------------------------------------------------- checklists and the decision
 
 
-async def test_team_lead_toggles_own_items_only(
-    loaded: Store, db_url: str, clock: FixedClock
-) -> None:
-    app = make_app(db_url, "mike", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_team_lead_toggles_own_items_only(loaded: Store, open_room: OpenRoom) -> None:
+    async with open_room("mike") as (app, pilot):
         checklist = app.query_one(Checklist)
         checklist.focus()
         checklist.move_cursor(checklist._items["backend-1"])
@@ -296,13 +268,13 @@ async def test_team_lead_toggles_own_items_only(
         assert item is not None and not item.done
 
 
-async def test_decision_dialog_records_go(loaded: Store, db_url: str, clock: FixedClock) -> None:
+async def test_decision_dialog_records_go(
+    loaded: Store, clock: FixedClock, open_room: OpenRoom
+) -> None:
     from tests.conftest import check_everything
 
     check_everything(loaded, clock)
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("sarah") as (app, pilot):
         await pilot.press("g")
         assert isinstance(app.screen, DecisionScreen)
         app.screen.query_one("#decision-rationale").focus()
@@ -317,11 +289,9 @@ async def test_decision_dialog_records_go(loaded: Store, db_url: str, clock: Fix
 
 
 async def test_decision_dialog_refuses_early_and_stays_open(
-    loaded: Store, db_url: str, clock: FixedClock
+    loaded: Store, open_room: OpenRoom
 ) -> None:
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("sarah") as (app, pilot):
         await pilot.press("g")
         screen = app.screen
         assert isinstance(screen, DecisionScreen)
@@ -340,11 +310,9 @@ async def test_decision_dialog_refuses_early_and_stays_open(
 
 
 async def test_only_the_release_manager_opens_the_decision(
-    loaded: Store, db_url: str, clock: FixedClock
+    loaded: Store, open_room: OpenRoom
 ) -> None:
-    app = make_app(db_url, "lisa", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("lisa") as (app, pilot):
         assert dashboard(app).check_action("decide", ()) is None
         await pilot.press("g")
         await pilot.pause()
@@ -355,12 +323,8 @@ async def test_only_the_release_manager_opens_the_decision(
 # ---------------------------------------------------------------- talking
 
 
-async def test_post_a_message_from_the_keyboard(
-    loaded: Store, db_url: str, clock: FixedClock
-) -> None:
-    app = make_app(db_url, "pat", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_post_a_message_from_the_keyboard(loaded: Store, open_room: OpenRoom) -> None:
+    async with open_room("pat") as (app, pilot):
         await pilot.press("m", *"support is standing by", "enter")
         await settled(pilot)
         entry = read_snapshot(loaded).log[-1]
@@ -373,12 +337,10 @@ async def test_post_a_message_from_the_keyboard(
 
 
 async def test_log_filter_shows_only_system_lines(
-    loaded: Store, db_url: str, clock: FixedClock
+    loaded: Store, clock: FixedClock, open_room: OpenRoom
 ) -> None:
     Commands(loaded, clock, "mike").post_message("hello from backend")
-    app = make_app(db_url, "pat", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("pat") as (app, pilot):
         log = app.query_one(CommsLog)
         assert any("hello from backend" in line.text for line in log.lines.lines)
         log.set_filter("system")
@@ -394,11 +356,9 @@ async def test_log_filter_shows_only_system_lines(
 
 
 async def test_a_change_from_another_process_appears_without_a_keypress(
-    loaded: Store, db_url: str, clock: FixedClock
+    loaded: Store, db_url: str, open_room: OpenRoom
 ) -> None:
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("sarah") as (app, pilot):
         env = {
             **os.environ,
             "WARROOM_DB": db_url,
@@ -428,12 +388,8 @@ async def test_a_change_from_another_process_appears_without_a_keypress(
 # ---------------------------------------------------------------- keyboard navigation
 
 
-async def test_keyboard_only_navigation_between_panes(
-    loaded: Store, db_url: str, clock: FixedClock
-) -> None:
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_keyboard_only_navigation_between_panes(loaded: Store, open_room: OpenRoom) -> None:
+    async with open_room("sarah") as (app, pilot):
         expected = {"1": "graph", "2": "deploys", "4": "checklist", "5": "log-lines"}
         for key, widget_id in expected.items():
             await pilot.press(key)
@@ -445,14 +401,12 @@ async def test_keyboard_only_navigation_between_panes(
 
 
 async def test_keys_typed_ahead_after_a_pane_key_go_to_that_pane(
-    loaded: Store, db_url: str, clock: FixedClock
+    loaded: Store, open_room: OpenRoom
 ) -> None:
     # Over SSH (or from a fast typist) "4", Down, Space arrive in one read and
     # are queued together: Down and Space must reach the checklist, not the
     # pane that had focus before "4".
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("sarah") as (app, pilot):
         for key, character in (("4", "4"), ("down", None), ("space", " ")):
             app.post_message(events.Key(key, character))
 
@@ -465,11 +419,9 @@ async def test_keys_typed_ahead_after_a_pane_key_go_to_that_pane(
 
 
 async def test_a_message_typed_ahead_after_m_lands_in_the_box(
-    loaded: Store, db_url: str, clock: FixedClock
+    loaded: Store, open_room: OpenRoom
 ) -> None:
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+    async with open_room("sarah") as (app, pilot):
         # One read's worth of keys: in the box, "5" is not the log pane, "m"
         # not "compose" and "n" not "step done" — they are the message.
         text = "5 more min"
@@ -483,10 +435,8 @@ async def test_a_message_typed_ahead_after_m_lands_in_the_box(
         )
 
 
-async def test_zoom_and_unzoom_a_pane(loaded: Store, db_url: str, clock: FixedClock) -> None:
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_zoom_and_unzoom_a_pane(loaded: Store, open_room: OpenRoom) -> None:
+    async with open_room("sarah") as (app, pilot):
         await pilot.press("2", "z")
         maximized = dashboard(app).maximized
         assert maximized is not None and maximized.id == "pane-deploys"
@@ -494,22 +444,16 @@ async def test_zoom_and_unzoom_a_pane(loaded: Store, db_url: str, clock: FixedCl
         assert dashboard(app).maximized is None
 
 
-async def test_help_lists_every_key(loaded: Store, db_url: str, clock: FixedClock) -> None:
-    app = make_app(db_url, "sarah", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_help_lists_every_key(loaded: Store, open_room: OpenRoom) -> None:
+    async with open_room("sarah") as (app, pilot):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
 
 
-async def test_command_palette_offers_every_action(
-    loaded: Store, db_url: str, clock: FixedClock
-) -> None:
-    app = make_app(db_url, "lisa", clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
+async def test_command_palette_offers_every_action(loaded: Store, open_room: OpenRoom) -> None:
+    async with open_room("lisa") as (app, _):
         titles = {
             command.title: command.help for command in app.get_system_commands(dashboard(app))
         }

@@ -11,6 +11,7 @@ from tests.pg import PgServer
 from tests.tui_support import SIZE, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
+from warroom.commands.defs import PostMessage
 from warroom.commands.load import load_plan
 from warroom.domain.plan import Plan
 from warroom.store import presence
@@ -88,7 +89,7 @@ async def test_postgres_outage_is_shown_refused_and_recovered(
         )
         # The last known state stays on screen, and acting is refused, not queued.
         assert app.query_one("#panes").display is True
-        app.run_command(lambda c: c.post_message("during the outage"))
+        app.run_command(PostMessage("during the outage"))
         await wait_until(
             pilot, lambda: any("Not sent" in n.message for n in app._notifications), "refusal"
         )

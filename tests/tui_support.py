@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from textual.pilot import Pilot
 
 from warroom.clock import Clock
+from warroom.commands.catalog import ACTIONS, Spec
 from warroom.tui.app import AppConfig, WarroomApp, create_app
 
 SIZE = (120, 36)
@@ -16,7 +18,14 @@ BIG = (200, 60)
 LAYOUT_SIZES = [(80, 24), (120, 40), (160, 48), (200, 60)]
 
 
-def make_app(db: str | Path, identity: str, clock: Clock, *, poll: float = 0.05) -> WarroomApp:
+def make_app(
+    db: str | Path,
+    identity: str,
+    clock: Clock,
+    *,
+    poll: float = 0.05,
+    actions: tuple[Spec, ...] = ACTIONS,
+) -> WarroomApp:
     """The app on a database URL (or a SQLite file path)."""
     return create_app(
         AppConfig(
@@ -26,8 +35,28 @@ def make_app(db: str | Path, identity: str, clock: Clock, *, poll: float = 0.05)
             poll_interval=poll,
             # Screens name the database; a temp path would change every run.
             db_label="sqlite:///warroom.db",
+            actions=actions,
         )
     )
+
+
+OpenRoom = Callable[..., AbstractAsyncContextManager[tuple[WarroomApp, Pilot[None]]]]
+
+
+def room_opener(db: str, clock: Clock) -> OpenRoom:
+    """`async with open_room("lisa") as (app, pilot)`: the app as lisa, started
+    and showing the store's latest revision (the `open_room` fixture)."""
+
+    @asynccontextmanager
+    async def open_room(
+        identity: str, *, size: tuple[int, int] = SIZE, actions: tuple[Spec, ...] = ACTIONS
+    ) -> AsyncIterator[tuple[WarroomApp, Pilot[None]]]:
+        app = make_app(db, identity, clock, actions=actions)
+        async with app.run_test(size=size) as pilot:
+            await settled(pilot)
+            yield app, pilot
+
+    return open_room
 
 
 async def wait_until(

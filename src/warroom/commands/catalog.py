@@ -22,8 +22,10 @@ from enum import StrEnum
 from typing import Any
 
 from warroom.commands import defs as d
-from warroom.domain.lifecycle import DecisionKind
+from warroom.domain import graph as g
+from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
+from warroom.domain.snapshot import ReleaseSnapshot
 
 
 class Target(StrEnum):
@@ -83,6 +85,12 @@ class Spec:
     summary: str = ""  # the palette's description (the key is added)
     ask: Ask = Ask.NOTHING
     question: str = ""  # for Ask.REASON
+    # What the TUI says when the target has nothing to act on ("": the
+    # target's usual sentence, see tui/acting.py).
+    missing: str = ""
+    # Narrows what was pointed at down to what the command acts on, or says
+    # in a sentence why there is nothing to do (checked before permission).
+    aim: Callable[[ReleaseSnapshot, Subject], Subject | str] | None = None
     build: Callable[[Subject], d.Command[Any]] | None = None
     cli: tuple[str, ...] = ()  # the CLI subcommand path, e.g. ("deploy", "start")
     cli_help: str = ""
@@ -175,6 +183,25 @@ def _decide(s: Subject) -> d.Command[Any]:
 def _name(s: Subject) -> str:
     assert s.name is not None, "this action needs a subject"
     return s.name
+
+
+def _next_in_plan(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
+    """The firing trigger `s` names → the next service its rollback plan rolls
+    back (dependents first), with the trigger as the reason."""
+    trigger = snapshot.trigger(_name(s))
+    assert trigger is not None, "the TUI points at a trigger it read"
+    subgraph = {trigger.service, *g.blast_radius(snapshot.graph, trigger.service)}
+    busy = [
+        name
+        for name in snapshot.deploy_order
+        if name in subgraph and snapshot.states[name] is DeployState.ROLLING_BACK
+    ]
+    if busy:
+        return f"{busy[0]} is still rolling back; mark it rolled back (R) first."
+    plan = g.rollback_plan(snapshot.graph, trigger.service, snapshot.states)
+    if not plan:
+        return f"Nothing of {trigger.service}'s subgraph needs rolling back."
+    return Subject(plan[0], reason=f"{trigger.rule} firing on {trigger.service}")
 
 
 ACTIONS: tuple[Spec, ...] = (
@@ -300,7 +327,8 @@ ACTIONS: tuple[Spec, ...] = (
         label="Roll back per plan",
         show=False,
         permission=Action.START_ROLLBACK,
-        # The TUI works out which service of the trigger's plan rolls back next.
+        missing="No trigger is firing; to roll back one service, select it and press r.",
+        aim=_next_in_plan,
         build=lambda s: d.StartRollback(_name(s), s.reason),
     ),
     Spec(
@@ -379,6 +407,8 @@ ACTIONS: tuple[Spec, ...] = (
             label=label,
             show=False,
             priority=True,
+            title=f"Go to {pane} pane",
+            summary=f"Focus the {pane} pane",
         )
         for number, (pane, label) in enumerate(
             (

@@ -34,6 +34,19 @@ class PersonView:
 
 
 @dataclass(frozen=True)
+class Present:
+    """Someone in the room now (a heartbeat newer than its time to live)."""
+
+    person: str
+    via: str  # "terminal" or "ssh"
+    host: str
+    since: datetime
+
+    def label(self) -> str:
+        return f"{self.person} (ssh)" if self.via == "ssh" else self.person
+
+
+@dataclass(frozen=True)
 class StepView:
     position: int
     text: str

@@ -9,25 +9,14 @@ not refreshed within `ttl` is someone who left without saying so.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, select
 
+from warroom.domain.snapshot import Present
 from warroom.store import models as m
 
 TTL = timedelta(seconds=15)
-
-
-@dataclass(frozen=True)
-class Present:
-    person: str
-    via: str
-    host: str
-    since: datetime
-
-    def label(self) -> str:
-        return f"{self.person} (ssh)" if self.via == "ssh" else self.person
 
 
 def beat(

@@ -9,11 +9,11 @@ what it touched; a heartbeat row says who else is in the room.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -23,37 +23,21 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from warroom.clock import Clock, SystemClock
-from warroom.commands import CommandError, Commands
-from warroom.domain.snapshot import PersonView, ReleaseSnapshot
+from warroom.commands import CommandError
+from warroom.commands import defs as d
+from warroom.commands.execute import execute
+from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.resources import stylesheet
-from warroom.store import presence
-from warroom.store.engine import Store, StoreError
-from warroom.store.feed import Coalescer, open_feed
-from warroom.store.migrate import ensure_schema
-from warroom.store.queries import audit_revision, current_release, reload_snapshot
+from warroom.store import reading
+from warroom.store.reading import Coalescer, Store, StoreError
+from warroom.tui.acting import ActingScreen
+from warroom.tui.room import AppConfig, Room
 from warroom.tui.screens.live import LiveScreen
 
+__all__ = ["AppConfig", "WarroomApp", "create_app"]
+
 LOG_LIMIT = 2000  # lines of the communication log kept on screen
-
-
-@dataclass
-class AppConfig:
-    """Everything the app needs; the CLI, `warroom demo`, SSH and tests build one."""
-
-    db_url: str
-    identity: str
-    clock: Clock = field(default_factory=SystemClock)
-    # How to name the database to people (default: the URL, password hidden).
-    db_label: str | None = None
-    release: str | None = None
-    poll_interval: float = 0.05  # SQLite change feed: how often to look at data_version
-    retry_interval: float = 1.0
-    heartbeat_interval: float = 5.0
-    via: str = "terminal"  # or "ssh": shown next to the name in everyone's header
-    # `warroom demo`: the simulator's control API, for injecting faults (F).
-    simulator_url: str | None = None
 
 
 class WarroomApp(App[None]):
@@ -83,7 +67,7 @@ class WarroomApp(App[None]):
             super().__init__()
 
     class PresenceUpdated(Message):
-        def __init__(self, present: list[presence.Present]) -> None:
+        def __init__(self, present: list[Present]) -> None:
             self.present = present
             super().__init__()
 
@@ -110,7 +94,7 @@ class WarroomApp(App[None]):
         # to date. Only the worker touches it, and one runs at a time.
         self._last_read: ReleaseSnapshot | None = None
         self.instance = uuid.uuid4().hex
-        self.present: list[presence.Present] = []
+        self.present: list[Present] = []
         self._presence_lock = threading.Lock()
         self._left = False
 
@@ -119,7 +103,7 @@ class WarroomApp(App[None]):
     def get_default_screen(self) -> Screen[None]:
         from warroom.tui.screens.dashboard import DashboardScreen
 
-        return DashboardScreen()
+        return DashboardScreen.bound_to(self.config.actions)()
 
     def on_mount(self) -> None:
         self.refresh_now()
@@ -137,10 +121,15 @@ class WarroomApp(App[None]):
             self._store = Store(self.config.db_url)
         return self._store
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self._store is not None:
-            self._leave()
-            self._store.dispose()
+            # Saying goodbye writes to the database: off the event loop, and
+            # awaited, so the person has left before the app is gone.
+            await asyncio.to_thread(self._close_store, self._store)
+
+    def _close_store(self, store: Store) -> None:
+        self._leave(store)
+        store.dispose()
 
     # ---------------------------------------------------------------- reading
     #
@@ -173,18 +162,20 @@ class WarroomApp(App[None]):
     def _reload_worker(self, topics: frozenset[str] | None) -> None:
         store = self.store()
         if not self._schema_checked:
-            ensure_schema(store)
+            reading.ensure_schema(store)
             self._schema_checked = True
         try:
             with store.read() as session:
-                release = current_release(session, self.config.release)
+                release = reading.current_release(session, self.config.release)
                 now = self.clock.now()
                 snapshot = (
-                    reload_snapshot(session, release, self._last_read, topics, LOG_LIMIT, now)
+                    reading.reload_snapshot(
+                        session, release, self._last_read, topics, LOG_LIMIT, now
+                    )
                     if release
                     else None
                 )
-                revision = snapshot.revision if snapshot else audit_revision(session)
+                revision = snapshot.revision if snapshot else reading.audit_revision(session)
         except BaseException:
             self._last_read = None  # read everything next time
             raise
@@ -194,7 +185,7 @@ class WarroomApp(App[None]):
     @work(group="feed", exclusive=True, exit_on_error=False)
     async def _follow(self) -> None:
         """Follow the change feed for as long as the app runs."""
-        feed = open_feed(self.config.db_url, poll_interval=self.config.poll_interval)
+        feed = reading.open_feed(self.config.db_url, poll_interval=self.config.poll_interval)
         async for event in feed.events():
             if not event.connected:
                 self.post_message(self.StoreFailed(event.error or "the database is unreachable"))
@@ -243,6 +234,10 @@ class WarroomApp(App[None]):
             )
 
     def _live_screens(self) -> list[LiveScreen]:
+        if not self.is_running:
+            # Quitting: the screens are being taken apart, pane by pane, while
+            # reads still arrive (a query for a pane already gone would raise).
+            return []
         return [s for s in self.screen_stack if s.is_mounted and isinstance(s, LiveScreen)]
 
     def _connection_changed(self) -> None:
@@ -278,7 +273,7 @@ class WarroomApp(App[None]):
             if self._left:
                 return
             with store.write() as session:
-                presence.beat(
+                reading.beat(
                     session,
                     instance=self.instance,
                     release_id=release_id,
@@ -287,7 +282,7 @@ class WarroomApp(App[None]):
                     now=now,
                 )
         with store.read() as session:
-            here = presence.present(session, release_id, now)
+            here = reading.present(session, release_id, now)
         self.post_message(self.PresenceUpdated(here))
 
     def on_warroom_app_presence_updated(self, message: PresenceUpdated) -> None:
@@ -295,34 +290,32 @@ class WarroomApp(App[None]):
         for screen in self._live_screens():
             screen.presence_changed()
 
-    def _leave(self) -> None:
-        if self._store is None:
-            return
+    def _leave(self, store: Store) -> None:
         with self._presence_lock:
             self._left = True
             try:
-                with self._store.write() as session:
-                    presence.leave(session, self.instance)
+                with store.write() as session:
+                    reading.leave(session, self.instance)
             except StoreError:
                 pass  # the row expires by itself
 
     # ---------------------------------------------------------------- acting
 
-    def run_command(self, action: Callable[[Commands], str]) -> None:
-        """Run one command as the app's person, off the event loop."""
+    def run_command(self, command: d.Command[str]) -> None:
+        """Run `command` as the app's person, off the event loop; the answer is a toast."""
         if not self.connected:
             self.notify(
                 f"Not sent: the database is unreachable ({self.last_error}). Try again once reconnected.",
                 severity="error",
             )
             return
-        self._command_worker(action)
+        self._command_worker(command)
 
     @work(thread=True, group="commands", exit_on_error=False)
-    def _command_worker(self, action: Callable[[Commands], str]) -> None:
-        commands = Commands(self.store(), self.clock, self.config.identity, self.config.release)
+    def _command_worker(self, command: d.Command[str]) -> None:
+        config = self.config
         try:
-            text = action(commands)
+            text = execute(self.store(), self.clock, command, config.identity, config.release)
         except CommandError as exc:
             self.post_message(self.CommandFinished(False, str(exc)))
             return
@@ -364,15 +357,20 @@ class WarroomApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        provider = getattr(screen, "palette_commands", None)
-        if provider is not None:
-            yield from provider()
+        if isinstance(screen, ActingScreen):
+            yield from screen.palette_commands()
 
     def action_help(self) -> None:
         from warroom.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.config.actions))
+
+
+if TYPE_CHECKING:
+
+    def _a_room(app: WarroomApp) -> Room:
+        return app  # mypy checks here that the app is what its screens take it for
 
 
 def create_app(config: AppConfig) -> WarroomApp:

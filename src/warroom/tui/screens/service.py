@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import ClassVar
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,10 +20,13 @@ from warroom.domain.snapshot import ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import when
 from warroom.tui.screens.live import LiveScreen
-from warroom.tui.theme import STATE_STYLE
+from warroom.tui.widgets import looks
 
 
-def describe_service(snapshot: ReleaseSnapshot, name: str) -> Table | Text:
+def describe_service(
+    snapshot: ReleaseSnapshot, name: str, look: Callable[[str], Style]
+) -> Table | Text:
+    """Everything about one service; `look` gives the style of a look's name."""
     service = snapshot.service(name)
     zone = snapshot.release.timezone
     if service is None:
@@ -39,7 +45,8 @@ def describe_service(snapshot: ReleaseSnapshot, name: str) -> Table | Text:
     )
     table.add_row("version", Text(safe(version)))
     table.add_row(
-        "state", Text(f"{service.state.symbol} {service.state.label}", STATE_STYLE[service.state])
+        "state",
+        Text(f"{service.state.symbol} {service.state.label}", look(looks.state(service.state))),
     )
     since = when(service.state_since, zone, "%H:%M:%S") + (
         f" by {service.state_by}" if service.state_by else ""
@@ -74,6 +81,7 @@ def describe_service(snapshot: ReleaseSnapshot, name: str) -> Table | Text:
 
 class ServiceScreen(LiveScreen, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,enter", "close", "Close")]
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(looks.STATES)
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -98,7 +106,8 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
         # A read can arrive while the dialog is still being put together (or
         # taken apart): on_mount shows the newest one then.
         if snapshot is not None and self.query("#service-body"):
-            self.query_one("#service-body", Static).update(describe_service(snapshot, self.service))
+            body = describe_service(snapshot, self.service, partial(looks.style, self))
+            self.query_one("#service-body", Static).update(body)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -81,9 +81,16 @@ class Checklist(Tree[str]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "toggle_item", "Check/uncheck")]
 
     class ToggleRequested(Message):
-        def __init__(self, key: str) -> None:
-            self.key = key
+        """The person asked to check or uncheck item `key` (space)."""
+
+        def __init__(self, checklist: Checklist, key: str) -> None:
             super().__init__()
+            self.checklist = checklist
+            self.key = key
+
+        @property
+        def control(self) -> Checklist:
+            return self.checklist
 
     def __init__(self, **kwargs: object) -> None:
         # Before Tree's own set-up, which already moves the cursor.
@@ -195,4 +202,4 @@ class Checklist(Tree[str]):
     def action_toggle_item(self) -> None:
         key = self.highlighted_key
         if key:
-            self.post_message(self.ToggleRequested(key))
+            self.post_message(self.ToggleRequested(self, key))

@@ -18,11 +18,12 @@ from textual.widgets import Input, Label, RichLog, Select
 from warroom.domain.snapshot import LogView, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import t_offset, when
-from warroom.tui.theme import SYSTEM_STYLE
+from warroom.tui.widgets import scrollbars
 
 ALL = "all"
 SYSTEM = "system"
 PEOPLE = "people"
+SYSTEM_STYLE = "dim italic"  # lines warroom wrote, under what people said
 
 
 def _author_style(name: str) -> str:
@@ -64,8 +65,8 @@ class LogLines(RichLog):
     the screen on every line — most of the CPU an app spent per change, times
     every app in the room. This pane has a fixed size (1fr), so a new line only
     moves the scrollbar: update just that (when the scrollbar comes or goes,
-    `show_vertical_scrollbar` asks for the layout itself). Relies on
-    Widget._scroll_update (textual 8); the snapshot tests show the scrollbar.
+    `show_vertical_scrollbar` asks for the layout itself). See scrollbars.py;
+    the snapshot tests show the scrollbar.
     """
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
@@ -79,7 +80,7 @@ class LogLines(RichLog):
         self._width = 0
 
     def watch_virtual_size(self, size: Size) -> None:
-        self._scroll_update(size)
+        scrollbars.grown(self, size)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -90,12 +91,20 @@ class LogLines(RichLog):
             # Lines are wrapped when written: a new width wraps them afresh
             # (a narrower pane would otherwise cut them off at the edge).
             self._width = event.size.width
-            self.post_message(self.Rewrap())
+            self.post_message(self.Rewrap(self))
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     class Rewrap(Message):
         """The pane's width changed: the log's lines need wrapping afresh."""
+
+        def __init__(self, lines: LogLines) -> None:
+            super().__init__()
+            self.lines = lines
+
+        @property
+        def control(self) -> LogLines:
+            return self.lines
 
 
 class CommsLog(Vertical):
@@ -107,9 +116,16 @@ class CommsLog(Vertical):
     ]
 
     class MessageSubmitted(Message):
-        def __init__(self, text: str) -> None:
-            self.text = text
+        """The person sent `text` from the message box."""
+
+        def __init__(self, log: CommsLog, text: str) -> None:
             super().__init__()
+            self.log = log
+            self.text = text
+
+        @property
+        def control(self) -> CommsLog:
+            return self.log
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -245,7 +261,7 @@ class CommsLog(Vertical):
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if text:
-            self.post_message(self.MessageSubmitted(text))
+            self.post_message(self.MessageSubmitted(self, text))
             event.input.value = ""
         self._leave_box()
 

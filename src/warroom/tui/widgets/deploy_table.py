@@ -6,51 +6,23 @@ from datetime import datetime
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import DataTable
 
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
 from warroom.domain.text import safe
 from warroom.domain.timeline import humanize, when
-from warroom.tui.theme import FIRING_STYLE, HEALTH_STYLE, LATE_STYLE, STATE_STYLE
+from warroom.tui.widgets import looks
 from warroom.tui.widgets.fit import brief
 
-
-def health_cell(snapshot: ReleaseSnapshot, service: str, now: datetime) -> Text:
-    """What the newest probe said: `● ok 42ms`, `✗ HTTP 500`, `? stale 40s`, or n/a."""
-    state = snapshot.health_state(service, now)
-    label, style = HEALTH_STYLE.get(state, HEALTH_STYLE["unknown"])
-    last = snapshot.latest.get(service)
-    if last is None:
-        return Text(label, style=style)
-    if state == "healthy" and last.latency_ms is not None:
-        return Text(f"{label} {last.latency_ms:.0f}ms", style=style)
-    if state == "failing":
-        # Short in the table (a long reason would push whole columns off);
-        # the runbook (Enter) shows it whole.
-        return Text(f"✗ {brief(safe(last.reason or 'failing'), 24)}", style=style)
-    if state == "stale":
-        return Text(f"{label} {humanize(now - last.at)}", style=style)
-    return Text(label, style=style)
-
-
-def trigger_cell(snapshot: ReleaseSnapshot, service: str) -> Text:
-    """The most pressing trigger on a service: firing beats pending."""
-    mine = [t for t in snapshot.triggers if t.service == service]
-    firing = [t for t in mine if t.state == "firing"]
-    if firing:
-        acked = "" if not firing[0].acked_by else f" (ack {firing[0].acked_by})"
-        return Text(safe(f"⚠ {firing[0].rule}{acked}"), style=FIRING_STYLE)
-    pending = [t for t in mine if t.state == "pending"]
-    if pending:
-        progress = (pending[0].detail or "").split(" — ")[0].removeprefix("pending ")
-        return Text(safe(f"… {pending[0].rule} {progress}"), style="bold yellow")
-    return Text("")
+HEALTH_LABEL = {"healthy": "● ok", "failing": "✗ failing", "stale": "? stale"}
 
 
 COLUMNS = (
@@ -89,16 +61,41 @@ class DeployTable(DataTable[Text]):
     """Services in deploy order. Enter opens a service's runbook."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "Runbook", show=True)]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *looks.STATES,
+        *looks.HEALTH,
+        looks.FIRING,
+        looks.PENDING,
+        looks.LATE,
+    }
 
     class ServiceHighlighted(Message):
-        def __init__(self, service: str) -> None:
-            self.service = service
+        """The cursor moved onto `service`."""
+
+        def __init__(self, table: DeployTable, service: str) -> None:
             super().__init__()
+            self.table = table
+            self.service = service
+
+        @property
+        def control(self) -> DeployTable:
+            return self.table
 
     class ServiceOpened(Message):
-        def __init__(self, service: str) -> None:
-            self.service = service
+        """The person asked to see `service`'s runbook (Enter, or a click)."""
+
+        def __init__(self, table: DeployTable, service: str) -> None:
             super().__init__()
+            self.table = table
+            self.service = service
+
+        @property
+        def control(self) -> DeployTable:
+            return self.table
+
+    selection: reactive[str | None] = reactive(None, init=False)
+    """The service the room has selected (the dashboard binds its own here):
+    the cursor goes to it. The cursor may be ahead of it (`selected`)."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
@@ -111,11 +108,44 @@ class DeployTable(DataTable[Text]):
 
     # ---------------------------------------------------------------- data
 
+    def _health_cell(self, snapshot: ReleaseSnapshot, service: str, now: datetime) -> Text:
+        """What the newest probe said: `● ok 42ms`, `✗ HTTP 500`, `? stale 40s`, or n/a."""
+        state = snapshot.health_state(service, now)
+        label = HEALTH_LABEL.get(state, "– n/a")
+        style = looks.style(self, looks.health(state))
+        last = snapshot.latest.get(service)
+        if last is None:
+            return Text(label, style=style)
+        if state == "healthy" and last.latency_ms is not None:
+            return Text(f"{label} {last.latency_ms:.0f}ms", style=style)
+        if state == "failing":
+            # Short in the table (a long reason would push whole columns off);
+            # the runbook (Enter) shows it whole.
+            return Text(f"✗ {brief(safe(last.reason or 'failing'), 24)}", style=style)
+        if state == "stale":
+            return Text(f"{label} {humanize(now - last.at)}", style=style)
+        return Text(label, style=style)
+
+    def _trigger_cell(self, snapshot: ReleaseSnapshot, service: str) -> Text:
+        """The most pressing trigger on a service: firing beats pending."""
+        mine = [t for t in snapshot.triggers if t.service == service]
+        firing = [t for t in mine if t.state == "firing"]
+        if firing:
+            acked = "" if not firing[0].acked_by else f" (ack {firing[0].acked_by})"
+            return Text(safe(f"⚠ {firing[0].rule}{acked}"), style=looks.style(self, looks.FIRING))
+        pending = [t for t in mine if t.state == "pending"]
+        if pending:
+            progress = (pending[0].detail or "").split(" — ")[0].removeprefix("pending ")
+            return Text(
+                safe(f"… {pending[0].rule} {progress}"), style=looks.style(self, looks.PENDING)
+            )
+        return Text("")
+
     def _row(
         self, service: ServiceView, snapshot: ReleaseSnapshot, now: datetime
     ) -> dict[str, Text]:
         firing = bool(snapshot.firing(service.name))
-        state_style = FIRING_STYLE if firing else STATE_STYLE[service.state]
+        state_style = looks.style(self, looks.FIRING if firing else looks.state(service.state))
         nxt = service.next_step
         done_or_closed = service.state in {
             DeployState.DONE,
@@ -129,10 +159,10 @@ class DeployTable(DataTable[Text]):
             if service.previous_version
             else service.version
         )
-        name = Text(service.name, style="bold " + (FIRING_STYLE if firing else ""))
+        name = Text(service.name, style=Style(bold=True) + (state_style if firing else Style()))
         name.pad_left(len(MARKER))
         if firing:
-            name.append(" ⚠", style=FIRING_STYLE)
+            name.append(" ⚠", style=state_style)
         return {
             "service": name,
             "state": Text(f"{service.state.symbol} {service.state.label}", style=state_style),
@@ -140,7 +170,7 @@ class DeployTable(DataTable[Text]):
             "next": Text(safe(next_text), style="italic"),
             "elapsed": timed["elapsed"],
             "health": timed["health"],
-            "trigger": trigger_cell(snapshot, service.name),
+            "trigger": self._trigger_cell(snapshot, service.name),
             "version": Text(safe(version)),
             "planned": timed["planned"],
             "team": Text(safe(service.team)),
@@ -204,9 +234,9 @@ class DeployTable(DataTable[Text]):
         late = service.state is DeployState.WAITING and now > service.planned_start
         planned = when(service.planned_start, snapshot.release.timezone, label=False)
         return {
-            "health": health_cell(snapshot, service.name, now),
+            "health": self._health_cell(snapshot, service.name, now),
             "elapsed": Text(elapsed, justify="right"),
-            "planned": Text(planned, style=LATE_STYLE if late else ""),
+            "planned": Text(planned, style=looks.style(self, looks.LATE) if late else ""),
         }
 
     # ---------------------------------------------------------------- columns
@@ -274,6 +304,9 @@ class DeployTable(DataTable[Text]):
         row = self.cursor_coordinate.row
         return self._order[row] if 0 <= row < len(self._order) else None
 
+    def watch_selection(self, service: str | None) -> None:
+        self.select(service)  # nothing, if the cursor is already there
+
     def select(self, service: str | None) -> None:
         """Put the cursor on `service` (by name), if it is in the table."""
         if service is None or service == self.selected or service not in self._order:
@@ -297,15 +330,15 @@ class DeployTable(DataTable[Text]):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.post_message(self.ServiceHighlighted(str(event.row_key.value)))
+            self.post_message(self.ServiceHighlighted(self, str(event.row_key.value)))
 
     def action_open(self) -> None:
         if self.selected is not None:
-            self.post_message(self.ServiceOpened(self.selected))
+            self.post_message(self.ServiceOpened(self, self.selected))
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         # What is highlighted now, not what was when the click was read.
         if self.selected is not None:
-            self.post_message(self.ServiceOpened(self.selected))
+            self.post_message(self.ServiceOpened(self, self.selected))

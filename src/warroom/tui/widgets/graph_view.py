@@ -19,35 +19,24 @@ from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from warroom.domain import graph as g
+from warroom.domain.lifecycle import DeployState
 from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
 from warroom.domain.text import safe
 from warroom.tui.graph_layout import GraphLayout, compute_layout
+from warroom.tui.widgets import looks
 
-# Every look the graph has. Node colour by deploy state (keyed by the state's
-# value), then what overrides it: a firing trigger beats everything, the
-# blast radius of the selection tints the background (a failed node keeps its
-# red), and the selected node is drawn reversed on top of whichever applies.
-STYLE: dict[str, Style] = {
-    "waiting": Style(dim=True),
-    "deploying": Style(color="yellow"),
-    "verifying": Style(color="cyan"),
-    "done": Style(color="green"),
-    "failed": Style(color="white", bgcolor="red"),
-    "rolling_back": Style(color="magenta"),
-    "rolled_back": Style(color="magenta", dim=True),
-    "firing": Style(color="white", bgcolor="red", bold=True),
-    "blast": Style(color="bright_white", bgcolor="dodger_blue3"),
-    "selected": Style(reverse=True, bold=True),
-    "edge": Style(color="grey50"),
-    "edge-blast": Style(color="dodger_blue1", bold=True),
-    "health-failing": Style(color="red", bold=True),
-    "health-stale": Style(dim=True),
-}
+# The graph's own looks, besides a state's, a health's and a firing trigger's:
+# the blast radius of the selection, the selection, the edges.
+BLAST = "graph--blast"
+SELECTED = "graph--selected"
+EDGE = "graph--edge"
+EDGE_BLAST = "graph--edge-blast"
 # Marks after a name by service health ("healthy"/"unknown" show none yet).
 HEALTH_MARK = {"failing": "✗", "stale": "?"}
 # Every label keeps room for " ✗" so that a health change never re-lays out.
@@ -66,7 +55,23 @@ def _graph_key(snapshot: ReleaseSnapshot) -> _Key:
 
 class GraphView(ScrollView, can_focus=True):
     """The service dependency graph, wave 1 on top; arrows point from a
-    dependency down to what depends on it. Arrow keys move the selection."""
+    dependency down to what depends on it. Arrow keys move the selection.
+
+    A node is drawn in its deploy state's look, then what overrides it: a
+    firing trigger beats everything, the blast radius of the selection tints
+    the background (a failed node keeps its red), and the selected node is
+    drawn reversed on top of whichever applies (styles/warroom.tcss)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *looks.STATES,
+        looks.health("failing"),
+        looks.health("stale"),
+        looks.FIRING,
+        BLAST,
+        SELECTED,
+        EDGE,
+        EDGE_BLAST,
+    }
 
     DEFAULT_CSS = """
     GraphView {
@@ -93,17 +98,31 @@ class GraphView(ScrollView, can_focus=True):
     class ServiceSelected(Message):
         """The user selected `service` in the graph (arrow keys or a click)."""
 
-        def __init__(self, service: str) -> None:
-            self.service = service
+        def __init__(self, graph: GraphView, service: str) -> None:
             super().__init__()
+            self.graph = graph
+            self.service = service
+
+        @property
+        def control(self) -> GraphView:
+            return self.graph
 
     class LayoutComputed(Message, bubble=False):
         """The layout worker finished laying out the graph `key` describes."""
 
-        def __init__(self, key: _Key, layout: GraphLayout) -> None:
+        def __init__(self, graph: GraphView, key: _Key, layout: GraphLayout) -> None:
+            super().__init__()
+            self.graph = graph
             self.key = key
             self.layout = layout
-            super().__init__()
+
+        @property
+        def control(self) -> GraphView:
+            return self.graph
+
+    selection: reactive[str | None] = reactive(None, init=False)
+    """The service the room has selected (the dashboard binds its own here):
+    the graph selects it. Arrow keys may move ahead of it (`selected`)."""
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
@@ -157,6 +176,9 @@ class GraphView(ScrollView, can_focus=True):
             )
         self._restyle()
 
+    def watch_selection(self, service: str | None) -> None:
+        self.select(service)  # nothing, if it is already selected
+
     def select(self, service: str | None) -> None:
         """Highlight `service` and everything that depends on it, directly or
         not, and scroll it into view. Selecting it again changes nothing."""
@@ -174,7 +196,7 @@ class GraphView(ScrollView, can_focus=True):
         """Runs in a thread: no widget state is touched here."""
         layout = compute_layout(key[0], key[1], labels)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.LayoutComputed(key, layout))
+            self.post_message(self.LayoutComputed(self, key, layout))
 
     @on(LayoutComputed)
     def _layout_computed(self, message: LayoutComputed) -> None:
@@ -251,7 +273,7 @@ class GraphView(ScrollView, can_focus=True):
 
     def _choose(self, service: str) -> None:
         self.select(service)
-        self.post_message(self.ServiceSelected(service))
+        self.post_message(self.ServiceSelected(self, service))
 
     def on_resize(self, event: events.Resize) -> None:
         # A smaller pane (a smaller terminal, the banner) keeps the selection in view.
@@ -320,7 +342,7 @@ class GraphView(ScrollView, can_focus=True):
             if box.x < end and box.x + box.width > start:
                 pieces.extend(self._node_pieces(name, base))
         lit = self._blast | ({self._selected} if self._selected else set())
-        plain, bright = base + STYLE["edge"], base + STYLE["edge-blast"]
+        plain, bright = base + looks.style(self, EDGE), base + looks.style(self, EDGE_BLAST)
         for x, (char, edges) in layout.cells.row(y).items():
             if start <= x < end:
                 on_path = any(src in lit and dst in lit for src, dst in edges)
@@ -344,19 +366,24 @@ class GraphView(ScrollView, can_focus=True):
         if name not in self._firing:
             self._firing[name] = bool(self._snapshot.firing(name))
         if service is None:  # the layout lags a plan change by a moment
-            style, symbol, health = STYLE["waiting"], "○", "unknown"
+            style, symbol, health = (
+                looks.style(self, looks.state(DeployState.WAITING)),
+                "○",
+                "unknown",
+            )
         else:
             symbol, health = service.state.symbol, service.health
+            state = looks.style(self, looks.state(service.state))
             if self._firing[name]:
-                style = STYLE["firing"]
-            elif name in self._blast and STYLE[service.state].bgcolor is None:
+                style = looks.style(self, looks.FIRING)
+            elif name in self._blast and state.bgcolor is None:
                 # The blast radius tints the background and keeps the state's
                 # colour, so a failed dependent still reads as failed.
-                style = STYLE["blast"] + Style(color=STYLE[service.state].color or "bright_white")
+                style = looks.style(self, BLAST) + Style(color=state.color)
             else:
-                style = STYLE[service.state]
+                style = state
         if name == self._selected:
-            style += STYLE["selected"]
+            style += looks.style(self, SELECTED)
         style = base + style
         # The selection is marked, not only coloured (a capture, a screen
         # reader or a colour-blind reader can tell it too).
@@ -366,7 +393,7 @@ class GraphView(ScrollView, can_focus=True):
         at = box.x + cell_len(body)
         mark = HEALTH_MARK.get(health)
         if mark:
-            pieces.append((at, " " + mark, style + STYLE[f"health-{health}"]))
+            pieces.append((at, " " + mark, style + looks.style(self, looks.health(health))))
             at += 1 + cell_len(mark)
         pieces.append((at, " " * (box.x + box.width - at), style))
         return pieces

@@ -8,10 +8,9 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from warroom.domain.snapshot import PersonView, ReleaseSnapshot
+from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import day_phase, t_offset, when
-from warroom.store.presence import Present
 
 MAX_NAMES = 6
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from rich.text import Text
 from textual.widget import Widget
@@ -17,7 +18,7 @@ from warroom.domain.timeline import (
     t_offset,
     when,
 )
-from warroom.tui.theme import LATE_STYLE
+from warroom.tui.widgets import looks
 
 BAR_STYLE = {"before": "grey35", "window": "green", "rollback": "yellow", "after": "grey35"}
 CELL_WIDTH = 38  # one milestone: "✗ 14:10 auth-service starts — late 5m"
@@ -28,6 +29,7 @@ class Timeline(Widget, can_focus=True):
     """Renders from the last snapshot and the clock; `tick` moves the clock."""
 
     DEFAULT_CSS = "Timeline { height: auto; min-height: 4; }"
+    COMPONENT_CLASSES: ClassVar[set[str]] = {looks.LATE}
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -174,12 +176,12 @@ class Timeline(Widget, can_focus=True):
             lines.append(line)
         return lines
 
-    @staticmethod
-    def _cell(milestone: Milestone, now: datetime, zone: str) -> Text:
+    def _cell(self, milestone: Milestone, now: datetime, zone: str) -> Text:
         at = when(milestone.at, zone, label=False)
         label = safe(milestone.label)
         if milestone.done:
             return Text(f"✓ {at} {label}", "green")
         if milestone.late(now):
-            return Text(f"✗ {at} {label} — late {humanize(now - milestone.at)}", LATE_STYLE)
+            late = f"✗ {at} {label} — late {humanize(now - milestone.at)}"
+            return Text(late, looks.style(self, looks.LATE))
         return Text(f"○ {at} {label}")

@@ -1,0 +1,35 @@
+"""The store as the TUI sees it: one read of the release, the change feed, presence.
+
+The war-room app reads through this module only (it writes through the
+command layer): the snapshot it shows, the feed that says when and what to
+read again, and the presence heartbeats that say who else is in the room
+(presence is not release state, so it bypasses the command layer; see
+store/presence.py). Anything the app needs from the store is added here, so
+the store's own modules can change without the TUI noticing.
+"""
+
+from __future__ import annotations
+
+from warroom.domain.snapshot import Present
+from warroom.store.engine import Store, StoreError, load_hint, normalise_url
+from warroom.store.feed import Coalescer, open_feed
+from warroom.store.migrate import ensure_schema
+from warroom.store.presence import beat, leave, present
+from warroom.store.queries import audit_revision, current_release, reload_snapshot
+
+__all__ = [
+    "Coalescer",
+    "Present",
+    "Store",
+    "StoreError",
+    "audit_revision",
+    "beat",
+    "current_release",
+    "ensure_schema",
+    "leave",
+    "load_hint",
+    "normalise_url",
+    "open_feed",
+    "present",
+    "reload_snapshot",
+]

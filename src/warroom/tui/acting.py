@@ -1,0 +1,336 @@
+"""How the dashboard acts: every row of the action table, run the same way.
+
+A key, a palette entry or a pane's request (space in the checklist, Enter in
+the message box) all end in `ActingScreen.act(name)`, which for that row
+
+1. finds what it applies to, by its target: the selected service (the cursor
+   of the pane the person is in), the trigger the banner marks, the
+   highlighted checklist item, or the release; with nothing there it says so
+   (`Spec.missing`, else the target's sentence in NOTHING);
+2. lets the row narrow that down (`Spec.aim`), or refuse in its own words;
+3. checks that the viewer may (`domain.roles.refusal`): the same sentence
+   greys the key in the footer (`check_action`), answers a greyed key
+   (`on_key`) and marks the palette entry;
+4. asks what the row needs asked (a reason, the decision, the message);
+5. builds the row's command and hands it to the app, which runs it in a
+   thread worker and shows the answer.
+
+Keys are bound per class in Textual, so the screen for a table is a class
+made from it (`ActingScreen.bound_to`). Rows that only move the view
+(Target.VIEW) and the demo's fault key are the dashboard's own methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from functools import cache, partial
+from typing import Any, ClassVar
+
+from textual import events, on
+from textual.actions import SkipAction
+from textual.app import SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Input
+
+from warroom.commands.catalog import Ask, Spec, Subject, Target
+from warroom.domain.roles import refusal
+from warroom.domain.snapshot import TriggerView
+from warroom.domain.text import safe
+from warroom.tui.room import Room, room
+from warroom.tui.widgets.banner import unacknowledged
+from warroom.tui.widgets.checklist import Checklist
+from warroom.tui.widgets.comms_log import CommsLog
+from warroom.tui.widgets.deploy_table import DeployTable
+from warroom.tui.widgets.graph_view import GraphView
+
+SCREEN = "screen"  # Spec.owner of the rows the screen binds (others: a pane's id)
+
+# When a target has nothing to act on: the reason that greys the key (it
+# follows "Not allowed"), and the warning when a key gets through anyway (the
+# pane moved on since the footer was drawn). Items and the release say nothing.
+NOTHING: dict[Target, tuple[str, str]] = {
+    Target.SERVICE: ("select a service first", "Select a service first (deploy table or graph)."),
+    Target.TRIGGER: ("no unacknowledged trigger is firing", "No unacknowledged trigger is firing."),
+}
+
+
+@dataclass(frozen=True)
+class Aim:
+    """What a row acts on, and what its refusal sentence is about."""
+
+    subject: Subject
+    team: str | None = None  # whose it is: the permission depends on it
+    about: str | None = None  # the name refusals and questions use
+    follow: str | None = None  # the service the selection moves to once allowed
+
+
+def bindings(actions: Iterable[Spec]) -> list[BindingType]:
+    """The screen's keys: one per row with a key that the screen owns, in table order."""
+    return [
+        Binding(
+            spec.key,
+            spec.name,
+            spec.label,
+            show=spec.show,
+            key_display=spec.key_display,
+            priority=spec.priority,
+        )
+        for spec in actions
+        if spec.key is not None and spec.owner == SCREEN
+    ]
+
+
+@cache
+def _by_name(actions: tuple[Spec, ...]) -> dict[str, Spec]:
+    return {spec.name: spec for spec in actions}
+
+
+def _action_method(name: str, doc: str) -> Callable[[ActingScreen], None]:
+    def action(self: ActingScreen) -> None:
+        self.act(name)
+
+    action.__doc__ = doc
+    return action
+
+
+class ActingScreen(Screen[None]):
+    """A screen whose keys, footer, palette and refusals come from an action table."""
+
+    ACTIONS: ClassVar[tuple[Spec, ...]] = ()
+
+    selected: reactive[str | None] = reactive(None, init=False)
+    """The selected service, by name: what the service keys act on, highlighted
+    (and marked with ❯) in the graph and the deploy table alike."""
+
+    @classmethod
+    @cache
+    def bound_to(cls, actions: tuple[Spec, ...]) -> type[ActingScreen]:
+        """This screen with `actions` as its keys: a binding per row the screen
+        owns, and an `action_<name>` for each that builds a command."""
+        namespace: dict[str, Any] = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "ACTIONS": actions,
+            "BINDINGS": bindings(actions),
+        }
+        for spec in actions:
+            if spec.build is not None and spec.owner == SCREEN:
+                namespace[f"action_{spec.name}"] = _action_method(spec.name, spec.help.text)
+        return type(cls.__name__, (cls,), namespace)
+
+    @property
+    def room(self) -> Room:
+        return room(self.app)
+
+    # ---------------------------------------------------------------- what the keys act on
+
+    def _highlighted(self) -> str | None:
+        """The service highlighted where the person is: the cursor of the
+        focused graph or table (even before its message has arrived), else
+        the selection both show."""
+        focused = self.focused
+        if isinstance(focused, DeployTable | GraphView) and focused.selected is not None:
+            return focused.selected
+        return self.selected
+
+    def _catch_up_selection(self) -> None:
+        """Before acting: the selection is what the focused pane highlights now."""
+        self.selected = self._highlighted()
+
+    def _banner_trigger(self) -> TriggerView | None:
+        """The trigger the banner keys act on: the selected service's, else the first firing."""
+        snapshot = self.room.snapshot
+        if snapshot is None:
+            return None
+        firing = unacknowledged(snapshot)
+        mine = [t for t in firing if t.service == self._highlighted()]
+        candidates = mine or firing
+        return candidates[0] if candidates else None
+
+    def _typing(self) -> bool:
+        return isinstance(self.focused, Input)
+
+    def _aim(self, spec: Spec, pointed: str | None = None) -> Aim | None:
+        """What `spec` would act on now (None: nothing); `pointed` is the
+        service or item a pane named, instead of the highlighted one."""
+        snapshot = self.room.snapshot
+        if spec.target is Target.RELEASE:
+            return Aim(Subject())
+        if snapshot is None or spec.target is Target.VIEW:
+            return None
+        if spec.target is Target.SERVICE:
+            service = snapshot.service(pointed or self._highlighted() or "")
+            if service is None:
+                return None
+            subject = Subject(service.name, version=service.row_version)
+            return Aim(subject, service.team, service.name)
+        if spec.target is Target.TRIGGER:
+            trigger = self._banner_trigger()
+            if trigger is None:
+                return None
+            # Who may act on a trigger depends on its service's team.
+            target = snapshot.service(trigger.service)
+            team = target.team if target else None
+            return Aim(Subject(trigger.id), team, trigger.service, follow=trigger.service)
+        item = snapshot.item(pointed or self.query_one(Checklist).highlighted_key or "")
+        if item is None:
+            return None
+        subject = Subject(item.key, done=item.done, version=item.row_version)
+        return Aim(subject, item.team, item.key)
+
+    # ---------------------------------------------------------------- who may
+
+    def refusal_for(self, spec: Spec) -> str | None:
+        """Why the viewer may not take `spec`'s action now (the footer greys it out)."""
+        return self._refusal(spec, self._aim(spec))
+
+    def _refusal(self, spec: Spec, aim: Aim | None) -> str | None:
+        me = self.room.me
+        if self.room.snapshot is None:
+            return "no release is loaded"
+        if me is None:
+            return f"{self.room.config.identity} is not a person in this release"
+        if spec.permission is None:
+            return None
+        if aim is None:
+            return NOTHING[spec.target][0] if spec.target in NOTHING else None
+        return refusal(me.actor, spec.permission, aim.team, aim.about)
+
+    def _greyed(self) -> tuple[bool, ...]:
+        """Which of the screen's keys the footer shows greyed out."""
+        return tuple(
+            self.refusal_for(spec) is not None
+            for spec in self.ACTIONS
+            if spec.permission is not None and spec.key is not None and spec.owner == SCREEN
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        spec = _by_name(self.ACTIONS).get(action)
+        if spec is not None and spec.permission is not None:
+            # None: shown greyed out in the footer rather than hidden.
+            return None if self.refusal_for(spec) else True
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A greyed-out key still answers: say why, rather than ignore the press."""
+        active = self.active_bindings.get(event.key)
+        if active is None or active.node is not self or active.enabled:
+            return
+        spec = _by_name(self.ACTIONS).get(active.binding.action)
+        reason = self.refusal_for(spec) if spec is not None else None
+        if reason is not None:
+            event.stop()
+            self._not_allowed(reason)
+
+    def _not_allowed(self, reason: str) -> None:
+        self.notify(reason, title="Not allowed", severity="warning")
+
+    # ---------------------------------------------------------------- acting
+
+    def act(self, name: str, pointed: str | None = None, text: str | None = None) -> None:
+        """Take the action of row `name`: see the module's docstring. `pointed`
+        names the item or service a pane asked about; `text` is a message
+        already written (the message box)."""
+        spec = _by_name(self.ACTIONS)[name]
+        if spec.target in {Target.SERVICE, Target.TRIGGER}:
+            self._catch_up_selection()
+        aim = self._aim(spec, pointed)
+        if aim is None:
+            warning = spec.missing or (NOTHING[spec.target][1] if spec.target in NOTHING else "")
+            if warning:
+                self.notify(warning, severity="warning")
+            return
+        snapshot = self.room.snapshot
+        if spec.aim is not None and snapshot is not None:
+            narrowed = spec.aim(snapshot, aim.subject)
+            if isinstance(narrowed, str):
+                self.notify(narrowed, severity="warning")
+                return
+            aim = replace(aim, subject=narrowed, follow=narrowed.name)
+        if spec.permission is not None and (reason := self._refusal(spec, aim)) is not None:
+            self._not_allowed(reason)
+            return
+        if aim.follow is not None:
+            self.selected = aim.follow  # to what the action is about
+        self._ask(spec, aim, text)
+
+    def _ask(self, spec: Spec, aim: Aim, text: str | None) -> None:
+        from warroom.tui.screens.decision import DecisionRequest, DecisionScreen
+        from warroom.tui.screens.prompt import PromptScreen
+
+        subject = aim.subject
+
+        def send(answer: Subject) -> None:
+            self._send(spec, aim, answer)
+
+        if spec.ask is Ask.REASON:
+            question = f"{safe(aim.about)}: {spec.question}" if aim.about else spec.question
+
+            def answered(reason: str | None) -> None:
+                if reason is not None:
+                    send(replace(subject, reason=reason))
+
+            self.app.push_screen(PromptScreen(question), answered)
+        elif spec.ask is Ask.DECISION:
+            snapshot = self.room.snapshot
+            assert snapshot is not None, "deciding needs a release (refused without one)"
+
+            def decided(request: DecisionRequest | None) -> None:
+                if request is not None:
+                    send(
+                        replace(
+                            subject,
+                            kind=request.kind,
+                            subset=request.subset,
+                            reason=request.rationale,
+                        )
+                    )
+
+            self.app.push_screen(DecisionScreen(snapshot), decided)
+        elif spec.ask is Ask.MESSAGE:
+            if text is not None:
+                send(replace(subject, text=text))  # written in the message box
+            elif self._typing():
+                raise SkipAction  # the key is a letter in a text box
+            else:
+                self.query_one(CommsLog).action_compose()  # the box answers: MessageSubmitted
+        else:
+            send(subject)
+
+    def _send(self, spec: Spec, aim: Aim, subject: Subject) -> None:
+        # Asked again: the answer may have taken a while, and the room moves.
+        reason = self._refusal(spec, aim)
+        if reason is not None:
+            self._not_allowed(reason)
+            return
+        assert spec.build is not None, f"{spec.name} builds no command"
+        self.room.run_command(spec.build(subject))
+
+    # The panes' own requests: their rows, with what the pane already knows.
+
+    @on(Checklist.ToggleRequested)
+    def _toggle(self, event: Checklist.ToggleRequested) -> None:
+        self.act("toggle_item", pointed=event.key)
+
+    @on(CommsLog.MessageSubmitted)
+    def _say(self, event: CommsLog.MessageSubmitted) -> None:
+        self.act("compose", text=event.text)
+
+    # ---------------------------------------------------------------- palette
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """Every row with a title, by name; what the viewer may not do says why."""
+        for spec in self.ACTIONS:
+            if not spec.title:
+                continue
+            help_text = f"{spec.summary} ({spec.shown_key})"
+            reason = self.refusal_for(spec) if spec.permission is not None else None
+            if reason is not None:
+                help_text += f" — not for you: {reason}"
+            run = (
+                partial(self.act, spec.name) if spec.build else partial(self.run_action, spec.name)
+            )
+            yield SystemCommand(spec.title, help_text, run)

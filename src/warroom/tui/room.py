@@ -1,0 +1,82 @@
+"""What the screens know of the app: its settings, its last read, and a way to act.
+
+Screens and dialogs reach the app through `Room` (the app implements it, and
+mypy checks that in tui/app.py), so they need not import the app module,
+which imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+from textual.app import App
+
+from warroom.clock import Clock, SystemClock
+from warroom.commands import defs as d
+from warroom.commands.catalog import ACTIONS, Spec
+from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
+
+
+@dataclass
+class AppConfig:
+    """Everything the app needs; the CLI, `warroom demo`, SSH and tests build one."""
+
+    db_url: str
+    identity: str
+    clock: Clock = field(default_factory=SystemClock)
+    # How to name the database to people (default: the URL, password hidden).
+    db_label: str | None = None
+    release: str | None = None
+    poll_interval: float = 0.05  # SQLite change feed: how often to look at data_version
+    retry_interval: float = 1.0
+    heartbeat_interval: float = 5.0
+    via: str = "terminal"  # or "ssh": shown next to the name in everyone's header
+    # `warroom demo`: the simulator's control API, for injecting faults (F).
+    simulator_url: str | None = None
+    # The actions people take: the dashboard's keys, the palette and the help
+    # screen are made from this table (tests add a row to it).
+    actions: tuple[Spec, ...] = ACTIONS
+
+
+class Room(Protocol):
+    """The app, as its screens use it."""
+
+    @property
+    def config(self) -> AppConfig: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def snapshot(self) -> ReleaseSnapshot | None:
+        """The newest read (None: no release is loaded, or nothing read yet)."""
+
+    @property
+    def loaded(self) -> bool:
+        """A first read has arrived (the snapshot may still be None)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def last_error(self) -> str | None: ...
+
+    @property
+    def present(self) -> list[Present]:
+        """Who else is in the room."""
+
+    @property
+    def me(self) -> PersonView | None:
+        """The viewer, if they are a person in the release read last."""
+
+    def request_reload(self, topics: frozenset[str] | None) -> None:
+        """Read these topics again (None: everything)."""
+
+    def run_command(self, command: d.Command[str]) -> None:
+        """Run `command` as the viewer, off the event loop; the answer comes as a toast."""
+
+
+def room(app: App[Any]) -> Room:
+    """The app a warroom screen is mounted in."""
+    return cast(Room, app)
