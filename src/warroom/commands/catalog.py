@@ -71,7 +71,7 @@ class HelpLine:
 class Spec:
     """One action, once."""
 
-    name: str  # the TUI action name (`action_<name>` is not needed: see tui/acting.py)
+    name: str  # the TUI action name (`action_<name>` is not needed: see tui/screens/acting.py)
     help: HelpLine
     target: Target
     key: str | None = None  # None: not on a key (a CLI-only action)
@@ -86,7 +86,7 @@ class Spec:
     ask: Ask = Ask.NOTHING
     question: str = ""  # for Ask.REASON
     # What the TUI says when the target has nothing to act on ("": the
-    # target's usual sentence, see tui/acting.py).
+    # target's usual sentence, see tui/screens/acting.py).
     missing: str = ""
     # Narrows what was pointed at down to what the command acts on, or says
     # in a sentence why there is nothing to do (checked before permission).

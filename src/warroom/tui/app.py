@@ -31,8 +31,8 @@ from warroom.domain.text import safe
 from warroom.resources import stylesheet
 from warroom.store import reading
 from warroom.store.reading import Coalescer, Store, StoreError
-from warroom.tui.acting import ActingScreen
 from warroom.tui.room import AppConfig, Room
+from warroom.tui.screens.acting import ActingScreen
 from warroom.tui.screens.live import LiveScreen
 
 __all__ = ["AppConfig", "WarroomApp", "create_app"]

@@ -1,7 +1,7 @@
 """The one screen people sit in: five panes and every action on the keyboard.
 
 What the keys do, the footer's greying, the palette and the refusals come
-from the action table (tui/acting.py); this module shows the room.
+from the action table (tui/screens/acting.py); this module shows the room.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from warroom.domain.snapshot import ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import humanize, zone_note
 from warroom.store.reading import load_hint, normalise_url
-from warroom.tui.acting import ActingScreen
+from warroom.tui.screens.acting import ActingScreen
 from warroom.tui.screens.live import LiveScreen
 from warroom.tui.widgets.banner import TriggerBanner
 from warroom.tui.widgets.checklist import Checklist
