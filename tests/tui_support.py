@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 from warroom.clock import Clock
 from warroom.commands.catalog import ACTIONS, Spec
 from warroom.tui.app import AppConfig, WarroomApp, create_app
+from warroom.tui.screens.dashboard import DashboardScreen
 
 SIZE = (120, 36)
 BIG = (200, 60)
@@ -82,7 +83,10 @@ async def settled(pilot: Pilot[None]) -> None:
         with store.read() as session:
             revision = audit_revision(session)
         busy = any(not w.is_finished for w in app.workers if w.group == "commands")
-        return app._revision == revision and not busy
+        # Read, and drawn: the dashboard shows a read that raced its mount
+        # only after its first refresh.
+        drawn = not isinstance(app.screen, DashboardScreen) or app.screen.shown is app.snapshot
+        return app._revision == revision and not busy and drawn
 
     await wait_until(pilot, caught_up, "the app to show the store's latest revision")
     await pilot.pause()

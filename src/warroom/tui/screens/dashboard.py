@@ -115,6 +115,7 @@ class DashboardScreen(LiveScreen, ActingScreen):
                 f"Load one from a shell:\n\n    {self._load_hint()}\n\n"
                 "This screen will switch over by itself."
             )
+            self.shown = snapshot
             return
         self.query_one("#empty").display = False
         panes = self.query_one("#panes")
@@ -152,6 +153,7 @@ class DashboardScreen(LiveScreen, ActingScreen):
                 if pane.selected is None or snapshot.service(pane.selected) is None:
                     pane.select(self.selected)
             self._regrey()
+        self.shown = snapshot
         if first and (self.focused is None or not self.focused.display):
             # Only if the person has not already gone somewhere (a key pressed
             # while the release was still being read wins).

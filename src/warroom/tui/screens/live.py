@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from warroom.domain.snapshot import ReleaseSnapshot
 
+NOTHING_SHOWN = object()
+
 
 class LiveScreen:
     """Mixin for screens that follow the release as it changes."""
+
+    shown: object = NOTHING_SHOWN
+    """The read this screen last put on screen (tests wait until it is the
+    app's newest); screens that draw reads set it once drawn."""
 
     def show_snapshot(
         self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None
