@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,28 @@ def test_importing_the_cli_creates_nothing() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_cli_write_does_not_import_the_graph_library(
+    sqlite_loaded: object, db_path: Path
+) -> None:
+    """networkx costs ~80 ms a process: `warroom say` (and every command that
+    needs no graph) must not pay it (the action table once did, for `b`)."""
+    code = (
+        "import sys\n"
+        "from warroom.cli import main\n"
+        f"sys.argv = ['warroom', '--db', 'sqlite:///{db_path}', '--as', 'mike', 'say', 'hi']\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'networkx'))\n"
+    )
+    env = {**os.environ, "WARROOM_NOW": "2024-03-20T13:20:00Z"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

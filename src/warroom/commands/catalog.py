@@ -22,7 +22,6 @@ from enum import StrEnum
 from typing import Any
 
 from warroom.commands import defs as d
-from warroom.domain import graph as g
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
 from warroom.domain.snapshot import ReleaseSnapshot
@@ -188,6 +187,10 @@ def _name(s: Subject) -> str:
 def _next_in_plan(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
     """The firing trigger `s` names → the next service its rollback plan rolls
     back (dependents first), with the trigger as the reason."""
+    # Here, not at the top: networkx costs ~80 ms, and every CLI command
+    # imports this table (only the TUI's `b` needs the graph).
+    from warroom.domain import graph as g
+
     trigger = snapshot.trigger(_name(s))
     assert trigger is not None, "the TUI points at a trigger it read"
     subgraph = {trigger.service, *g.blast_radius(snapshot.graph, trigger.service)}
