@@ -73,7 +73,6 @@ class FiniteFloatRange(click.FloatRange):
     "--concurrency",
     type=click.IntRange(1, 10_000),
     default=100,
-    show_default=True,
     help="Probes in flight at once (1 to 10,000).",
 )
 @click.option(
@@ -81,7 +80,6 @@ class FiniteFloatRange(click.FloatRange):
     "flush_interval",
     type=FiniteFloatRange(0.01, 60),
     default=0.1,
-    show_default=True,
     help="Seconds between writes of collected samples (0.01 to 60): lower detects sooner, "
     "higher costs less CPU with many endpoints.",
 )
