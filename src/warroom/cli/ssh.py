@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from warroom.cli.common import clock, common_options, flags, open_store
+from warroom.cli.common import clock, common_options, flags, number_option, open_store
 from warroom.console import echo, fail
 from warroom.domain.text import safe
 
@@ -37,11 +37,8 @@ def _idle_timeout(text: str) -> timedelta | None:
     help="Address to listen on. The default is reachable from this machine only; "
     "anything else (e.g. 0.0.0.0) is a deliberate choice to let other machines in.",
 )
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=2222,
-    help="TCP port (0: any free port, printed at start).",
+@number_option(
+    "--port", low=0, high=65535, default=2222, help="TCP port (0: any free port, printed at start)."
 )
 @click.option(
     "--host-key",
@@ -58,9 +55,10 @@ def _idle_timeout(text: str) -> timedelta | None:
     help="Extra keys besides the plan's ssh_keys, re-read on each connection: "
     "authorized_keys lines, each starting with warroom-person=NAME.",
 )
-@click.option(
+@number_option(
     "--max-sessions",
-    type=click.IntRange(1, 1000),
+    low=1,
+    high=1000,
     default=30,
     help="Sessions open at once; past this, people are told the room is full.",
 )
