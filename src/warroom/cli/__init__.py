@@ -39,7 +39,9 @@ def build_cli(actions: Iterable[Spec]) -> click.Group:
         "warroom",
         params=common_params(),
         invoke_without_command=True,
-        context_settings={"help_option_names": ["-h", "--help"]},
+        # Every subcommand's --help shows its options' defaults (an option
+        # whose default only means "not given" says show_default=False).
+        context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
     )
     @click.version_option(package_name="warroom")
     @click.pass_context

@@ -64,7 +64,7 @@ def _given(spec: Spec) -> list[Given]:
             reason = (
                 click.Option(["--reason"], required=True, help=spec.question)
                 if spec.reason_required
-                else click.Option(["--reason"], default="", help=spec.question)
+                else click.Option(["--reason"], default="", show_default=False, help=spec.question)
             )
             given.append(Given(reason, lambda s, v: replace(s, reason=v)))
         case Ask.DECISION:
@@ -81,6 +81,7 @@ def _given(spec: Spec) -> list[Given]:
                     click.Option(
                         ["--why", "rationale"],
                         default="",
+                        show_default=False,
                         help="Rationale (required for NO-GO and PARTIAL).",
                     ),
                     lambda s, v: replace(s, reason=v),

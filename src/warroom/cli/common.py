@@ -8,10 +8,10 @@ exit 2 (click's own).
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 DB_HELP = "Database URL (default: $WARROOM_DB, else sqlite:///warroom.db)."
 AS_HELP = "Act as this person from the plan (default: $WARROOM_USER, else the login name)."
 RELEASE_HELP = "Release to act on (default: the one loaded last)."
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def number_option(name: str, *, low: int, high: int, default: int, help: str) -> Callable[[F], F]:
+    """An option taking a whole number from `low` to `high`."""
+    return click.option(name, type=click.IntRange(low, high), default=default, help=help)
 
 
 def common_params() -> list[click.Parameter]:

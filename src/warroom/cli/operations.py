@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from warroom.cli.common import clock, common_options, flags, open_store
+from warroom.cli.common import clock, common_options, flags, number_option, open_store
 from warroom.console import echo, fail
 from warroom.domain.text import safe
 
@@ -69,19 +69,14 @@ class FiniteFloatRange(click.FloatRange):
 
 @common_options
 @click.command()
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 10_000),
-    default=100,
-    show_default=True,
-    help="Probes in flight at once (1 to 10,000).",
+@number_option(
+    "--concurrency", low=1, high=10_000, default=100, help="Probes in flight at once (1 to 10,000)."
 )
 @click.option(
     "--flush",
     "flush_interval",
     type=FiniteFloatRange(0.01, 60),
     default=0.1,
-    show_default=True,
     help="Seconds between writes of collected samples (0.01 to 60): lower detects sooner, "
     "higher costs less CPU with many endpoints.",
 )

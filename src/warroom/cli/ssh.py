@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from warroom.cli.common import clock, common_options, flags, open_store
+from warroom.cli.common import clock, common_options, flags, number_option, open_store
 from warroom.console import echo, fail
 from warroom.domain.text import safe
 
@@ -34,23 +34,17 @@ def _idle_timeout(text: str) -> timedelta | None:
 @click.option(
     "--host",
     default="127.0.0.1",
-    show_default=True,
     help="Address to listen on. The default is reachable from this machine only; "
     "anything else (e.g. 0.0.0.0) is a deliberate choice to let other machines in.",
 )
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=2222,
-    show_default=True,
-    help="TCP port (0: any free port, printed at start).",
+@number_option(
+    "--port", low=0, high=65535, default=2222, help="TCP port (0: any free port, printed at start)."
 )
 @click.option(
     "--host-key",
     "host_key",
     type=click.Path(dir_okay=False, path_type=Path),
     default="warroom_ssh_host_key",
-    show_default=True,
     help="The server's private host key: created (ed25519, mode 0600) if the file does not "
     "exist, never replaced; a file that cannot be used is an error.",
 )
@@ -61,24 +55,22 @@ def _idle_timeout(text: str) -> timedelta | None:
     help="Extra keys besides the plan's ssh_keys, re-read on each connection: "
     "authorized_keys lines, each starting with warroom-person=NAME.",
 )
-@click.option(
+@number_option(
     "--max-sessions",
-    type=click.IntRange(1, 1000),
+    low=1,
+    high=1000,
     default=30,
-    show_default=True,
     help="Sessions open at once; past this, people are told the room is full.",
 )
 @click.option(
     "--idle-timeout",
     default="2h",
-    show_default=True,
     metavar="DURATION",
     help="End a session after this long without a keypress (30m, 2h; 0: never).",
 )
 @click.option(
     "--preload/--no-preload",
     default=True,
-    show_default=True,
     help="Fork each session's app from a process that has loaded it already: the war "
     "room appears about three times sooner and sessions share memory.",
 )

@@ -17,7 +17,7 @@ import base64
 import binascii
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -571,6 +571,19 @@ def _duplicates(out: _Collector, section: str, entries: Sequence[_Entry], what: 
             first_seen[name] = entry.index
 
 
+def _service_list(out: _Collector, path: Path, names: Sequence[str], known: Set[str]) -> None:
+    """A list of service names at `path` (a service's depends_on, a trigger's
+    services): each one a service of the plan, and listed once."""
+    for index, name in enumerate(names):
+        if name not in known:
+            out.add((*path, index), f"unknown service {name!r}")
+        elif name in names[:index]:
+            out.add(
+                (*path, index),
+                f"{name!r} is listed twice (also {path[-1]}[{names.index(name)}]): list it once",
+            )
+
+
 # ---------------------------------------------------------------- validation
 
 # Go/no-go checklist items get the ids gng-1, gng-2, ...
@@ -689,17 +702,8 @@ def _check_references(
         owner = entry.get("owner")
         if owner is not None and owner not in persons:
             out.add(("services", entry.index, "owner"), f"unknown person {owner!r}")
-        deps: list[str] = list(entry.get("depends_on", ()))
-        for dep_index, dep in enumerate(deps):
-            if dep not in service_names:
-                out.add(
-                    ("services", entry.index, "depends_on", dep_index), f"unknown service {dep!r}"
-                )
-            elif dep in deps[:dep_index]:
-                out.add(
-                    ("services", entry.index, "depends_on", dep_index),
-                    f"{dep!r} is listed twice (also depends_on[{deps.index(dep)}]): list it once",
-                )
+        deps = entry.get("depends_on", ())
+        _service_list(out, ("services", entry.index, "depends_on"), deps, service_names)
         health = entry.get("health")
         if health is not None and health.timeout >= health.interval:
             out.add(
@@ -726,17 +730,8 @@ def _check_references(
                 parse_rule(when)
             except RuleSyntaxError as exc:
                 out.add(("triggers", entry.index, "when"), f"{exc} in {when!r}")
-        scope: list[str] = list(entry.get("services") or ())
-        for scope_index, name in enumerate(scope):
-            if name not in service_names:
-                out.add(
-                    ("triggers", entry.index, "services", scope_index), f"unknown service {name!r}"
-                )
-            elif name in scope[:scope_index]:
-                out.add(
-                    ("triggers", entry.index, "services", scope_index),
-                    f"{name!r} is listed twice (also services[{scope.index(name)}]): list it once",
-                )
+        scope = entry.get("services") or ()
+        _service_list(out, ("triggers", entry.index, "services"), scope, service_names)
 
 
 def _check_schedule(out: _Collector, graph: Any, start: datetime, named: list[_Entry]) -> None:

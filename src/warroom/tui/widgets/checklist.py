@@ -8,7 +8,6 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -16,6 +15,7 @@ from warroom.domain.snapshot import DecisionView, ItemView, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import when
 from warroom.tui.widgets.fit import brief
+from warroom.tui.widgets.messages import WidgetMessage
 
 MARKER = "❯ "  # the highlighted line, told without colour too
 
@@ -80,17 +80,12 @@ class Checklist(Tree[str]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "toggle_item", "Check/uncheck")]
 
-    class ToggleRequested(Message):
+    class ToggleRequested(WidgetMessage["Checklist"]):
         """The person asked to check or uncheck item `key` (space)."""
 
         def __init__(self, checklist: Checklist, key: str) -> None:
-            super().__init__()
-            self.checklist = checklist
+            super().__init__(checklist)
             self.key = key
-
-        @property
-        def control(self) -> Checklist:
-            return self.checklist
 
     def __init__(self, **kwargs: object) -> None:
         # Before Tree's own set-up, which already moves the cursor.

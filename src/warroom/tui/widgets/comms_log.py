@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
-from textual.message import Message
 from textual.reactive import Reactive
 from textual.widget import Widget
 from textual.widgets import Input, Label, RichLog, Select
@@ -19,6 +18,7 @@ from warroom.domain.snapshot import LogView, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import t_offset, when
 from warroom.tui.widgets import scrollbars
+from warroom.tui.widgets.messages import WidgetMessage
 
 ALL = "all"
 SYSTEM = "system"
@@ -95,16 +95,8 @@ class LogLines(RichLog):
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
-    class Rewrap(Message):
+    class Rewrap(WidgetMessage["LogLines"]):
         """The pane's width changed: the log's lines need wrapping afresh."""
-
-        def __init__(self, lines: LogLines) -> None:
-            super().__init__()
-            self.lines = lines
-
-        @property
-        def control(self) -> LogLines:
-            return self.lines
 
 
 class CommsLog(Vertical):
@@ -115,17 +107,12 @@ class CommsLog(Vertical):
         Binding("f", "filter", "Filter"),
     ]
 
-    class MessageSubmitted(Message):
+    class MessageSubmitted(WidgetMessage["CommsLog"]):
         """The person sent `text` from the message box."""
 
         def __init__(self, log: CommsLog, text: str) -> None:
-            super().__init__()
-            self.log = log
+            super().__init__(log)
             self.text = text
-
-        @property
-        def control(self) -> CommsLog:
-            return self.log
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

@@ -11,7 +11,6 @@ from rich.text import Text
 from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
@@ -21,6 +20,7 @@ from warroom.domain.text import safe
 from warroom.domain.timeline import humanize, when
 from warroom.tui.widgets import looks
 from warroom.tui.widgets.fit import brief
+from warroom.tui.widgets.messages import ServiceMessage
 
 HEALTH_LABEL = {"healthy": "● ok", "failing": "✗ failing", "stale": "? stale"}
 
@@ -69,29 +69,11 @@ class DeployTable(DataTable[Text]):
         looks.LATE,
     }
 
-    class ServiceHighlighted(Message):
+    class ServiceHighlighted(ServiceMessage["DeployTable"]):
         """The cursor moved onto `service`."""
 
-        def __init__(self, table: DeployTable, service: str) -> None:
-            super().__init__()
-            self.table = table
-            self.service = service
-
-        @property
-        def control(self) -> DeployTable:
-            return self.table
-
-    class ServiceOpened(Message):
+    class ServiceOpened(ServiceMessage["DeployTable"]):
         """The person asked to see `service`'s runbook (Enter, or a click)."""
-
-        def __init__(self, table: DeployTable, service: str) -> None:
-            super().__init__()
-            self.table = table
-            self.service = service
-
-        @property
-        def control(self) -> DeployTable:
-            return self.table
 
     selection: reactive[str | None] = reactive(None, init=False)
     """The service the room has selected (the dashboard binds its own here):

@@ -18,7 +18,6 @@ from rich.style import Style
 from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -30,6 +29,7 @@ from warroom.domain.snapshot import ReleaseSnapshot, ServiceView
 from warroom.domain.text import safe
 from warroom.tui.graph_layout import GraphLayout, compute_layout
 from warroom.tui.widgets import looks
+from warroom.tui.widgets.messages import ServiceMessage, WidgetMessage
 
 # The graph's own looks, besides a state's, a health's and a firing trigger's:
 # the blast radius of the selection, the selection, the edges.
@@ -95,30 +95,16 @@ class GraphView(ScrollView, can_focus=True):
         Binding("shift+down", "scroll_down", "Pan down", show=False),
     ]
 
-    class ServiceSelected(Message):
+    class ServiceSelected(ServiceMessage["GraphView"]):
         """The user selected `service` in the graph (arrow keys or a click)."""
 
-        def __init__(self, graph: GraphView, service: str) -> None:
-            super().__init__()
-            self.graph = graph
-            self.service = service
-
-        @property
-        def control(self) -> GraphView:
-            return self.graph
-
-    class LayoutComputed(Message, bubble=False):
+    class LayoutComputed(WidgetMessage["GraphView"], bubble=False):
         """The layout worker finished laying out the graph `key` describes."""
 
         def __init__(self, graph: GraphView, key: _Key, layout: GraphLayout) -> None:
-            super().__init__()
-            self.graph = graph
+            super().__init__(graph)
             self.key = key
             self.layout = layout
-
-        @property
-        def control(self) -> GraphView:
-            return self.graph
 
     selection: reactive[str | None] = reactive(None, init=False)
     """The service the room has selected (the dashboard binds its own here):
