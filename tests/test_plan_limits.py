@@ -383,6 +383,7 @@ URL_PARTS = st.sampled_from(
 @given(st.lists(URL_PARTS, min_size=1, max_size=8).map("".join))
 @example("http://][::1]")  # urlsplit finds a host in it; httpx does not
 @example("http://a..b/")
+@example("http://80127.0.0.1")  # four numbers are an IPv4 address to httpx, not a name
 def test_every_health_url_check_accepts_is_one_httpx_can_request(url: str) -> None:
     try:
         accepted = _to_health_url(url)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence, Set
@@ -297,10 +298,21 @@ def _to_health_url(value: object) -> str:
             f"{bad}: the host must be a name, an IPv4 address or [an IPv6 address], "
             "then an optional :port"
         )
+    # Four dot-separated numbers are an IPv4 address to HTTP clients (httpx
+    # refuses `80127.0.0.1` rather than look it up as a name): they must be one.
+    literal = host if _IPV4_SHAPED.fullmatch(host) else None
+    if literal is None and address.startswith("["):
+        literal = host
+    if literal is not None:
+        try:
+            ipaddress.ip_address(literal)
+        except ValueError:
+            raise ValueError(f"{bad}: {literal} is not an IP address") from None
     del port
     return value
 
 
+_IPV4_SHAPED = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 _ADDRESS = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?"
 )
