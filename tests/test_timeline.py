@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from tests.conftest import read_snapshot
 from warroom.clock import FixedClock
 from warroom.commands import Commands
-from warroom.domain.timeline import Phase, day_phase, milestones, when, zone_note
+from warroom.domain.timeline import DayPhase, day_phase, milestones, when, zone_note
 from warroom.store.engine import Store
 
 
@@ -39,27 +39,27 @@ def test_a_release_settled_early_does_not_tick_the_window_closing(
 
 def test_the_phase_follows_the_decision_and_the_services(go: Store, clock: FixedClock) -> None:
     snapshot = read_snapshot(go)
-    assert day_phase(snapshot, at(13, 35)) is Phase.WAITING_FOR_WINDOW  # GO, window not open
+    assert day_phase(snapshot, at(13, 35)) is DayPhase.WAITING_FOR_WINDOW  # GO, window not open
     Commands(go, clock, "raj").complete_step("api-gateway")
-    assert day_phase(read_snapshot(go), at(13, 36)) is Phase.DEPLOYING
+    assert day_phase(read_snapshot(go), at(13, 36)) is DayPhase.DEPLOYING
     oncall = {"infra": "raj", "backend": "lisa", "mobile": "omar", "frontend": "kim"}
     for name in snapshot.deploy_order:
         service = read_snapshot(go).service(name)
         assert service is not None
         for _ in range(len(service.steps) - service.steps_done):
             Commands(go, clock, oncall[service.team]).complete_step(name)
-    assert day_phase(read_snapshot(go), at(14, 30)) is Phase.DONE
+    assert day_phase(read_snapshot(go), at(14, 30)) is DayPhase.DONE
 
 
 def test_without_a_decision_the_phase_is_the_clocks(loaded: Store) -> None:
     snapshot = read_snapshot(loaded)
-    assert day_phase(snapshot, at(13, 0)) is Phase.BEFORE_GO_NO_GO
-    assert day_phase(snapshot, at(13, 45)) is Phase.GO_NO_GO
+    assert day_phase(snapshot, at(13, 0)) is DayPhase.BEFORE_GO_NO_GO
+    assert day_phase(snapshot, at(13, 45)) is DayPhase.GO_NO_GO
 
 
 def test_no_go_says_so(loaded: Store, clock: FixedClock) -> None:
     Commands(loaded, clock, "sarah").decide("no-go", rationale="auth not ready")
-    assert day_phase(read_snapshot(loaded), at(13, 40)) is Phase.NO_GO
+    assert day_phase(read_snapshot(loaded), at(13, 40)) is DayPhase.NO_GO
 
 
 def test_times_name_their_zone() -> None:

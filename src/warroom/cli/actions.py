@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from warroom.cli.common import common_options, run
+from warroom.cli.common import common_options, run_command
 from warroom.commands.catalog import Ask, Spec, Subject, Target
 from warroom.domain.lifecycle import DecisionKind
 from warroom.domain.roles import who_may
@@ -124,7 +124,7 @@ def action_command(spec: Spec) -> click.Command:
         subject = Subject()
         for part in given:
             subject = part.into(subject, values[part.param.name or ""])
-        run(build(subject))
+        run_command(build(subject))
 
     return common_options(
         click.Command(

@@ -141,7 +141,7 @@ def open_store(create_missing: bool = False) -> Iterator[Store]:
         store.dispose()
 
 
-def run(command: Command[str]) -> None:
+def run_command(command: Command[str]) -> None:
     """Run one command as the current identity; print what happened or refuse."""
     from warroom.commands import CommandError
     from warroom.commands.execute import execute

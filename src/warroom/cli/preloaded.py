@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 
-def run(argv: Sequence[str]) -> int:
+def run_argv(argv: Sequence[str]) -> int:
     """Run `warroom ARGV` in this process; its exit status."""
     from warroom.cli import main
 
@@ -36,4 +36,4 @@ if __name__ == "__main__":
     from warroom.ssh.preload import serve_forks
 
     _load()
-    serve_forks(int(sys.argv[1]), run)
+    serve_forks(int(sys.argv[1]), run_argv)

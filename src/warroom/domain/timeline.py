@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from warroom.domain.snapshot import ReleaseSnapshot
 
 
-class Phase(StrEnum):
+class DayPhase(StrEnum):
     BEFORE_GO_NO_GO = "before go/no-go"
     GO_NO_GO = "go/no-go"
     DEPLOY_WINDOW = "deploy window"
@@ -39,19 +39,19 @@ def phase(
     window_start: datetime,
     window_end: datetime,
     rollback_until: datetime,
-) -> Phase:
+) -> DayPhase:
     if now < go_no_go_at:
-        return Phase.BEFORE_GO_NO_GO
+        return DayPhase.BEFORE_GO_NO_GO
     if now < window_start:
-        return Phase.GO_NO_GO
+        return DayPhase.GO_NO_GO
     if now < window_end:
-        return Phase.DEPLOY_WINDOW
+        return DayPhase.DEPLOY_WINDOW
     if now < rollback_until:
-        return Phase.ROLLBACK_WINDOW
-    return Phase.CLOSED
+        return DayPhase.ROLLBACK_WINDOW
+    return DayPhase.CLOSED
 
 
-def day_phase(snapshot: ReleaseSnapshot, now: datetime) -> Phase:
+def day_phase(snapshot: ReleaseSnapshot, now: datetime) -> DayPhase:
     """Where the release is, for people: the clock's phase until there is a
     decision, then what the decision and the services say (a GO at 13:35
     is no longer "before go/no-go", and a release whose every service is
@@ -64,16 +64,16 @@ def day_phase(snapshot: ReleaseSnapshot, now: datetime) -> Phase:
     if decision is None:
         return by_clock
     if decision.kind is DecisionKind.NO_GO:
-        return Phase.NO_GO
+        return DayPhase.NO_GO
     states = [snapshot.states[name] for name in snapshot.scope]
     if states and all(state.settled for state in states):
-        return Phase.DONE
+        return DayPhase.DONE
     if any(state in {DeployState.FAILED, DeployState.ROLLING_BACK} for state in states):
-        return Phase.ROLLING_BACK
+        return DayPhase.ROLLING_BACK
     if any(state is not DeployState.WAITING for state in states):
-        return Phase.DEPLOYING
+        return DayPhase.DEPLOYING
     if now < rel.window_start:
-        return Phase.WAITING_FOR_WINDOW
+        return DayPhase.WAITING_FOR_WINDOW
     return by_clock
 
 

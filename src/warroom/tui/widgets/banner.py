@@ -21,10 +21,6 @@ def unacknowledged(snapshot: ReleaseSnapshot) -> list[TriggerView]:
     return [t for t in snapshot.triggers if t.state == "firing" and not t.acked_by]
 
 
-def rollback_plan(snapshot: ReleaseSnapshot, service: str) -> list[str]:
-    return g.rollback_plan(snapshot.graph, service, snapshot.states)
-
-
 class TriggerBanner(Static):
     DEFAULT_CSS = """
     TriggerBanner {
@@ -58,7 +54,7 @@ class TriggerBanner(Static):
             lines.append(safe(f"⚠ {trigger.rule} FIRING on {trigger.service}{since}"), "bold")
             what = trigger.detail or trigger.when
             lines.append(safe(f" — {what.removeprefix('firing: ')}"))
-            plan = rollback_plan(snapshot, trigger.service)
+            plan = g.rollback_plan(snapshot.graph, trigger.service, snapshot.states)
             if plan:
                 lines.append(safe(f" · rollback plan: {' → '.join(plan)}"), "bold")
         if len(firing) > len(shown):
