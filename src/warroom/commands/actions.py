@@ -10,30 +10,20 @@ happened, for the CLI and for notifications.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
 
 from warroom.clock import Clock
 from warroom.commands import defs as d
-from warroom.commands.execute import execute
+from warroom.commands.execute import Runner
 from warroom.commands.tx import CommandError
 from warroom.domain.lifecycle import DecisionKind
 from warroom.store.engine import Store
 
-R = TypeVar("R")
 
-
-class Commands:
+class Commands(Runner):
     """Commands acting as one person of one release (never as the system: see SYSTEM_ACTOR)."""
 
     def __init__(self, store: Store, clock: Clock, actor: str, release: str | None = None) -> None:
-        self.store = store
-        self.clock = clock
-        self.actor = actor
-        self.release = release
-
-    def run(self, command: d.Command[R]) -> R:
-        """Run any command as this person."""
-        return execute(self.store, self.clock, command, self.actor, self.release)
+        super().__init__(store, clock, actor, release)
 
     # ---------------------------------------------------------------- checklists
 

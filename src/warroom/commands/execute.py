@@ -40,3 +40,19 @@ def execute(
                 {"command": type(command).__name__, "fields": command.audit_fields(), **tx.facts},
             )
         return result
+
+
+class Runner:
+    """A facade over `execute`: commands on one store's `release` (None: the latest), as `actor`."""
+
+    def __init__(
+        self, store: Store, clock: Clock, actor: str | SystemActor, release: str | None = None
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.actor = actor
+        self.release = release
+
+    def run(self, command: d.Command[R]) -> R:
+        """Run any command as this runner's actor."""
+        return execute(self.store, self.clock, command, self.actor, self.release)
