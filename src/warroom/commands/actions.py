@@ -50,16 +50,16 @@ class Commands(Runner):
     # ---------------------------------------------------------------- deploys
 
     def start_deploy(self, service_name: str, *, expect_version: int | None = None) -> str:
-        return self.run(d.StartDeploy(service_name, expect_version))
+        return self.run(d.StartDeploy(service_name, expect_version=expect_version))
 
     def finish_deploy(self, service_name: str, *, expect_version: int | None = None) -> str:
-        return self.run(d.FinishDeploy(service_name, expect_version))
+        return self.run(d.FinishDeploy(service_name, expect_version=expect_version))
 
     def fail_deploy(
         self, service_name: str, reason: str, *, expect_version: int | None = None
     ) -> str:
         """Mark a deploy failed; `reason` (what went wrong) is required."""
-        return self.run(d.FailDeploy(service_name, reason, expect_version))
+        return self.run(d.FailDeploy(service_name, reason, expect_version=expect_version))
 
     # ---------------------------------------------------------------- runbook steps
 
@@ -67,20 +67,20 @@ class Commands(Runner):
         self, service_name: str, position: int | None = None, *, expect_version: int | None = None
     ) -> str:
         """Mark the next runbook step done (`position` guards the order when given)."""
-        return self.run(d.CompleteStep(service_name, position, expect_version))
+        return self.run(d.CompleteStep(service_name, position, expect_version=expect_version))
 
     def undo_step(self, service_name: str, *, expect_version: int | None = None) -> str:
-        return self.run(d.UndoStep(service_name, expect_version))
+        return self.run(d.UndoStep(service_name, expect_version=expect_version))
 
     # ---------------------------------------------------------------- rollback
 
     def start_rollback(
         self, service_name: str, reason: str = "", *, expect_version: int | None = None
     ) -> str:
-        return self.run(d.StartRollback(service_name, reason, expect_version))
+        return self.run(d.StartRollback(service_name, reason, expect_version=expect_version))
 
     def finish_rollback(self, service_name: str, *, expect_version: int | None = None) -> str:
-        return self.run(d.FinishRollback(service_name, expect_version))
+        return self.run(d.FinishRollback(service_name, expect_version=expect_version))
 
     # ---------------------------------------------------------------- messages and triggers
 
