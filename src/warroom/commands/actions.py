@@ -10,6 +10,7 @@ happened, for the CLI and for notifications.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from warroom.clock import Clock
 from warroom.commands import defs as d
@@ -18,12 +19,18 @@ from warroom.commands.tx import CommandError
 from warroom.domain.lifecycle import DecisionKind
 from warroom.store.engine import Store
 
+R = TypeVar("R")
+
 
 class Commands(Runner):
     """Commands acting as one person of one release (never as the system: see SYSTEM_ACTOR)."""
 
     def __init__(self, store: Store, clock: Clock, actor: str, release: str | None = None) -> None:
         super().__init__(store, clock, actor, release)
+
+    def run(self, command: d.Command[R]) -> R:
+        """Run any command as this person."""
+        return self._run(command)
 
     # ---------------------------------------------------------------- checklists
 

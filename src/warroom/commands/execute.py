@@ -43,7 +43,9 @@ def execute(
 
 
 class Runner:
-    """A facade over `execute`: commands on one store's `release` (None: the latest), as `actor`."""
+    """Base of the facades over `execute`: commands on one store's `release`
+    (None: the latest), as one `actor`. Each facade offers the commands it
+    stands for; only `Commands` (a person's) runs any command."""
 
     def __init__(
         self, store: Store, clock: Clock, actor: str | SystemActor, release: str | None = None
@@ -53,6 +55,5 @@ class Runner:
         self.actor = actor
         self.release = release
 
-    def run(self, command: d.Command[R]) -> R:
-        """Run any command as this runner's actor."""
+    def _run(self, command: d.Command[R]) -> R:
         return execute(self.store, self.clock, command, self.actor, self.release)

@@ -128,11 +128,11 @@ class HealthCommands(Runner):
 
     def claim(self, ttl: timedelta) -> Claim:
         """Take or renew the lease; another live holder keeps it."""
-        return self.run(ClaimLease(self.holder, ttl))
+        return self._run(ClaimLease(self.holder, ttl))
 
     def release_lease(self) -> None:
         """Give the lease up (clean shutdown), so a standby takes over at once."""
-        self.run(ReleaseLease(self.holder))
+        self._run(ReleaseLease(self.holder))
 
     def record(self, samples: Sequence[h.Sample], ttl: timedelta) -> Recorded:
         """Store samples, evaluate every rule on them, renew the lease."""
@@ -140,7 +140,7 @@ class HealthCommands(Runner):
             return Recorded(0, (), ())
         now = self.clock.now()
         prune = self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY
-        recorded = self.run(RecordHealth(self.holder, tuple(samples), ttl, prune))
+        recorded = self._run(RecordHealth(self.holder, tuple(samples), ttl, prune))
         if prune:
             self._pruned_at = now
         return recorded
