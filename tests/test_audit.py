@@ -118,7 +118,9 @@ def recompute_from(db_path: Path, first: int, digest: Callable[[bytes], str]) ->
     prev = rows(db_path)[first - 2][7] if first > 1 else audit.GENESIS_HASH
     for event_id, at, actor, action, release_id, payload, _, _ in rows(db_path)[first - 1 :]:
         moment = datetime.fromisoformat(at).replace(tzinfo=UTC)
-        material = audit._material(event_id, moment, actor, action, release_id, payload, prev)
+        material = audit._Link(
+            event_id, moment, actor, action, release_id, payload, prev
+        ).material()
         new = digest(material)
         statements.append(
             f"UPDATE audit_event SET prev_hash = '{prev}', hash = '{new}' WHERE id = {event_id}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from warroom.commands import defs as d
-from warroom.commands.catalog import TALKING, Ask, HelpLine, Spec, Target
+from warroom.commands.catalog import TALKING, Ask, Cli, HelpLine, Key, Palette, Spec, Target
 from warroom.commands.handlers import registered
 from warroom.commands.tx import Tx
 from warroom.domain.roles import Action
@@ -37,17 +37,13 @@ NUDGE = Spec(
     "nudge",
     HelpLine(TALKING, "N", "nudge the selected service's team"),
     Target.SERVICE,
-    key="N",
-    label="Nudge",
-    permission=Action.RAISE_TRIGGER,
-    title="Nudge a team",
-    summary="Ask the selected service's team to hurry",
+    Key("N", "Nudge"),
+    Action.RAISE_TRIGGER,
+    Palette("Nudge a team", "Ask the selected service's team to hurry"),
     ask=Ask.REASON,
     question="Why the hurry? (goes in the log)",
     build=lambda s: Nudge(s.name or "", s.reason),
-    cli=("team", "nudge"),
-    cli_help="Nudge SERVICE's team to get a move on.",
-    reason_required=True,
+    subcommand=Cli("team nudge", "Nudge SERVICE's team to get a move on.", reason_required=True),
 )
 
 

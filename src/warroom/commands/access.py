@@ -45,10 +45,9 @@ class Peer:
 
 
 @dataclass(frozen=True)
-class SshConnected(Command[None]):
-    """`person` was let in (`connection` is an id that the disconnect event repeats)."""
+class _Connection(Command[None]):
+    """A connection that was let in: who, from where, with which key, and its id."""
 
-    AUDIT: ClassVar[str] = SSH_CONNECT
     person: str
     peer: Peer
     fingerprint: str
@@ -64,22 +63,22 @@ class SshConnected(Command[None]):
 
 
 @dataclass(frozen=True)
-class SshDisconnected(Command[None]):
+class SshConnected(_Connection):
+    """`person` was let in (`connection` is an id that the disconnect event repeats)."""
+
+    AUDIT: ClassVar[str] = SSH_CONNECT
+
+
+@dataclass(frozen=True)
+class SshDisconnected(_Connection):
     AUDIT: ClassVar[str] = SSH_DISCONNECT
-    person: str
-    peer: Peer
-    fingerprint: str
-    connection: str
     seconds: float
     sessions: int
     why: str
 
     def facts(self) -> dict[str, Any]:
         return {
-            "person": self.person,
-            **self.peer.as_payload(),
-            "fingerprint": self.fingerprint,
-            "connection": self.connection,
+            **super().facts(),
             "seconds": round(self.seconds, 1),
             "sessions": self.sessions,
             "why": self.why,

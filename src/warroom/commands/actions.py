@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from warroom.clock import Clock
 from warroom.commands import defs as d
-from warroom.commands.execute import execute
+from warroom.commands.execute import Runner
 from warroom.commands.tx import CommandError
 from warroom.domain.lifecycle import DecisionKind
 from warroom.store.engine import Store
@@ -22,18 +22,15 @@ from warroom.store.engine import Store
 R = TypeVar("R")
 
 
-class Commands:
+class Commands(Runner):
     """Commands acting as one person of one release (never as the system: see SYSTEM_ACTOR)."""
 
     def __init__(self, store: Store, clock: Clock, actor: str, release: str | None = None) -> None:
-        self.store = store
-        self.clock = clock
-        self.actor = actor
-        self.release = release
+        super().__init__(store, clock, actor, release)
 
     def run(self, command: d.Command[R]) -> R:
         """Run any command as this person."""
-        return execute(self.store, self.clock, command, self.actor, self.release)
+        return self._run(command)
 
     # ---------------------------------------------------------------- checklists
 
@@ -60,16 +57,16 @@ class Commands:
     # ---------------------------------------------------------------- deploys
 
     def start_deploy(self, service_name: str, *, expect_version: int | None = None) -> str:
-        return self.run(d.StartDeploy(service_name, expect_version))
+        return self.run(d.StartDeploy(service_name, expect_version=expect_version))
 
     def finish_deploy(self, service_name: str, *, expect_version: int | None = None) -> str:
-        return self.run(d.FinishDeploy(service_name, expect_version))
+        return self.run(d.FinishDeploy(service_name, expect_version=expect_version))
 
     def fail_deploy(
         self, service_name: str, reason: str, *, expect_version: int | None = None
     ) -> str:
         """Mark a deploy failed; `reason` (what went wrong) is required."""
-        return self.run(d.FailDeploy(service_name, reason, expect_version))
+        return self.run(d.FailDeploy(service_name, reason, expect_version=expect_version))
 
     # ---------------------------------------------------------------- runbook steps
 
@@ -77,20 +74,20 @@ class Commands:
         self, service_name: str, position: int | None = None, *, expect_version: int | None = None
     ) -> str:
         """Mark the next runbook step done (`position` guards the order when given)."""
-        return self.run(d.CompleteStep(service_name, position, expect_version))
+        return self.run(d.CompleteStep(service_name, position, expect_version=expect_version))
 
     def undo_step(self, service_name: str, *, expect_version: int | None = None) -> str:
-        return self.run(d.UndoStep(service_name, expect_version))
+        return self.run(d.UndoStep(service_name, expect_version=expect_version))
 
     # ---------------------------------------------------------------- rollback
 
     def start_rollback(
         self, service_name: str, reason: str = "", *, expect_version: int | None = None
     ) -> str:
-        return self.run(d.StartRollback(service_name, reason, expect_version))
+        return self.run(d.StartRollback(service_name, reason, expect_version=expect_version))
 
     def finish_rollback(self, service_name: str, *, expect_version: int | None = None) -> str:
-        return self.run(d.FinishRollback(service_name, expect_version))
+        return self.run(d.FinishRollback(service_name, expect_version=expect_version))
 
     # ---------------------------------------------------------------- messages and triggers
 

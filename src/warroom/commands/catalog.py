@@ -17,7 +17,7 @@ command, no permission.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -67,21 +67,45 @@ class HelpLine:
 
 
 @dataclass(frozen=True)
+class Key:
+    """The key that runs an action, and how the footer shows it."""
+
+    key: str
+    label: str = ""  # the footer's label
+    show: bool = True  # shown in the footer (else only in help and the palette)
+    priority: bool = False
+    display: str | None = None  # how the footer and the palette write the key, if not as `key`
+    owner: str = "screen"  # who binds the key: the screen, or a pane widget (by id)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The action's entry in the command palette."""
+
+    title: str
+    summary: str  # the description (the key is added)
+
+
+@dataclass(frozen=True)
+class Cli:
+    """The CLI subcommand that does the same."""
+
+    path: str  # the subcommand's words, e.g. "deploy start"
+    help: str
+    reason_required: bool = False  # --reason is required
+    step: bool = False  # takes --step N (Subject.position) to guard the order
+
+
+@dataclass(frozen=True)
 class Spec:
     """One action, once."""
 
     name: str  # the TUI action name (`action_<name>` is not needed: see tui/screens/acting.py)
     help: HelpLine
     target: Target
-    key: str | None = None  # None: not on a key (a CLI-only action)
-    label: str = ""  # the footer's label
-    show: bool = True  # shown in the footer (else only in help and the palette)
-    priority: bool = False
-    key_display: str | None = None
-    owner: str = "screen"  # who binds the key: the screen, or a pane widget (by id)
+    binding: Key | None = None  # None: not on a key (a CLI-only action)
     permission: Action | None = None
-    title: str = ""  # the command palette's name ("": not in the palette)
-    summary: str = ""  # the palette's description (the key is added)
+    palette: Palette | None = None  # None: not in the command palette
     ask: Ask = Ask.NOTHING
     question: str = ""  # for Ask.REASON
     # What the TUI says when the target has nothing to act on ("": the
@@ -91,14 +115,64 @@ class Spec:
     # in a sentence why there is nothing to do (checked before permission).
     aim: Callable[[ReleaseSnapshot, Subject], Subject | str] | None = None
     build: Callable[[Subject], d.Command[Any]] | None = None
-    cli: tuple[str, ...] = ()  # the CLI subcommand path, e.g. ("deploy", "start")
-    cli_help: str = ""
-    reason_required: bool = False  # the CLI's --reason is required
-    cli_step: bool = False  # the CLI takes --step N (Subject.position) to guard the order
+    subcommand: Cli | None = None  # None: not on the command line
+
+    # The parts' fields under the flat names the TUI and the CLI read
+    # (a part's defaults where the row has no such part).
+
+    @property
+    def key(self) -> str | None:
+        return self.binding.key if self.binding else None
+
+    @property
+    def label(self) -> str:
+        return self.binding.label if self.binding else ""
+
+    @property
+    def show(self) -> bool:
+        return self.binding.show if self.binding else True
+
+    @property
+    def priority(self) -> bool:
+        return self.binding.priority if self.binding else False
+
+    @property
+    def key_display(self) -> str | None:
+        return self.binding.display if self.binding else None
+
+    @property
+    def owner(self) -> str:
+        return self.binding.owner if self.binding else "screen"
 
     @property
     def shown_key(self) -> str:
         return self.key_display or self.key or ""
+
+    @property
+    def title(self) -> str:
+        """The palette's name for the action ("": not in the palette)."""
+        return self.palette.title if self.palette else ""
+
+    @property
+    def summary(self) -> str:
+        return self.palette.summary if self.palette else ""
+
+    @property
+    def cli(self) -> tuple[str, ...]:
+        """The CLI subcommand's path, e.g. ("deploy", "start"); () for none."""
+        return tuple(self.subcommand.path.split()) if self.subcommand else ()
+
+    @property
+    def cli_help(self) -> str:
+        return self.subcommand.help if self.subcommand else ""
+
+    @property
+    def reason_required(self) -> bool:
+        return self.subcommand.reason_required if self.subcommand else False
+
+    @property
+    def cli_step(self) -> bool:
+        return self.subcommand.step if self.subcommand else False
 
 
 # ---------------------------------------------------------------- the help screen's lines, in order
@@ -184,6 +258,18 @@ def _name(s: Subject) -> str:
     return s.name
 
 
+def _service_command(command: type[d.ServiceCommand]) -> Callable[[Subject], d.Command[Any]]:
+    """Builds `command` on the service the person named, refused if it changed
+    since the version they saw; a reason or step number the row asks for goes
+    in the command's field of that name (`reason`, `position`)."""
+    passed = {f.name for f in fields(command)} & {"reason", "position"}
+
+    def build(s: Subject) -> d.Command[Any]:
+        return command(_name(s), expect_version=s.version, **{n: getattr(s, n) for n in passed})
+
+    return build
+
+
 def _next_in_plan(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
     """The firing trigger `s` names → the next service its rollback plan rolls
     back (dependents first), with the trigger as the reason."""
@@ -212,166 +298,139 @@ ACTIONS: tuple[Spec, ...] = (
         "next_step",
         H_STEP,
         Target.SERVICE,
-        key="n",
-        label="Step done",
-        permission=Action.COMPLETE_STEP,
-        title="Complete next runbook step",
-        summary="Mark the selected service's next step done",
-        build=lambda s: d.CompleteStep(_name(s), s.position, expect_version=s.version),
-        cli=("step", "done"),
-        cli_help="Complete SERVICE's next runbook step (the first one starts the deploy).",
-        cli_step=True,
+        Key("n", "Step done"),
+        Action.COMPLETE_STEP,
+        Palette("Complete next runbook step", "Mark the selected service's next step done"),
+        build=_service_command(d.CompleteStep),
+        subcommand=Cli(
+            "step done",
+            "Complete SERVICE's next runbook step (the first one starts the deploy).",
+            step=True,
+        ),
     ),
     Spec(
         "undo_step",
         H_UNDO,
         Target.SERVICE,
-        key="u",
-        label="Undo step",
-        show=False,
-        permission=Action.UNDO_STEP,
-        title="Undo last runbook step",
-        summary="Reopen the selected service's last completed step",
-        build=lambda s: d.UndoStep(_name(s), expect_version=s.version),
-        cli=("step", "undo"),
-        cli_help="Reopen SERVICE's last completed runbook step.",
+        Key("u", "Undo step", show=False),
+        Action.UNDO_STEP,
+        Palette("Undo last runbook step", "Reopen the selected service's last completed step"),
+        build=_service_command(d.UndoStep),
+        subcommand=Cli("step undo", "Reopen SERVICE's last completed runbook step."),
     ),
     Spec(
         "start_deploy",
         H_START_DONE,
         Target.SERVICE,
-        key="s",
-        label="Start",
-        show=False,
-        permission=Action.START_DEPLOY,
-        title="Start deploy",
-        summary="Start deploying the selected service",
-        build=lambda s: d.StartDeploy(_name(s), expect_version=s.version),
-        cli=("deploy", "start"),
-        cli_help="Start deploying SERVICE (needs GO/PARTIAL and every dependency done).",
+        Key("s", "Start", show=False),
+        Action.START_DEPLOY,
+        Palette("Start deploy", "Start deploying the selected service"),
+        build=_service_command(d.StartDeploy),
+        subcommand=Cli(
+            "deploy start",
+            "Start deploying SERVICE (needs GO/PARTIAL and every dependency done).",
+        ),
     ),
     Spec(
         "finish_deploy",
         H_START_DONE,
         Target.SERVICE,
-        key="D",
-        label="Done",
-        show=False,
-        permission=Action.FINISH_DEPLOY,
-        title="Mark deploy done",
-        summary="Every runbook step must be complete",
-        build=lambda s: d.FinishDeploy(_name(s), expect_version=s.version),
-        cli=("deploy", "done"),
-        cli_help="Mark SERVICE's deploy done (every runbook step must be complete).",
+        Key("D", "Done", show=False),
+        Action.FINISH_DEPLOY,
+        Palette("Mark deploy done", "Every runbook step must be complete"),
+        build=_service_command(d.FinishDeploy),
+        subcommand=Cli(
+            "deploy done", "Mark SERVICE's deploy done (every runbook step must be complete)."
+        ),
     ),
     Spec(
         "fail_deploy",
         H_FAIL,
         Target.SERVICE,
-        key="x",
-        label="Fail",
-        permission=Action.FAIL_DEPLOY,
-        title="Mark deploy failed",
-        summary="Record that the selected service's deploy failed",
+        Key("x", "Fail"),
+        Action.FAIL_DEPLOY,
+        Palette("Mark deploy failed", "Record that the selected service's deploy failed"),
         ask=Ask.REASON,
         question="What went wrong? (goes in the log)",
-        build=lambda s: d.FailDeploy(_name(s), s.reason, expect_version=s.version),
-        cli=("deploy", "fail"),
-        cli_help="Mark SERVICE's deploy failed, saying what went wrong.",
-        reason_required=True,
+        build=_service_command(d.FailDeploy),
+        subcommand=Cli(
+            "deploy fail",
+            "Mark SERVICE's deploy failed, saying what went wrong.",
+            reason_required=True,
+        ),
     ),
     Spec(
         "start_rollback",
         H_ROLLBACK,
         Target.SERVICE,
-        key="r",
-        label="Rollback",
-        permission=Action.START_ROLLBACK,
-        title="Order rollback",
-        summary="Release manager: roll the selected service back",
+        Key("r", "Rollback"),
+        Action.START_ROLLBACK,
+        Palette("Order rollback", "Release manager: roll the selected service back"),
         ask=Ask.REASON,
         question="Why roll back? (goes in the log)",
-        build=lambda s: d.StartRollback(_name(s), s.reason, expect_version=s.version),
-        cli=("rollback", "start"),
-        cli_help="Order SERVICE rolled back (its dependents must be rolled back first).",
+        build=_service_command(d.StartRollback),
+        subcommand=Cli(
+            "rollback start",
+            "Order SERVICE rolled back (its dependents must be rolled back first).",
+        ),
     ),
     Spec(
         "finish_rollback",
         H_ROLLBACK,
         Target.SERVICE,
-        key="R",
-        label="Rolled back",
-        show=False,
-        permission=Action.FINISH_ROLLBACK,
-        title="Mark rollback finished",
-        summary="The selected service is back on its previous version",
-        build=lambda s: d.FinishRollback(_name(s), expect_version=s.version),
-        cli=("rollback", "done"),
-        cli_help="Mark SERVICE's rollback finished.",
+        Key("R", "Rolled back", show=False),
+        Action.FINISH_ROLLBACK,
+        Palette("Mark rollback finished", "The selected service is back on its previous version"),
+        build=_service_command(d.FinishRollback),
+        subcommand=Cli("rollback done", "Mark SERVICE's rollback finished."),
     ),
     Spec(
         "ack_trigger",
         H_ACK,
         Target.TRIGGER,
-        key="a",
-        label="Ack",
-        permission=Action.ACK_TRIGGER,
-        title="Acknowledge trigger",
-        summary="Acknowledge the firing trigger on the selected service",
+        Key("a", "Ack"),
+        Action.ACK_TRIGGER,
+        Palette("Acknowledge trigger", "Acknowledge the firing trigger on the selected service"),
         build=lambda s: d.AckTrigger(_name(s)),
-        cli=("ack",),
-        cli_help="Acknowledge a firing trigger (id like error-rate@user-service).",
+        subcommand=Cli("ack", "Acknowledge a firing trigger (id like error-rate@user-service)."),
     ),
     Spec(
         "rollback_plan",
         H_PLAN,
         Target.TRIGGER,
-        key="b",
-        label="Roll back per plan",
-        show=False,
-        permission=Action.START_ROLLBACK,
+        Key("b", "Roll back per plan", show=False),
+        Action.START_ROLLBACK,
         missing="No trigger is firing; to roll back one service, select it and press r.",
         aim=_next_in_plan,
-        build=lambda s: d.StartRollback(_name(s), s.reason),
+        build=_service_command(d.StartRollback),
     ),
-    Spec(
-        "inject_fault",
-        H_FAULT,
-        Target.SERVICE,
-        key="F",
-        label="Fault (demo)",
-    ),
+    Spec("inject_fault", H_FAULT, Target.SERVICE, Key("F", "Fault (demo)")),
     Spec(
         "raise_trigger",
         H_RAISE,
         Target.SERVICE,
-        key="exclamation_mark",
-        key_display="!",
-        label="Call rollback",
-        show=False,
-        permission=Action.RAISE_TRIGGER,
-        title="Call for a rollback",
-        summary="A lead's call: raise a trigger on the selected service",
+        Key("exclamation_mark", "Call rollback", show=False, display="!"),
+        Action.RAISE_TRIGGER,
+        Palette("Call for a rollback", "A lead's call: raise a trigger on the selected service"),
         ask=Ask.REASON,
         question="Why call for a rollback? (a lead's call, goes in the log)",
         build=lambda s: d.RaiseTrigger(_name(s), s.reason),
-        cli=("trigger", "raise"),
-        cli_help="A lead's call: raise a rollback trigger on SERVICE by hand.",
-        reason_required=True,
+        subcommand=Cli(
+            "trigger raise",
+            "A lead's call: raise a rollback trigger on SERVICE by hand.",
+            reason_required=True,
+        ),
     ),
     Spec(
         "decide",
         H_DECIDE,
         Target.RELEASE,
-        key="g",
-        label="Go/no-go",
-        permission=Action.DECIDE,
-        title="Record go/no-go decision",
-        summary="GO, NO-GO or PARTIAL with a rationale",
+        Key("g", "Go/no-go"),
+        Action.DECIDE,
+        Palette("Record go/no-go decision", "GO, NO-GO or PARTIAL with a rationale"),
         ask=Ask.DECISION,
         build=_decide,
-        cli=("decide",),
-        cli_help="Record the go/no-go decision: go, no-go, or partial SERVICE...",
+        subcommand=Cli("decide", "Record the go/no-go decision: go, no-go, or partial SERVICE..."),
     ),
     # Keys that say where the next keys go act the moment they are read
     # (priority), so keys typed right behind them — one read over SSH —
@@ -380,38 +439,28 @@ ACTIONS: tuple[Spec, ...] = (
         "compose",
         H_MESSAGE,
         Target.RELEASE,
-        key="m",
-        label="Message",
-        priority=True,
+        Key("m", "Message", priority=True),
         # No permission: everyone may talk, even before a release is loaded
         # the box opens (the command layer still has the last word).
-        title="Write a message",
-        summary="Post to the communication log",
+        palette=Palette("Write a message", "Post to the communication log"),
         ask=Ask.MESSAGE,
         build=lambda s: d.PostMessage(s.text),
-        cli=("say",),
-        cli_help="Post a message to the communication log.",
+        subcommand=Cli("say", "Post a message to the communication log."),
     ),
     Spec(
         "zoom",
         H_ZOOM,
         Target.VIEW,
-        key="z",
-        label="Zoom",
-        title="Zoom pane",
-        summary="Full-screen the focused pane and back",
+        Key("z", "Zoom"),
+        palette=Palette("Zoom pane", "Full-screen the focused pane and back"),
     ),
     *(
         Spec(
             f"focus_pane('{pane}')",
             H_PANES,
             Target.VIEW,
-            key=str(number),
-            label=label,
-            show=False,
-            priority=True,
-            title=f"Go to {pane} pane",
-            summary=f"Focus the {pane} pane",
+            Key(str(number), label, show=False, priority=True),
+            palette=Palette(f"Go to {pane} pane", f"Focus the {pane} pane"),
         )
         for number, (pane, label) in enumerate(
             (
@@ -424,16 +473,14 @@ ACTIONS: tuple[Spec, ...] = (
             start=1,
         )
     ),
-    Spec("unzoom", H_ZOOM, Target.VIEW, key="escape", label="Unzoom", show=False),
+    Spec("unzoom", H_ZOOM, Target.VIEW, Key("escape", "Unzoom", show=False)),
     Spec(
         "toggle_item",
         H_TOGGLE,
         Target.ITEM,
-        key="space",
-        owner="checklist",
-        permission=Action.CHECK_ITEM,
-        title="Toggle checklist item",
-        summary="Check or uncheck the highlighted item",
+        Key("space", owner="checklist"),
+        Action.CHECK_ITEM,
+        Palette("Toggle checklist item", "Check or uncheck the highlighted item"),
         build=_toggle,
     ),
     Spec(
@@ -442,8 +489,10 @@ ACTIONS: tuple[Spec, ...] = (
         Target.ITEM,
         permission=Action.CHECK_ITEM,
         build=lambda s: d.SetItems(s.names, True),
-        cli=("item", "check"),
-        cli_help="Check one or more items, all or none: gng-N for go/no-go, TEAM-N for readiness.",
+        subcommand=Cli(
+            "item check",
+            "Check one or more items, all or none: gng-N for go/no-go, TEAM-N for readiness.",
+        ),
     ),
     Spec(
         "uncheck_items",
@@ -451,8 +500,7 @@ ACTIONS: tuple[Spec, ...] = (
         Target.ITEM,
         permission=Action.CHECK_ITEM,
         build=lambda s: d.SetItems(s.names, False),
-        cli=("item", "uncheck"),
-        cli_help="Uncheck one or more items, all or none.",
+        subcommand=Cli("item uncheck", "Uncheck one or more items, all or none."),
     ),
 )
 

@@ -14,7 +14,7 @@ front door's in commands/access.py.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from warroom.domain.lifecycle import DecisionKind
@@ -84,67 +84,65 @@ class Decide(Command[str]):
     rationale: str = ""
 
 
+# ---------------------------------------------------------------- commands on one service
+
+
+@dataclass(frozen=True)
+class ServiceCommand(Command[str]):
+    """A command on one service; with `expect_version` (the row version the
+    person saw) it is refused if the service changed since.
+
+    A subclass that adds no field of its own needs no @dataclass: it is one
+    through this class (frozen, compared and printed by its fields).
+    """
+
+    service: str
+    expect_version: int | None = field(default=None, kw_only=True)
+
+
 # ---------------------------------------------------------------- deploys
 
 
-@dataclass(frozen=True)
-class StartDeploy(Command[str]):
+class StartDeploy(ServiceCommand):
     AUDIT: ClassVar[str] = "deploy.start"
-    service: str
-    expect_version: int | None = None
 
 
-@dataclass(frozen=True)
-class FinishDeploy(Command[str]):
+class FinishDeploy(ServiceCommand):
     AUDIT: ClassVar[str] = "deploy.done"
-    service: str
-    expect_version: int | None = None
 
 
 @dataclass(frozen=True)
-class FailDeploy(Command[str]):
+class FailDeploy(ServiceCommand):
     AUDIT: ClassVar[str] = "deploy.fail"
-    service: str
     reason: str
-    expect_version: int | None = None
 
 
 # ---------------------------------------------------------------- runbook steps
 
 
 @dataclass(frozen=True)
-class CompleteStep(Command[str]):
+class CompleteStep(ServiceCommand):
     """The next runbook step done; `position` guards the order when given."""
 
     AUDIT: ClassVar[str] = "step.done"
-    service: str
     position: int | None = None
-    expect_version: int | None = None
 
 
-@dataclass(frozen=True)
-class UndoStep(Command[str]):
+class UndoStep(ServiceCommand):
     AUDIT: ClassVar[str] = "step.undo"
-    service: str
-    expect_version: int | None = None
 
 
 # ---------------------------------------------------------------- rollbacks
 
 
 @dataclass(frozen=True)
-class StartRollback(Command[str]):
+class StartRollback(ServiceCommand):
     AUDIT: ClassVar[str] = "rollback.start"
-    service: str
     reason: str = ""
-    expect_version: int | None = None
 
 
-@dataclass(frozen=True)
-class FinishRollback(Command[str]):
+class FinishRollback(ServiceCommand):
     AUDIT: ClassVar[str] = "rollback.done"
-    service: str
-    expect_version: int | None = None
 
 
 # ---------------------------------------------------------------- talking and triggers

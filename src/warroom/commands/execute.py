@@ -40,3 +40,20 @@ def execute(
                 {"command": type(command).__name__, "fields": command.audit_fields(), **tx.facts},
             )
         return result
+
+
+class Runner:
+    """Base of the facades over `execute`: commands on one store's `release`
+    (None: the latest), as one `actor`. Each facade offers the commands it
+    stands for; only `Commands` (a person's) runs any command."""
+
+    def __init__(
+        self, store: Store, clock: Clock, actor: str | SystemActor, release: str | None = None
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.actor = actor
+        self.release = release
+
+    def _run(self, command: d.Command[R]) -> R:
+        return execute(self.store, self.clock, command, self.actor, self.release)

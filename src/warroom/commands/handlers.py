@@ -117,11 +117,11 @@ def _dependents(tx: Tx, service: m.Service) -> dict[str, DeployState]:
     }
 
 
-def _service(tx: Tx, name: str, action: Action, expect_version: int | None) -> m.Service:
-    """The service a command acts on, once the actor may and nobody moved it meanwhile."""
-    service = tx.service(name)
+def _service(tx: Tx, command: d.ServiceCommand, action: Action) -> m.Service:
+    """The service `command` acts on, once the actor may and nobody moved it meanwhile."""
+    service = tx.service(command.service)
     tx.require(action, service.team, service.name)
-    tx.check_version(service.name, service.row_version, expect_version, service.state)
+    tx.check_version(service.name, service.row_version, command.expect_version, service.state)
     return service
 
 
@@ -220,7 +220,7 @@ def decide(tx: Tx, command: d.Decide) -> str:
 
 @handles(d.StartDeploy)
 def start_deploy(tx: Tx, command: d.StartDeploy) -> str:
-    service = _service(tx, command.service, Action.START_DEPLOY, command.expect_version)
+    service = _service(tx, command, Action.START_DEPLOY)
     _start(tx, service)
     tx.note(service=service.name, version=service.version)
     return f"{service.name} is deploying"
@@ -228,7 +228,7 @@ def start_deploy(tx: Tx, command: d.StartDeploy) -> str:
 
 @handles(d.FinishDeploy)
 def finish_deploy(tx: Tx, command: d.FinishDeploy) -> str:
-    service = _service(tx, command.service, Action.FINISH_DEPLOY, command.expect_version)
+    service = _service(tx, command, Action.FINISH_DEPLOY)
     open_steps = [s.text for s in tx.repo.steps(service) if s.done_at is None]
     reason = lc.finish_refusal(service.name, service.state, open_steps)
     if reason:
@@ -243,7 +243,7 @@ def finish_deploy(tx: Tx, command: d.FinishDeploy) -> str:
 def fail_deploy(tx: Tx, command: d.FailDeploy) -> str:
     """`reason` (what went wrong) is required: a failure with no reason in the
     log leaves the room guessing what to roll back for."""
-    service = _service(tx, command.service, Action.FAIL_DEPLOY, command.expect_version)
+    service = _service(tx, command, Action.FAIL_DEPLOY)
     refusal = lc.fail_refusal(service.name, service.state)
     if refusal:
         raise CommandError(refusal)
@@ -264,7 +264,7 @@ def complete_step(tx: Tx, command: d.CompleteStep) -> str:
     """The on-call engineer's main action. Steps go in order; the first one
     starts a waiting service (with every start gate checked), the last one
     makes it done."""
-    service = _service(tx, command.service, Action.COMPLETE_STEP, command.expect_version)
+    service = _service(tx, command, Action.COMPLETE_STEP)
     steps = tx.repo.steps(service)
     state = service.state
     if state not in {DeployState.WAITING, DeployState.DEPLOYING, DeployState.VERIFYING}:
@@ -298,7 +298,7 @@ def complete_step(tx: Tx, command: d.CompleteStep) -> str:
 
 @handles(d.UndoStep)
 def undo_step(tx: Tx, command: d.UndoStep) -> str:
-    service = _service(tx, command.service, Action.UNDO_STEP, command.expect_version)
+    service = _service(tx, command, Action.UNDO_STEP)
     steps = tx.repo.steps(service)
     done_steps = [s for s in steps if s.done_at is not None]
     state = service.state
@@ -326,7 +326,7 @@ def undo_step(tx: Tx, command: d.UndoStep) -> str:
 
 @handles(d.StartRollback)
 def start_rollback(tx: Tx, command: d.StartRollback) -> str:
-    service = _service(tx, command.service, Action.START_ROLLBACK, command.expect_version)
+    service = _service(tx, command, Action.START_ROLLBACK)
     refusal = lc.rollback_refusal(service.name, service.state, _dependents(tx, service))
     if refusal:
         raise CommandError(refusal)
@@ -342,7 +342,7 @@ def start_rollback(tx: Tx, command: d.StartRollback) -> str:
 
 @handles(d.FinishRollback)
 def finish_rollback(tx: Tx, command: d.FinishRollback) -> str:
-    service = _service(tx, command.service, Action.FINISH_ROLLBACK, command.expect_version)
+    service = _service(tx, command, Action.FINISH_ROLLBACK)
     if service.state is not DeployState.ROLLING_BACK:
         busy = [s.name for s in tx.repo.services() if s.state is DeployState.ROLLING_BACK]
         hint = (

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from warroom.clock import Clock
 from warroom.commands.defs import Command
-from warroom.commands.execute import execute
+from warroom.commands.execute import Runner
 from warroom.commands.handlers import handles
 from warroom.commands.tx import SYSTEM_ACTOR, CommandError, Tx
 from warroom.domain import health as h
@@ -118,25 +118,21 @@ def targets(store: Store, release: str | None = None) -> list[Target]:
         ]
 
 
-class HealthCommands:
+class HealthCommands(Runner):
     """What a poller instance (`holder`) may write: a facade over `execute` as SYSTEM_ACTOR."""
 
     def __init__(self, store: Store, clock: Clock, holder: str, release: str | None = None) -> None:
-        self.store = store
-        self.clock = clock
+        super().__init__(store, clock, SYSTEM_ACTOR, release)
         self.holder = holder
-        self.release = release
         self._pruned_at: datetime | None = None
 
     def claim(self, ttl: timedelta) -> Claim:
         """Take or renew the lease; another live holder keeps it."""
-        return execute(
-            self.store, self.clock, ClaimLease(self.holder, ttl), SYSTEM_ACTOR, self.release
-        )
+        return self._run(ClaimLease(self.holder, ttl))
 
     def release_lease(self) -> None:
         """Give the lease up (clean shutdown), so a standby takes over at once."""
-        execute(self.store, self.clock, ReleaseLease(self.holder), SYSTEM_ACTOR, self.release)
+        self._run(ReleaseLease(self.holder))
 
     def record(self, samples: Sequence[h.Sample], ttl: timedelta) -> Recorded:
         """Store samples, evaluate every rule on them, renew the lease."""
@@ -144,8 +140,7 @@ class HealthCommands:
             return Recorded(0, (), ())
         now = self.clock.now()
         prune = self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY
-        command = RecordHealth(self.holder, tuple(samples), ttl, prune)
-        recorded = execute(self.store, self.clock, command, SYSTEM_ACTOR, self.release)
+        recorded = self._run(RecordHealth(self.holder, tuple(samples), ttl, prune))
         if prune:
             self._pruned_at = now
         return recorded

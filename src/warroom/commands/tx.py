@@ -127,28 +127,22 @@ class Tx:
         self.topics.add(_TOPIC[type(row)])
 
     def system_line(self, text: str, service: str | None = None) -> None:
+        self._log("system", text, service)
+
+    def message(self, text: str) -> None:
+        self._log("message", text)
+
+    def _log(self, kind: str, text: str, service: str | None = None) -> None:
+        """A line in the communication log, by the actor: "system" (what happened) or a "message"."""
         self.topics.add("log")
         self.repo.add(
             m.LogEntry(
                 release_id=self.repo.release_id,
                 at=self.now,
-                kind="system",
+                kind=kind,
                 author=self.actor.name,
                 team=self.actor.team,
                 service=service,
-                text=text,
-            )
-        )
-
-    def message(self, text: str) -> None:
-        self.topics.add("log")
-        self.repo.add(
-            m.LogEntry(
-                release_id=self.repo.release_id,
-                at=self.now,
-                kind="message",
-                author=self.actor.name,
-                team=self.actor.team,
                 text=text,
             )
         )

@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,45 +41,40 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     )
 
 
-def _material(
-    event_id: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    release_id: int | None,
-    payload: str,
-    prev_hash: str,
-) -> bytes:
-    stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
-    return "\x1f".join(
-        [
-            str(event_id),
-            stamp,
-            actor,
-            action,
-            "" if release_id is None else str(release_id),
-            payload,
-            prev_hash,
-        ]
-    ).encode("utf-8")
+@dataclass(frozen=True)
+class _Link:
+    """What an event's hash covers: its own fields and the hash of the event before it."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    release_id: int | None
+    payload: str
+    prev_hash: str
+
+    def material(self) -> bytes:
+        stamp = self.at.astimezone(UTC).isoformat(timespec="microseconds")
+        return "\x1f".join(
+            [
+                str(self.id),
+                stamp,
+                self.actor,
+                self.action,
+                "" if self.release_id is None else str(self.release_id),
+                self.payload,
+                self.prev_hash,
+            ]
+        ).encode("utf-8")
 
 
-def event_hash(
-    event_id: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    release_id: int | None,
-    payload: str,
-    prev_hash: str,
-    key: AuditKey | None = None,
-) -> str:
+def event_hash(link: _Link, key: AuditKey | None = None) -> str:
     """The event's hash: HMAC under `key` if the key seals it, else plain SHA-256.
 
     Plain SHA-256 is what events written before the chain had a key carry.
     """
-    material = _material(event_id, at, actor, action, release_id, payload, prev_hash)
-    if key is not None and key.seals(event_id):
+    material = link.material()
+    if key is not None and key.seals(link.id):
         return key.mac(material)
     return hashlib.sha256(material).hexdigest()
 
@@ -111,23 +106,15 @@ def append(
     """Add one event to the chain, sealed with the database's key (made on first use)."""
     head = lock_head(session)
     key = keys.for_writing(head.key_id, head.last_id)
-    event_id = head.last_id + 1
-    body = canonical_json(payload)
-    digest = event_hash(event_id, at, actor, action, release_id, body, head.last_hash, key)
-    event = m.AuditEvent(
-        id=event_id,
-        at=at,
-        actor=actor,
-        action=action,
-        release_id=release_id,
-        payload=body,
-        prev_hash=head.last_hash,
-        hash=digest,
+    link = _Link(
+        head.last_id + 1, at, actor, action, release_id, canonical_json(payload), head.last_hash
     )
-    head.last_id = event_id
+    digest = event_hash(link, key)
+    event = m.AuditEvent(**asdict(link), hash=digest)
+    head.last_id = link.id
     head.last_hash = digest
     head.key_id = key.key_id
-    head.seal = head_seal(key, event_id, digest)
+    head.seal = head_seal(key, link.id, digest)
     session.add(event)
     session.add(head)
     session.flush()
@@ -183,14 +170,9 @@ class ChainReport:
 
 
 @dataclass(frozen=True)
-class _Event:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    release_id: int | None
-    payload: str
-    prev_hash: str
+class _Event(_Link):
+    """An event as read back from the database, with the hash it was written with."""
+
     hash: str
 
     @property
@@ -325,16 +307,7 @@ def verify(session: Session, keys: AuditKeys, checkpoint: Checkpoint | None = No
                     f"{event.label} does not follow the event before it: "
                     "an event was removed or replaced",
                 )
-            digest = event_hash(
-                event.id,
-                event.at,
-                event.actor,
-                event.action,
-                event.release_id,
-                event.payload,
-                event.prev_hash,
-                key,
-            )
+            digest = event_hash(event, key)
             if digest != event.hash:
                 return broken(
                     event.id,

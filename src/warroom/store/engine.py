@@ -15,7 +15,7 @@ import os
 import shlex
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -266,20 +266,18 @@ class Store:
         """`warroom --db URL load PLAN --as MANAGER` for this database."""
         return load_hint(self.display_url())
 
-    @contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self) -> AbstractContextManager[Session]:
         """A read transaction: one consistent view of the release."""
-        try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                yield session
-        except (OperationalError, _DBAPIError) as exc:
-            raise self.describe(exc) from exc
+        return self._transaction(self.engine)
+
+    def write(self) -> AbstractContextManager[Session]:
+        """A write transaction that holds the write lock from its first statement."""
+        return self._transaction(self._writer)
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A write transaction that holds the write lock from its first statement."""
+    def _transaction(self, bind: Engine) -> Iterator[Session]:
         try:
-            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            with Session(bind, expire_on_commit=False) as session, session.begin():
                 yield session
         except (OperationalError, _DBAPIError) as exc:
             raise self.describe(exc) from exc

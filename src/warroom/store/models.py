@@ -17,9 +17,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
-    ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -84,15 +82,27 @@ def _enum(enum: type[StrEnum], length: int) -> Any:
 
 
 def _at(nullable: bool = False) -> Any:
-    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+    # A type, not a Column: a Column belongs to one table, and the bases'
+    # columns (_Measurement's) are in several.
+    return Field(sa_type=UTCDateTime, nullable=nullable)
 
 
-def _release_fk() -> Any:
+def _fk(table: str, *, primary_key: bool = False) -> Any:
+    """A row of `table` this row belongs to (and is deleted with): part of
+    this row's key, or else an indexed column."""
     return Field(
-        sa_column=Column(
-            Integer, ForeignKey("release.id", ondelete="CASCADE"), nullable=False, index=True
-        )
+        foreign_key=f"{table}.id",
+        ondelete="CASCADE",
+        primary_key=primary_key,
+        index=not primary_key,
     )
+
+
+class _ReleaseRow(SQLModel):
+    """A row of one release: its own id, and the release it is deleted with."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = _fk("release")
 
 
 class Release(SQLModel, table=True):
@@ -112,24 +122,20 @@ class Release(SQLModel, table=True):
     loaded_by: str = Field(max_length=100)
 
 
-class Person(SQLModel, table=True):
+class Person(_ReleaseRow, table=True):
     __tablename__ = "person"
     __table_args__ = (UniqueConstraint("release_id", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    release_id: int = _release_fk()
     name: str = Field(max_length=100)
     role: Role = _enum(Role, 32)
     team: str | None = Field(default=None, max_length=100)
     ssh_keys: str = Field(default="[]", sa_column=Column(Text, nullable=False))
 
 
-class Service(SQLModel, table=True):
+class Service(_ReleaseRow, table=True):
     __tablename__ = "service"
     __table_args__ = (UniqueConstraint("release_id", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    release_id: int = _release_fk()
     name: str = Field(max_length=100)
     team: str = Field(max_length=100)
     position: int
@@ -160,12 +166,8 @@ class Service(SQLModel, table=True):
 class Dependency(SQLModel, table=True):
     __tablename__ = "dependency"
 
-    service_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("service.id", ondelete="CASCADE"), primary_key=True)
-    )
-    depends_on_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("service.id", ondelete="CASCADE"), primary_key=True)
-    )
+    service_id: int = _fk("service", primary_key=True)
+    depends_on_id: int = _fk("service", primary_key=True)
 
 
 class RunbookStep(SQLModel, table=True):
@@ -173,25 +175,19 @@ class RunbookStep(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("service_id", "position"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    service_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("service.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    service_id: int = _fk("service")
     position: int
     text: str = Field(max_length=500)
     done_at: datetime | None = _at(nullable=True)
     done_by: str | None = Field(default=None, max_length=100)
 
 
-class ChecklistItem(SQLModel, table=True):
+class ChecklistItem(_ReleaseRow, table=True):
     """A go/no-go item (team is NULL) or a team's readiness item."""
 
     __tablename__ = "checklist_item"
     __table_args__ = (UniqueConstraint("release_id", "key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    release_id: int = _release_fk()
     key: str = Field(max_length=120)
     team: str | None = Field(default=None, max_length=100)
     position: int
@@ -201,13 +197,11 @@ class ChecklistItem(SQLModel, table=True):
     row_version: int = 1
 
 
-class Decision(SQLModel, table=True):
+class Decision(_ReleaseRow, table=True):
     """Every go/no-go decision recorded; the latest one is in force."""
 
     __tablename__ = "decision"
 
-    id: int | None = Field(default=None, primary_key=True)
-    release_id: int = _release_fk()
     kind: DecisionKind = _enum(DecisionKind, 16)
     subset: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     rationale: str = Field(sa_column=Column(Text, nullable=False))
@@ -215,13 +209,11 @@ class Decision(SQLModel, table=True):
     decided_at: datetime = _at()
 
 
-class LogEntry(SQLModel, table=True):
+class LogEntry(_ReleaseRow, table=True):
     """The communication log: people's messages and the system's lines."""
 
     __tablename__ = "log_entry"
 
-    id: int | None = Field(default=None, primary_key=True)
-    release_id: int = _release_fk()
     at: datetime = _at()
     kind: str = Field(max_length=16)  # "message" or "system"
     author: str = Field(max_length=100)
@@ -230,12 +222,10 @@ class LogEntry(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class TriggerRule(SQLModel, table=True):
+class TriggerRule(_ReleaseRow, table=True):
     __tablename__ = "trigger_rule"
     __table_args__ = (UniqueConstraint("release_id", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    release_id: int = _release_fk()
     name: str = Field(max_length=100)
     when: str = Field(max_length=300)
     description: str | None = Field(default=None, max_length=500)
@@ -244,14 +234,12 @@ class TriggerRule(SQLModel, table=True):
     states: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-class TriggerState(SQLModel, table=True):
+class TriggerState(_ReleaseRow, table=True):
     """One rule watching one service (or a lead's call on one service)."""
 
     __tablename__ = "trigger_state"
     __table_args__ = (UniqueConstraint("release_id", "rule", "service"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    release_id: int = _release_fk()
     rule: str = Field(max_length=100)
     service: str = Field(max_length=100)
     state: Phase = _enum(Phase, 16)
@@ -333,38 +321,33 @@ class Presence(SQLModel, table=True):
     seen_at: datetime = _at()
 
 
-class HealthSample(SQLModel, table=True):
+class _Measurement(SQLModel):
+    """What one probe of a service measured: a sample's columns, and its service's newest."""
+
+    at: datetime = _at()
+    ok: bool
+    reason: str | None = Field(default=None, max_length=300)
+    status_code: int | None = None
+    latency_ms: float | None = None
+    metrics: str = Field(default="{}", sa_type=Text, nullable=False)  # a JSON object
+
+
+class HealthSample(_Measurement, _ReleaseRow, table=True):
     """One probe of one service. Pruned after a while (see commands/health.py)."""
 
     __tablename__ = "health_sample"
     __table_args__ = (Index("ix_health_sample_service_at", "release_id", "service", "at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    release_id: int = _release_fk()
     service: str = Field(max_length=100)
-    at: datetime = _at()
-    ok: bool
-    reason: str | None = Field(default=None, max_length=300)
-    status_code: int | None = None
-    latency_ms: float | None = None
-    metrics: str = Field(default="{}", sa_column=Column(Text, nullable=False))
 
 
-class ServiceHealth(SQLModel, table=True):
+class ServiceHealth(_Measurement, table=True):
     """The newest sample of each service, for readers that only need "now"."""
 
     __tablename__ = "service_health"
 
-    release_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("release.id", ondelete="CASCADE"), primary_key=True)
-    )
+    release_id: int = _fk("release", primary_key=True)
     service: str = Field(primary_key=True, max_length=100)
-    at: datetime = _at()
-    ok: bool
-    reason: str | None = Field(default=None, max_length=300)
-    status_code: int | None = None
-    latency_ms: float | None = None
-    metrics: str = Field(default="{}", sa_column=Column(Text, nullable=False))
 
 
 class PollerLease(SQLModel, table=True):
@@ -372,9 +355,7 @@ class PollerLease(SQLModel, table=True):
 
     __tablename__ = "poller_lease"
 
-    release_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("release.id", ondelete="CASCADE"), primary_key=True)
-    )
+    release_id: int = _fk("release", primary_key=True)
     holder: str = Field(max_length=200)
     acquired_at: datetime = _at()
     expires_at: datetime = _at()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from warroom.domain.health import Sample, health_state
 from warroom.domain.snapshot import (
@@ -25,6 +26,11 @@ from warroom.domain.snapshot import (
     TriggerView,
 )
 from warroom.store import models as m
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+V = TypeVar("V", bound="DataclassInstance")
 
 
 def current_release(session: Session, name: str | None = None) -> m.Release | None:
@@ -71,18 +77,7 @@ def load_snapshot(
     latest, lease = _read_health(session, rid)
     go_no_go, readiness = _read_items(session, rid)
     return ReleaseSnapshot(
-        release=ReleaseView(
-            id=rid or 0,
-            name=release.name,
-            manager=release.manager,
-            timezone=release.timezone,
-            window_start=release.window_start,
-            window_end=release.window_end,
-            rollback_until=release.rollback_until,
-            go_no_go_at=release.go_no_go_at,
-            loaded_at=release.loaded_at,
-            loaded_by=release.loaded_by,
-        ),
+        release=_view(ReleaseView, release, id=rid or 0),
         people=tuple(PersonView(p.name, p.role, p.team) for p in people),
         services=_read_services(session, release, _health_of(latest, lease, now)),
         go_no_go=go_no_go,
@@ -148,6 +143,18 @@ def reload_snapshot(
 # ------------------------------------------------------------------ sections
 
 
+def _view(view: type[V], row: SQLModel, **computed: Any) -> V:
+    """A `view` of `row`: the columns of the same names as its fields, and
+    `computed` for the fields that are not columns (or not as stored)."""
+    copied = {name: getattr(row, name) for name in _names(view) if name not in computed}
+    return view(**copied, **computed)
+
+
+@cache  # a snapshot makes a view per row: look each view's fields up once
+def _names(view: type[DataclassInstance]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(view))
+
+
 def _read_health(session: Session, rid: int | None) -> tuple[dict[str, Sample], LeaseView | None]:
     latest = {
         row.service: sample_of(row)
@@ -208,24 +215,13 @@ def _read_services(
         return timedelta(seconds=s.health_interval_s) if s.health_interval_s is not None else None
 
     return tuple(
-        ServiceView(
-            name=s.name,
-            team=s.team,
-            position=s.position,
-            version=s.version,
-            previous_version=s.previous_version,
-            owner=s.owner,
+        _view(
+            ServiceView,
+            s,
             depends_on=tuple(sorted(deps[s.name], key=position.__getitem__)),
             expected_duration=timedelta(seconds=s.expected_duration_s),
-            wave=s.wave,
             planned_start=release.window_start + timedelta(seconds=s.planned_start_s),
-            state=s.state,
-            state_since=s.state_since,
-            state_by=s.state_by,
             steps=tuple(steps[s.name]),
-            health_url=s.health_url,
-            rollback_command=s.rollback_command,
-            row_version=s.row_version,
             health_interval=interval(s),
             health=health_of(s.name, interval(s)),
         )
@@ -280,22 +276,7 @@ def _read_triggers(session: Session, rid: int | None) -> tuple[TriggerView, ...]
         .where(m.TriggerState.release_id == rid)
         .order_by(col(m.TriggerState.id))
     ).all()
-    return tuple(
-        TriggerView(
-            rule=t.rule,
-            service=t.service,
-            state=t.state,
-            when=rules.get(t.rule, "a lead's call"),
-            holding=t.holding,
-            since=t.since,
-            fired_at=t.fired_at,
-            acked_by=t.acked_by,
-            acked_at=t.acked_at,
-            raised_by=t.raised_by,
-            detail=t.detail,
-        )
-        for t in triggers
-    )
+    return tuple(_view(TriggerView, t, when=rules.get(t.rule, "a lead's call")) for t in triggers)
 
 
 def _read_log(

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import Session, SQLModel, col, delete, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from warroom.domain import lifecycle as lc
 from warroom.domain.health import Sample
@@ -28,6 +29,8 @@ from warroom.store.queries import current_release, sample_of
 
 if TYPE_CHECKING:
     from warroom.domain.plan import Plan
+
+T = TypeVar("T")
 
 
 class Repo:
@@ -68,6 +71,9 @@ class Repo:
     def add(self, row: SQLModel) -> None:
         self._session.add(row)
 
+    def _all(self, query: SelectOfScalar[T]) -> list[T]:
+        return list(self._session.exec(query).all())
+
     # ---------------------------------------------------------------- releases and people
 
     def find_release(self, name: str | None) -> m.Release | None:
@@ -80,11 +86,7 @@ class Repo:
         ).first()
 
     def person_names(self) -> list[str]:
-        return list(
-            self._session.exec(
-                select(m.Person.name).where(m.Person.release_id == self.release_id)
-            ).all()
-        )
+        return self._all(select(m.Person.name).where(m.Person.release_id == self.release_id))
 
     # ---------------------------------------------------------------- services
 
@@ -95,22 +97,16 @@ class Repo:
 
     def services(self) -> list[m.Service]:
         """Every service, in plan order."""
-        return list(
-            self._session.exec(
-                select(m.Service)
-                .where(m.Service.release_id == self.release_id)
-                .order_by(col(m.Service.position))
-            ).all()
-        )
+        return self._in_plan_order(select(m.Service))
 
     def service_names(self) -> list[str]:
         """Every service's name, in plan order."""
-        return list(
-            self._session.exec(
-                select(m.Service.name)
-                .where(m.Service.release_id == self.release_id)
-                .order_by(col(m.Service.position))
-            ).all()
+        return self._in_plan_order(select(m.Service.name))
+
+    def _in_plan_order(self, query: SelectOfScalar[T]) -> list[T]:
+        """`query` (of services, or of their columns) over the release's services, in plan order."""
+        return self._all(
+            query.where(m.Service.release_id == self.release_id).order_by(col(m.Service.position))
         )
 
     def services_named(self, names: Collection[str]) -> dict[str, m.Service]:
@@ -145,12 +141,10 @@ class Repo:
 
     def steps(self, service: m.Service) -> list[m.RunbookStep]:
         """`service`'s runbook, in order."""
-        return list(
-            self._session.exec(
-                select(m.RunbookStep)
-                .where(m.RunbookStep.service_id == service.id)
-                .order_by(col(m.RunbookStep.position))
-            ).all()
+        return self._all(
+            select(m.RunbookStep)
+            .where(m.RunbookStep.service_id == service.id)
+            .order_by(col(m.RunbookStep.position))
         )
 
     def health_targets(self) -> list[tuple[str, str, float | None, float | None]]:
@@ -186,7 +180,7 @@ class Repo:
             if team is not None
             else col(m.ChecklistItem.team).is_(None)
         )
-        return list(self._session.exec(query.order_by(col(m.ChecklistItem.position))).all())
+        return self._all(query.order_by(col(m.ChecklistItem.position)))
 
     def decision(self) -> lc.Decision | None:
         """The decision in force: the latest one recorded."""
@@ -224,26 +218,22 @@ class Repo:
 
     def firing(self, rule: str) -> list[m.TriggerState]:
         """Every service on which `rule` is firing."""
-        return list(
-            self._session.exec(
-                select(m.TriggerState).where(
-                    m.TriggerState.release_id == self.release_id,
-                    m.TriggerState.rule == rule,
-                    m.TriggerState.state == Phase.FIRING,
-                )
-            ).all()
+        return self._all(
+            select(m.TriggerState).where(
+                m.TriggerState.release_id == self.release_id,
+                m.TriggerState.rule == rule,
+                m.TriggerState.state == Phase.FIRING,
+            )
         )
 
     def rule_triggers(self, services: Collection[str]) -> list[m.TriggerState]:
         """The triggers watching any of `services` by a rule (a lead's call has none)."""
-        return list(
-            self._session.exec(
-                select(m.TriggerState).where(
-                    m.TriggerState.release_id == self.release_id,
-                    col(m.TriggerState.service).in_(services),
-                    m.TriggerState.rule != LEAD_CALL,
-                )
-            ).all()
+        return self._all(
+            select(m.TriggerState).where(
+                m.TriggerState.release_id == self.release_id,
+                col(m.TriggerState.service).in_(services),
+                m.TriggerState.rule != LEAD_CALL,
+            )
         )
 
     def trigger_rules(self) -> dict[str, tuple[str, list[str] | None]]:
