@@ -6,14 +6,13 @@ import asyncio
 
 import httpx
 
-from tests.tui_support import SIZE, settled, wait_until
+from tests.tui_support import SIZE, select_service, settled, wait_until
 from warroom.demo import LEAD_TIME, demo_room
 from warroom.planfile import read_plan
 from warroom.store.engine import Store
 from warroom.store.queries import current_release, load_snapshot
 from warroom.tui.app import AppConfig, create_app
 from warroom.tui.screens.fault import FaultScreen
-from warroom.tui.widgets.deploy_table import DeployTable
 
 
 def polled(db_url: str, now_clock: object) -> bool:
@@ -57,10 +56,7 @@ async def test_the_demo_room_runs_a_release_day_and_cleans_up() -> None:
         )
         async with app.run_test(size=SIZE) as pilot:
             await settled(pilot)
-            table = app.query_one(DeployTable)
-            table.focus()
-            table.select("user-service")
-            await pilot.pause()
+            await select_service(pilot, "user-service")
             await pilot.press("F")
             assert isinstance(app.screen, FaultScreen)
             await pilot.press("enter")  # the first fault: 5% errors

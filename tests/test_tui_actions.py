@@ -13,7 +13,7 @@ from textual import events
 
 from tests.churn import lines_of
 from tests.conftest import read_snapshot
-from tests.tui_support import SIZE, OpenRoom, make_app, settled, wait_until
+from tests.tui_support import SIZE, OpenRoom, make_app, select_service, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
 from warroom.commands.defs import PostMessage
@@ -45,14 +45,6 @@ def state(store: Store, service: str) -> DeployState:
     view = read_snapshot(store).service(service)
     assert view is not None
     return view.state
-
-
-async def select_service(app: WarroomApp, pilot: object, name: str) -> None:
-    table = app.query_one(DeployTable)
-    table.focus()
-    table.select(name)
-    await pilot.pause()  # type: ignore[attr-defined]
-    assert dashboard(app).selected == name
 
 
 # ---------------------------------------------------------------- what is on screen
@@ -117,7 +109,7 @@ async def test_a_person_not_in_the_plan_is_read_only(loaded: Store, open_room: O
 
 async def test_oncall_completes_steps_with_one_key(go: Store, open_room: OpenRoom) -> None:
     async with open_room("raj") as (app, pilot):
-        await select_service(app, pilot, "api-gateway")
+        await select_service(pilot, "api-gateway")
         assert dashboard(app).check_action("next_step", ()) is True
         await pilot.press("n")
         await settled(pilot)
@@ -137,7 +129,7 @@ async def test_oncall_completes_steps_with_one_key(go: Store, open_room: OpenRoo
 
 async def test_other_teams_steps_are_greyed_out_and_refused(go: Store, open_room: OpenRoom) -> None:
     async with open_room("lisa") as (app, pilot):
-        await select_service(app, pilot, "api-gateway")
+        await select_service(pilot, "api-gateway")
         assert dashboard(app).check_action("next_step", ()) is None  # disabled, not hidden
         before = read_snapshot(go)
         await pilot.press("n")
@@ -150,7 +142,7 @@ async def test_lifecycle_refusal_comes_back_as_a_notification(
     go: Store, open_room: OpenRoom
 ) -> None:
     async with open_room("lisa") as (app, pilot):
-        await select_service(app, pilot, "auth-service")
+        await select_service(pilot, "auth-service")
         await pilot.press("s")
         await wait_until(
             pilot, lambda: any("api-gateway is waiting" in t for t in toasts(app)), "refusal"
@@ -164,7 +156,7 @@ async def test_start_finish_fail_and_roll_back(
     for _ in range(4):
         Commands(go, clock, "raj").complete_step("api-gateway")
     async with open_room("lisa") as (lisa, pilot):
-        await select_service(lisa, pilot, "auth-service")
+        await select_service(pilot, "auth-service")
         await pilot.press("s")
         await settled(pilot)
         assert state(go, "auth-service") is DeployState.DEPLOYING
@@ -183,8 +175,8 @@ async def test_start_finish_fail_and_roll_back(
         await pilot.press("r")  # only the release manager orders rollbacks
         assert not isinstance(lisa.screen, PromptScreen)
         assert any("only the release manager" in t for t in toasts(lisa))
-    async with open_room("sarah") as (sarah, pilot):
-        await select_service(sarah, pilot, "auth-service")
+    async with open_room("sarah") as (_, pilot):
+        await select_service(pilot, "auth-service")
         await pilot.press("r", *"error rate", "enter")
         await settled(pilot)
         assert state(go, "auth-service") is DeployState.ROLLING_BACK
@@ -196,7 +188,7 @@ async def test_start_finish_fail_and_roll_back(
 async def test_prompt_escape_cancels(go: Store, clock: FixedClock, open_room: OpenRoom) -> None:
     Commands(go, clock, "raj").complete_step("api-gateway")
     async with open_room("raj") as (app, pilot):
-        await select_service(app, pilot, "api-gateway")
+        await select_service(pilot, "api-gateway")
         await pilot.press("x", "a", "escape")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
@@ -208,7 +200,7 @@ async def test_runbook_opens_with_who_did_what(
 ) -> None:
     Commands(go, clock, "raj").complete_step("api-gateway")
     async with open_room("sarah") as (app, pilot):
-        await select_service(app, pilot, "api-gateway")
+        await select_service(pilot, "api-gateway")
         await pilot.press("enter")
         assert isinstance(app.screen, ServiceScreen)
         assert app.screen.service == "api-gateway"
@@ -227,7 +219,7 @@ async def test_runbook_opens_with_who_did_what(
 
 async def test_a_leads_call_and_its_acknowledgement(go: Store, open_room: OpenRoom) -> None:
     async with open_room("mike") as (mike, pilot):
-        await select_service(mike, pilot, "user-service")
+        await select_service(pilot, "user-service")
         await pilot.press("exclamation_mark", *"customers see 500s", "enter")
         await settled(pilot)
         cell = mike.query_one(DeployTable).get_cell("user-service", "service")
@@ -235,8 +227,8 @@ async def test_a_leads_call_and_its_acknowledgement(go: Store, open_room: OpenRo
         await pilot.press("a")  # team leads do not acknowledge (DESIGN's role table)
         await pilot.pause()
         assert any("mike (team lead" in t for t in toasts(mike))
-    async with open_room("lisa") as (lisa, pilot):
-        await select_service(lisa, pilot, "user-service")
+    async with open_room("lisa") as (_, pilot):
+        await select_service(pilot, "user-service")
         await pilot.press("a")
         await settled(pilot)
         trigger = read_snapshot(go).trigger("lead-call@user-service")

@@ -71,6 +71,21 @@ async def wait_until(
     raise AssertionError(f"timed out waiting for: {what}")
 
 
+async def select_service(pilot: Pilot[None], name: str) -> None:
+    """Highlight `name` in the deploy table, as a person would, and wait until
+    the dashboard has taken it as the selection (the highlight reaches the
+    screen through two messages, which a saturated CPU can hold back)."""
+    from warroom.tui.widgets.deploy_table import DeployTable
+
+    app = pilot.app
+    screen = app.screen
+    assert isinstance(screen, DashboardScreen)
+    table = app.query_one(DeployTable)
+    table.focus()
+    table.select(name)
+    await wait_until(pilot, lambda: screen.selected == name, f"{name} to be selected")
+
+
 async def settled(pilot: Pilot[None]) -> None:
     """Wait until the app has read the store at its current revision and drawn it."""
     app = pilot.app
