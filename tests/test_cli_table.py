@@ -73,11 +73,16 @@ def test_a_toy_row_runs_its_command_through_execute(sqlite_loaded: Store, db_pat
     assert missing.exit_code == 2 and "--reason" in missing.output
 
 
-@pytest.mark.parametrize("spec", [s for s in ACTIONS if s.cli], ids=lambda s: " ".join(s.cli))
+@pytest.mark.parametrize(
+    "spec",
+    [s for s in ACTIONS if s.subcommand],
+    ids=lambda s: s.subcommand.path if s.subcommand else "",
+)
 def test_every_row_with_a_cli_path_is_a_subcommand_of_warroom(spec: Spec) -> None:
-    command = subcommand(main, spec.cli)
+    assert spec.subcommand is not None
+    command = subcommand(main, spec.subcommand.words)
     assert command.help is not None
-    assert command.help.startswith(spec.cli_help)
+    assert command.help.startswith(spec.subcommand.help)
     if spec.permission is not None:
         assert f"Who may: {who_may(spec.permission)}." in command.help
     options = {name for param in command.params for name in param.opts}

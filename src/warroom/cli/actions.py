@@ -1,9 +1,10 @@
 """The action subcommands, made from the action table (commands/catalog.py).
 
-Each row with a `cli` path becomes one subcommand at that path: its help is
-the row's `cli_help` and who may act (from the row's `permission`, in the
-words of domain/roles.py); its arguments are what the row points at
-(`target`) and asks for (`ask`, `reason_required`, `cli_step`). Running it
+Each row with a `subcommand` (a `Cli` part) becomes one subcommand at its
+path: its help is the part's `help` and who may act (from the row's
+`permission`, in the words of domain/roles.py); its arguments are what the
+row points at (`target`) and asks for (`ask`, and the part's
+`reason_required` and `step`). Running it
 fills a `Subject` from them, builds the row's command value and runs it
 through `execute`, exactly as the TUI's key does; refusals come from the
 command layer. So an action reaches the CLI by being a row: nothing here
@@ -19,7 +20,7 @@ from typing import Any
 import click
 
 from warroom.cli.common import common_options, run_command
-from warroom.commands.catalog import Ask, Spec, Subject, Target
+from warroom.commands.catalog import Ask, Cli, Spec, Subject, Target
 from warroom.domain.lifecycle import DecisionKind
 from warroom.domain.roles import who_may
 
@@ -42,7 +43,7 @@ class Given:
     into: Callable[[Subject, Any], Subject]
 
 
-def _given(spec: Spec) -> list[Given]:
+def _given(spec: Spec, cli: Cli) -> list[Given]:
     """The parameters of `spec`'s subcommand, in the order the command line takes them."""
     given: list[Given] = []
     match spec.target:
@@ -63,7 +64,7 @@ def _given(spec: Spec) -> list[Given]:
             # explicit default of None as a value, and would stop asking for it.
             reason = (
                 click.Option(["--reason"], required=True, help=spec.question)
-                if spec.reason_required
+                if cli.reason_required
                 else click.Option(["--reason"], default="", show_default=False, help=spec.question)
             )
             given.append(Given(reason, lambda s, v: replace(s, reason=v)))
@@ -94,7 +95,7 @@ def _given(spec: Spec) -> list[Given]:
                     lambda s, v: replace(s, text=" ".join(v)),
                 )
             )
-    if spec.cli_step:
+    if cli.step:
         given.append(
             Given(
                 click.Option(
@@ -108,17 +109,17 @@ def _given(spec: Spec) -> list[Given]:
     return given
 
 
-def _help(spec: Spec) -> str:
+def _help(spec: Spec, cli: Cli) -> str:
     if spec.permission is None:
-        return spec.cli_help
-    return f"{spec.cli_help}\n\nWho may: {who_may(spec.permission)}."
+        return cli.help
+    return f"{cli.help}\n\nWho may: {who_may(spec.permission)}."
 
 
-def action_command(spec: Spec) -> click.Command:
-    """The subcommand of one row of the table (its `cli` path's last part)."""
+def action_command(spec: Spec, cli: Cli) -> click.Command:
+    """The subcommand `cli` of one row of the table (named by its path's last word)."""
     build = spec.build
     assert build is not None, f"{spec.name} has a CLI path but builds no command"
-    given = _given(spec)
+    given = _given(spec, cli)
 
     def callback(**values: Any) -> None:
         subject = Subject()
@@ -128,10 +129,10 @@ def action_command(spec: Spec) -> click.Command:
 
     return common_options(
         click.Command(
-            spec.cli[-1],
+            cli.words[-1],
             callback=callback,
             params=[part.param for part in given],
-            help=_help(spec),
+            help=_help(spec, cli),
         )
     )
 
@@ -139,14 +140,14 @@ def action_command(spec: Spec) -> click.Command:
 def add_actions(cli: click.Group, actions: Iterable[Spec]) -> None:
     """Add a subcommand for every row of `actions` with a `cli` path, making its groups."""
     for spec in actions:
-        if not spec.cli:
+        if spec.subcommand is None:
             continue
         parent = cli
-        for name in spec.cli[:-1]:
+        for name in spec.subcommand.words[:-1]:
             group = parent.commands.get(name)
             if group is None:
                 group = click.Group(name, help=GROUP_HELP.get(name))
                 parent.add_command(group)
             assert isinstance(group, click.Group), f"{name} is a command, not a group"
             parent = group
-        parent.add_command(action_command(spec))
+        parent.add_command(action_command(spec, spec.subcommand))

@@ -77,6 +77,11 @@ class Key:
     display: str | None = None  # how the footer and the palette write the key, if not as `key`
     owner: str = "screen"  # who binds the key: the screen, or a pane widget (by id)
 
+    @property
+    def shown(self) -> str:
+        """The key as the footer, the palette and the help write it."""
+        return self.display or self.key
+
 
 @dataclass(frozen=True)
 class Palette:
@@ -94,6 +99,11 @@ class Cli:
     help: str
     reason_required: bool = False  # --reason is required
     step: bool = False  # takes --step N (Subject.position) to guard the order
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The path as words, e.g. ("deploy", "start")."""
+        return tuple(self.path.split())
 
 
 @dataclass(frozen=True)
@@ -116,63 +126,6 @@ class Spec:
     aim: Callable[[ReleaseSnapshot, Subject], Subject | str] | None = None
     build: Callable[[Subject], d.Command[Any]] | None = None
     subcommand: Cli | None = None  # None: not on the command line
-
-    # The parts' fields under the flat names the TUI and the CLI read
-    # (a part's defaults where the row has no such part).
-
-    @property
-    def key(self) -> str | None:
-        return self.binding.key if self.binding else None
-
-    @property
-    def label(self) -> str:
-        return self.binding.label if self.binding else ""
-
-    @property
-    def show(self) -> bool:
-        return self.binding.show if self.binding else True
-
-    @property
-    def priority(self) -> bool:
-        return self.binding.priority if self.binding else False
-
-    @property
-    def key_display(self) -> str | None:
-        return self.binding.display if self.binding else None
-
-    @property
-    def owner(self) -> str:
-        return self.binding.owner if self.binding else "screen"
-
-    @property
-    def shown_key(self) -> str:
-        return self.key_display or self.key or ""
-
-    @property
-    def title(self) -> str:
-        """The palette's name for the action ("": not in the palette)."""
-        return self.palette.title if self.palette else ""
-
-    @property
-    def summary(self) -> str:
-        return self.palette.summary if self.palette else ""
-
-    @property
-    def cli(self) -> tuple[str, ...]:
-        """The CLI subcommand's path, e.g. ("deploy", "start"); () for none."""
-        return tuple(self.subcommand.path.split()) if self.subcommand else ()
-
-    @property
-    def cli_help(self) -> str:
-        return self.subcommand.help if self.subcommand else ""
-
-    @property
-    def reason_required(self) -> bool:
-        return self.subcommand.reason_required if self.subcommand else False
-
-    @property
-    def cli_step(self) -> bool:
-        return self.subcommand.step if self.subcommand else False
 
 
 # ---------------------------------------------------------------- the help screen's lines, in order

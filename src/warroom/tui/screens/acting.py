@@ -22,7 +22,7 @@ made from it (`ActingScreen.bound_to`). Rows that only move the view
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache, partial
 from typing import Any, ClassVar
@@ -35,7 +35,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input
 
-from warroom.commands.catalog import Ask, Spec, Subject, Target
+from warroom.commands.catalog import Ask, Key, Spec, Subject, Target
 from warroom.domain.roles import refusal
 from warroom.domain.snapshot import TriggerView
 from warroom.domain.text import safe
@@ -46,7 +46,7 @@ from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.deploy_table import DeployTable
 from warroom.tui.widgets.graph_view import GraphView
 
-SCREEN = "screen"  # Spec.owner of the rows the screen binds (others: a pane's id)
+SCREEN = "screen"  # Key.owner of the rows the screen binds (others: a pane's id)
 
 # When a target has nothing to act on: the reason that greys the key (it
 # follows "Not allowed"), and the warning when a key gets through anyway (the
@@ -67,19 +67,25 @@ class Aim:
     follow: str | None = None  # the service the selection moves to once allowed
 
 
+def screen_keys(actions: Iterable[Spec]) -> Iterator[tuple[Spec, Key]]:
+    """The rows whose key the screen binds (others are bound by a pane), with the key."""
+    for spec in actions:
+        if spec.binding is not None and spec.binding.owner == SCREEN:
+            yield spec, spec.binding
+
+
 def bindings(actions: Iterable[Spec]) -> list[BindingType]:
     """The screen's keys: one per row with a key that the screen owns, in table order."""
     return [
         Binding(
-            spec.key,
+            key.key,
             spec.name,
-            spec.label,
-            show=spec.show,
-            key_display=spec.key_display,
-            priority=spec.priority,
+            key.label,
+            show=key.show,
+            key_display=key.display,
+            priority=key.priority,
         )
-        for spec in actions
-        if spec.key is not None and spec.owner == SCREEN
+        for spec, key in screen_keys(actions)
     ]
 
 
@@ -117,7 +123,8 @@ class ActingScreen(Screen[None]):
             "BINDINGS": bindings(actions),
         }
         for spec in actions:
-            if spec.build is not None and spec.owner == SCREEN:
+            pane_bound = spec.binding is not None and spec.binding.owner != SCREEN
+            if spec.build is not None and not pane_bound:
                 namespace[f"action_{spec.name}"] = _action_method(spec.name, spec.help.text)
         return type(cls.__name__, (cls,), namespace)
 
@@ -203,8 +210,8 @@ class ActingScreen(Screen[None]):
         """Which of the screen's keys the footer shows greyed out."""
         return tuple(
             self.refusal_for(spec) is not None
-            for spec in self.ACTIONS
-            if spec.permission is not None and spec.key is not None and spec.owner == SCREEN
+            for spec, _ in screen_keys(self.ACTIONS)
+            if spec.permission is not None
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -324,13 +331,14 @@ class ActingScreen(Screen[None]):
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Every row with a title, by name; what the viewer may not do says why."""
         for spec in self.ACTIONS:
-            if not spec.title:
+            if spec.palette is None:
                 continue
-            help_text = f"{spec.summary} ({spec.shown_key})"
+            key = f" ({spec.binding.shown})" if spec.binding else ""
+            help_text = f"{spec.palette.summary}{key}"
             reason = self.refusal_for(spec) if spec.permission is not None else None
             if reason is not None:
                 help_text += f" — not for you: {reason}"
             run = (
                 partial(self.act, spec.name) if spec.build else partial(self.run_action, spec.name)
             )
-            yield SystemCommand(spec.title, help_text, run)
+            yield SystemCommand(spec.palette.title, help_text, run)
