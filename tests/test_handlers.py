@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -88,6 +89,8 @@ def test_a_registered_toy_command_runs_through_execute_and_is_audited(
         "command": "Wave",
         "fields": {"at": "the room", "times": 2},
         "waved": 2,
+        # How it left what it changed (domain/record.py): here, the log's newest line.
+        "after": {"log": read_snapshot(sqlite_loaded).log[-1].id},
     }
     assert read_snapshot(sqlite_loaded).log[-1].text == "pat waves at the room"
     with pytest.raises(TypeError, match="no handler for Wave"):
@@ -143,6 +146,19 @@ def test_a_deploy_event_keeps_todays_keys_beside_the_command(
     execute(sqlite_loaded, clock, d.StartDeploy("api-gateway"), "raj")
     _, action, payload = events(sqlite_loaded)[-1]
     assert action == "deploy.start"
+    # How the command left the service, for the record (domain/record.py).
+    assert payload.pop("after") == {
+        "services": {
+            "api-gateway": {
+                "state": "deploying",
+                "since": clock.now().isoformat(),
+                "by": "raj",
+                "version": 2,
+                "steps": [[None, None]] * 4,
+            }
+        },
+        "log": read_snapshot(sqlite_loaded).log[-1].id,
+    }
     assert payload == {
         "release": "v2.5.0",
         "command": "StartDeploy",
@@ -169,14 +185,19 @@ def test_a_malformed_command_is_refused_before_anyone_is_looked_up(
 def test_health_samples_leave_no_event_per_batch(sqlite_loaded: Store, clock: FixedClock) -> None:
     poller = HealthCommands(sqlite_loaded, clock, "poller-a")
     assert poller.claim(timedelta(seconds=15)).held
-    count = len(events(sqlite_loaded))
     assert events(sqlite_loaded)[-1][1] == "poller.lease"
-    for _ in range(3):
+    counts = []
+    for ok in (True, True, True, False, False, True):
         clock.advance(timedelta(seconds=5))
-        sample = Sample("api-gateway", clock.now(), True, None, 200, 12.0, {"error_rate": 0.0})
+        sample = Sample("api-gateway", clock.now(), ok, None if ok else "HTTP 503", 200, 12.0, {})
         assert poller.record([sample], timedelta(seconds=15)).samples == 1
         assert poller.claim(timedelta(seconds=15)).held  # a renewal: no event either
-    assert len(events(sqlite_loaded)) == count
+        counts.append(len(events(sqlite_loaded)))
+    # Only the turns of its health are kept: the first sample, failing, passing again.
+    # (The rules' triggers on a service that is not deploying stay quiet.)
+    turns = [b - a for a, b in itertools.pairwise(counts)]
+    assert turns == [0, 0, 1, 0, 1]
+    assert [action for _, action, _ in events(sqlite_loaded)[-3:]] == ["health.change"] * 3
 
 
 # ---------------------------------------------------------------- loading a plan

@@ -21,6 +21,7 @@ from warroom.commands.execute import Runner
 from warroom.commands.handlers import handles
 from warroom.commands.tx import SYSTEM_ACTOR, CommandError, Tx
 from warroom.domain import health as h
+from warroom.domain import record
 from warroom.domain import triggers as tr
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import WATCHED_BY_DEFAULT
@@ -202,7 +203,16 @@ def record_health(tx: Tx, command: RecordHealth) -> Recorded:
     lease.expires_at = tx.now + command.ttl
     lease.last_poll_at = tx.now
     tx.repo.add(lease)
-    tx.repo.store_samples(command.samples)
+    turned = tx.repo.store_samples(command.samples)
+    for sample in turned:
+        tx.health_changed(sample.service, record.health_image(sample.ok, sample.reason, sample.at))
+    if turned:
+        # Kept for the whole release (samples are pruned): recovery times
+        # and replay read health from these.
+        tx.audit(
+            record.HEALTH_CHANGE,
+            {"services": sorted({s.service for s in turned})},
+        )
     fired, resolved = _evaluate(tx, command.samples)
     if command.prune:
         tx.repo.prune_samples(tx.now - KEEP_SAMPLES)
@@ -248,14 +258,24 @@ def _evaluate(tx: Tx, samples: Sequence[h.Sample]) -> tuple[list[str], list[str]
                 f" — rollback plan: {' → '.join(plan) or 'nothing deployed'}",
                 row.service,
             )
-            tx.audit("trigger.fire", {"trigger": tid, "detail": status.detail})
+            tx.audit(record.TRIGGER_FIRE, {"trigger": tid, "detail": status.detail})
         elif before.phase is tr.Phase.FIRING and status.phase is tr.Phase.RESOLVED:
             resolved.append(tid)
             tx.system_line(f"Trigger {tid} resolved", row.service)
-            tx.audit("trigger.resolve", {"trigger": tid})
+            tx.audit(record.TRIGGER_RESOLVE, {"trigger": tid})
         elif before.phase is tr.Phase.FIRING and before.holding and not status.holding:
             tx.system_line(f"Trigger {tid}: condition cleared; acknowledge to resolve", row.service)
+            tx.audit(record.TRIGGER_CHANGE, {"trigger": tid, "state": str(status.phase)})
+        elif _shown(before) != _shown(status):
+            # Pending, back to inactive, holding again: transitions, not the
+            # streak's every step (the record keeps decisions, not measurements).
+            tx.audit(record.TRIGGER_CHANGE, {"trigger": tid, "state": str(status.phase)})
     return fired, resolved
+
+
+def _shown(status: tr.TriggerStatus) -> tuple[object, ...]:
+    """What people see of a trigger, less its running detail: a change here is recorded."""
+    return (status.phase, status.holding, status.since, status.fired_at, status.acked)
 
 
 def _baseline(tx: Tx, row: m.TriggerState, rule: Rule, service: m.Service) -> float | None:

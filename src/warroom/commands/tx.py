@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
 from warroom.clock import Clock
+from warroom.domain import record
 from warroom.domain.roles import SYSTEM_NAME, Action, Actor, Role, refusal
 from warroom.store import models as m
 from warroom.store.auditkey import AuditKeys
@@ -52,6 +53,13 @@ class SystemActor:
 SYSTEM_ACTOR: Final = SystemActor()
 
 
+Row = m.Service | m.ChecklistItem | m.TriggerState  # the rows a command changes in place
+
+
+def _name(row: m.Service | m.TriggerState) -> str:
+    return row.name if isinstance(row, m.Service) else f"{row.rule}@{row.service}"
+
+
 def _listing(names: list[str]) -> str:
     return ", ".join(names) if names else "(none)"
 
@@ -79,6 +87,12 @@ class Tx:
     facts: dict[str, Any] = field(default_factory=dict)
     # The command found its effect already in place: no audit event for it.
     unchanged: bool = False
+    # What changed since the last audit event, which records how it was
+    # left (domain/record.py): rows by topic and key, health by service,
+    # and the newest log line.
+    _changed: dict[tuple[str, str], Row] = field(default_factory=dict)
+    _health: dict[str, record.Image] = field(default_factory=dict)
+    _logged: m.LogEntry | None = None
 
     @property
     def release(self) -> m.Release:
@@ -121,10 +135,17 @@ class Tx:
 
     # ---------------------------------------------------------------- effects
 
-    def touch(self, row: m.Service | m.ChecklistItem | m.TriggerState) -> None:
+    def touch(self, row: Row) -> None:
         row.row_version += 1
         self.repo.add(row)
-        self.topics.add(_TOPIC[type(row)])
+        topic = _TOPIC[type(row)]
+        self.topics.add(topic)
+        key = row.key if isinstance(row, m.ChecklistItem) else _name(row)
+        self._changed[topic, key] = row
+
+    def health_changed(self, service: str, image: record.Image) -> None:
+        """`service`'s health turned (passing ↔ failing): the next audit event records it."""
+        self._health[service] = image
 
     def system_line(self, text: str, service: str | None = None) -> None:
         self._log("system", text, service)
@@ -135,17 +156,16 @@ class Tx:
     def _log(self, kind: str, text: str, service: str | None = None) -> None:
         """A line in the communication log, by the actor: "system" (what happened) or a "message"."""
         self.topics.add("log")
-        self.repo.add(
-            m.LogEntry(
-                release_id=self.repo.release_id,
-                at=self.now,
-                kind=kind,
-                author=self.actor.name,
-                team=self.actor.team,
-                service=service,
-                text=text,
-            )
+        self._logged = m.LogEntry(
+            release_id=self.repo.release_id,
+            at=self.now,
+            kind=kind,
+            author=self.actor.name,
+            team=self.actor.team,
+            service=service,
+            text=text,
         )
+        self.repo.add(self._logged)
 
     def note(self, **facts: Any) -> None:
         """Facts for the command's audit event, beside its name and fields (what it did)."""
@@ -157,14 +177,56 @@ class Tx:
         self.unchanged = True
 
     def audit(self, action: str, payload: Mapping[str, Any]) -> None:
-        """An audit event of the handler's own (execute writes the command's)."""
+        """An audit event of the handler's own (execute writes the command's),
+        with how this transaction left what it changed since the last one."""
+        after = self._after()
         self.repo.append_audit(
             self.keys,
             at=self.now,
             actor=self.actor.name,
             action=action,
-            payload={"release": self.release.name, **payload},
+            payload={
+                "release": self.release.name,
+                **payload,
+                **({"after": after} if after else {}),
+            },
         )
+
+    def _after(self) -> dict[str, Any]:
+        """The images of what changed since the last audit event (domain/record.py)."""
+        after: dict[str, Any] = {}
+        for row in self._changed.values():
+            if isinstance(row, m.Service):
+                steps = [(step.done_at, step.done_by) for step in self.repo.steps(row)]
+                image = record.service_image(
+                    row.state, row.state_since, row.state_by, row.row_version, steps
+                )
+                after.setdefault("services", {})[row.name] = image
+            elif isinstance(row, m.ChecklistItem):
+                image = record.item_image(row.done_at, row.done_by, row.row_version)
+                after.setdefault("items", {})[row.key] = image
+            else:
+                image = record.trigger_image(
+                    row.state,
+                    row.holding,
+                    row.since,
+                    row.fired_at,
+                    row.acked_by,
+                    row.acked_at,
+                    row.raised_by,
+                    row.detail,
+                    row.row_version,
+                )
+                after.setdefault("triggers", {})[_name(row)] = image
+        if self._health:
+            after["health"] = dict(self._health)
+        if self._logged is not None:
+            self.repo.flush()  # the line's id
+            after["log"] = self._logged.id
+        self._changed.clear()
+        self._health.clear()
+        self._logged = None
+        return after
 
 
 def _rehearse(store: Store, who: str | SystemActor, release_name: str | None) -> None:

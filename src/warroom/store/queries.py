@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from warroom.domain.health import Sample, health_state
+from warroom.domain.record import Event, History, pristine
 from warroom.domain.snapshot import (
     DecisionView,
     ItemView,
@@ -294,3 +296,22 @@ def _read_log(
         LogView(e.id or 0, e.at, e.kind, e.author, e.team, e.service, e.text)
         for e in reversed(session.exec(query).all())
     )
+
+
+def read_history(session: Session, release: m.Release) -> History:
+    """`release`'s whole record (domain/record.py), read inside the caller's transaction."""
+    now = load_snapshot(session, release)
+    event = m.AuditEvent
+    # Columns, not ORM objects: a long day has a hundred thousand events.
+    rows: Sequence[tuple[int, datetime, str, str, str]] = session.execute(
+        sa.select(
+            col(event.id), col(event.at), col(event.actor), col(event.action), col(event.payload)
+        )
+        .where(col(event.release_id) == release.id)
+        .order_by(col(event.id))
+    ).all()
+    events = [
+        Event(event_id, at, actor, action, json.loads(payload))
+        for event_id, at, actor, action, payload in rows
+    ]
+    return History(pristine(now), events, now.log)

@@ -71,6 +71,10 @@ class Repo:
     def add(self, row: SQLModel) -> None:
         self._session.add(row)
 
+    def flush(self) -> None:
+        """Write what was added so far (ids assigned), inside the transaction."""
+        self._session.flush()
+
     def _all(self, query: SelectOfScalar[T]) -> list[T]:
         return list(self._session.exec(query).all())
 
@@ -250,8 +254,12 @@ class Repo:
     def lease(self) -> m.PollerLease | None:
         return self._session.get(m.PollerLease, self.release_id)
 
-    def store_samples(self, samples: Sequence[Sample]) -> None:
-        """Keep every sample, and each service's newest one where readers of "now" look."""
+    def store_samples(self, samples: Sequence[Sample]) -> list[Sample]:
+        """Keep every sample, and each service's newest one where readers of "now" look.
+
+        Returns the samples that changed a service's health (passing ↔
+        failing, or its first sample), oldest first: what the record keeps.
+        """
         touched = sorted({s.service for s in samples})
         newest = {
             row.service: row
@@ -262,7 +270,8 @@ class Repo:
                 )
             ).all()
         }
-        for sample in samples:
+        changes: list[Sample] = []
+        for sample in sorted(samples, key=lambda s: s.at):
             metrics = json.dumps(dict(sample.metrics), sort_keys=True)
             reason = sample.reason[:300] if sample.reason else None
             self.add(
@@ -279,10 +288,13 @@ class Repo:
             )
             row = newest.get(sample.service)
             if row is None:
+                changes.append(sample)
                 row = m.ServiceHealth(
                     release_id=self.release_id, service=sample.service, at=sample.at, ok=sample.ok
                 )
                 newest[sample.service] = row
+            elif row.at <= sample.at and row.ok != sample.ok:
+                changes.append(sample)
             if row.at <= sample.at:
                 row.at = sample.at
                 row.ok = sample.ok
@@ -291,6 +303,7 @@ class Repo:
                 row.latency_ms = sample.latency_ms
                 row.metrics = metrics
                 self.add(row)
+        return changes
 
     def samples_before(self, service: str, before: datetime) -> list[Sample]:
         """`service`'s samples taken before `before` (what a baseline is computed from)."""
