@@ -137,12 +137,18 @@ def demo(user: str | None, keep: bool) -> None:
 
     Everything runs on a temporary SQLite database and free local ports, on a
     clock that starts just before the go/no-go meeting; it is all removed
-    when you quit. Press F in the war room to inject a fault into a service.
+    when you quit, and the day's report is left in ./warroom-demo-report.md
+    (W writes it there too). Press F in the war room to inject a fault into
+    a service.
     """
+    from pathlib import Path
+
     from warroom.demo import DemoRoom, run_demo
     from warroom.tui.app import AppConfig, WarroomApp, create_app
 
     identity = user or flags().user or "sarah"
+    # Outside the temporary folder, which goes when the demo does.
+    report_to = Path.cwd() / "warroom-demo-report.md"
 
     def build(room: DemoRoom) -> WarroomApp:
         return create_app(
@@ -152,11 +158,12 @@ def demo(user: str | None, keep: bool) -> None:
                 clock=room.clock,
                 simulator_url=room.control_url,
                 db_label="the demo database (temporary)",
+                report_to=report_to,
             )
         )
 
     # A closed window or a dropped SSH connection tears the room down as quitting does.
-    sys.exit(run_demo(build, keep))
+    sys.exit(run_demo(build, keep, report_to))
 
 
 # ---------------------------------------------------------------- the audit chain

@@ -11,7 +11,8 @@ action subcommands all come from here; adding an action is one row here
 and one handler (see commands/handlers.py).
 
 Rows whose target is VIEW only move the view (zoom, focus a pane): no
-command, no permission.
+command, no permission. A RELEASE row without a command (the report) is the
+dashboard's own method too: it reads, and everyone may.
 """
 
 from __future__ import annotations
@@ -154,6 +155,9 @@ H_MESSAGE = HelpLine(TALKING, "m", "write a message to everyone (Enter sends, Es
 H_FILTER = HelpLine(
     TALKING, "f", "filter the log: everything, system lines, people, a team, a person"
 )
+H_REPORT = HelpLine(
+    TALKING, "W", "write the post-release report (Markdown) beside the database, or where you say"
+)
 H_TAB = HelpLine(MOVING, "tab / shift+tab", "next / previous pane")
 H_PANES = HelpLine(MOVING, "1 … 5", "graph, deploys, countdown, go/no-go, log")
 H_ARROWS = HelpLine(
@@ -181,6 +185,7 @@ HELP: tuple[HelpLine, ...] = (
     H_DECIDE,
     H_MESSAGE,
     H_FILTER,
+    H_REPORT,
     H_TAB,
     H_PANES,
     H_ARROWS,
@@ -399,6 +404,16 @@ ACTIONS: tuple[Spec, ...] = (
         ask=Ask.MESSAGE,
         build=lambda s: d.PostMessage(s.text),
         subcommand=Cli("say", "Post a message to the communication log."),
+    ),
+    # Reading the record writes nothing to the room: no command, no permission.
+    Spec(
+        "write_report",
+        H_REPORT,
+        Target.RELEASE,
+        Key("W", "Report"),
+        palette=Palette(
+            "Write the post-release report", "Markdown, beside the database or where you say"
+        ),
     ),
     Spec(
         "zoom",

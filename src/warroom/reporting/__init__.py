@@ -9,10 +9,15 @@ beside this module.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from warroom.domain.report import Report
+if TYPE_CHECKING:
+    # Not at import: the CLI reads FORMATS, and the report's domain needs networkx.
+    from warroom.domain.report import Report
 
 FORMATS = ("md", "json", "html")
 
@@ -35,3 +40,17 @@ def file_name(release: str, fmt: str = "md") -> str:
     """`warroom-report-v2.5.0.md`: a file name made from a release's name."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", release).strip("._") or "release"
     return f"warroom-report-{stem[:100]}.{fmt}"
+
+
+def save(path: Path, text: str) -> Path:
+    """Write `text` to `path` whole: a reader of the file never sees half a
+    report (written beside it, then moved over it). Returns the absolute path;
+    OSError says why it could not."""
+    target = path.expanduser().absolute()
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target

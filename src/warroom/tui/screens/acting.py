@@ -17,7 +17,8 @@ the message box) all end in `ActingScreen.act(name)`, which for that row
 
 Keys are bound per class in Textual, so the screen for a table is a class
 made from it (`ActingScreen.bound_to`). Rows that only move the view
-(Target.VIEW) and the demo's fault key are the dashboard's own methods.
+(Target.VIEW), the report (a RELEASE row without a command) and the demo's
+fault key are the dashboard's own methods.
 """
 
 from __future__ import annotations
