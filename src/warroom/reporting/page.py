@@ -1,11 +1,11 @@
 """The report as one self-contained HTML page: no network, nothing to fetch.
 
-The page is the Markdown report rendered by markdown-it-py (raw HTML off, so
-only what the Markdown says becomes markup), with inline CSS, and with the
-two Mermaid pictures drawn here instead (an inline SVG Gantt chart and a
-table of the dependency waves), their Mermaid source kept below each. No
-script, stylesheet, font or image is referenced: a browser with no network
-shows all of it. Every text goes through `html.escape` after `safe`.
+Writes the same document as the Markdown (document.py), with inline CSS,
+and draws the two pictures itself — an inline SVG Gantt chart and a table of
+the dependency waves coloured by final state — with their Mermaid source
+kept below each. No script, stylesheet, font or image is referenced: a
+browser with no network shows all of it. Every text goes through `safe`,
+then `html.escape`.
 """
 
 from __future__ import annotations
@@ -13,19 +13,25 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
-
-from markdown_it import MarkdownIt
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
 
 from warroom.domain.lifecycle import DeployState
-from warroom.domain.report import Report
+from warroom.domain.report import Report, ServiceEntry
 from warroom.domain.text import safe
 from warroom.domain.timeline import local
 from warroom.reporting import mermaid
-from warroom.reporting.markdown import render_markdown
-from warroom.reporting.words import STATE_WORDS, Words, duration
+from warroom.reporting.document import (
+    Block,
+    Bullets,
+    Figure,
+    Heading,
+    Line,
+    Paragraph,
+    Picture,
+    Style,
+    Table,
+    build_document,
+)
+from warroom.reporting.words import STATE_WORDS, duration
 
 CSS = """
 :root { color-scheme: light; }
@@ -123,7 +129,7 @@ def gantt_svg(report: Report) -> str:
 
 def graph_html(report: Report) -> str:
     """The dependency waves left to right, each service coloured by its final state."""
-    waves: dict[int, list[Any]] = {}
+    waves: dict[int, list[ServiceEntry]] = {}
     for s in report.services:
         waves.setdefault(s.wave, []).append(s)
     cells = []
@@ -150,38 +156,57 @@ def _legend(states: Sequence[DeployState]) -> str:
     )
 
 
+_TAGS = {
+    Style.PLAIN: ("", ""),
+    Style.BOLD: ("<strong>", "</strong>"),
+    Style.ITALIC: ("<em>", "</em>"),
+}
+
+
+def _inline(text: Line) -> str:
+    return "".join(f"{_TAGS[run.style][0]}{_e(run.text)}{_TAGS[run.style][1]}" for run in text)
+
+
+def _picture(figure: Figure, report: Report) -> str:
+    if figure is Figure.GANTT:
+        drawn, source = gantt_svg(report), mermaid.gantt(report)
+    else:
+        used = [state for state in DeployState if any(s.state is state for s in report.services)]
+        drawn = graph_html(report) + f"<p>{_legend(used)}</p>\n"
+        source = mermaid.graph(report)
+    return (
+        f"{drawn}<details><summary>Mermaid source (paste into a Markdown page)</summary>"
+        f"<pre>{_e(source)}</pre></details>"
+    )
+
+
+def _block(item: Block, report: Report) -> str:
+    match item:
+        case Heading(level, text):
+            return f"<h{level}>{_inline(text)}</h{level}>"
+        case Paragraph(text):
+            return f"<p>{_inline(text)}</p>"
+        case Bullets(items):
+            return "<ul>\n" + "".join(f"<li>{_inline(text)}</li>\n" for text in items) + "</ul>"
+        case Table(header, rows):
+            head = "".join(f"<th>{_e(cell)}</th>" for cell in header)
+            body = "\n".join(
+                "<tr>" + "".join(f"<td>{_inline(cell)}</td>" for cell in row) + "</tr>"
+                for row in rows
+            )
+            return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+        case Picture(figure):
+            return _picture(figure, report)
+    raise AssertionError(f"no HTML for {item!r}")
+
+
 def render_html(report: Report) -> str:
-    pictures = {
-        mermaid.gantt(report): gantt_svg(report),
-        mermaid.graph(report): graph_html(report)
-        + "<p>"
-        + _legend([st for st in DeployState if any(s.state is st for s in report.services)])
-        + "</p>\n",
-    }
-    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
-    renderer = parser.renderer
-    assert isinstance(renderer, RendererHTML)
-    default_fence = renderer.rules["fence"]
-
-    def fence(_renderer: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-        token = tokens[idx]
-        picture = pictures.get(token.content) if token.info.strip() == "mermaid" else None
-        if picture is None:
-            return str(default_fence(tokens, idx, options, env))
-        return (
-            picture + "<details><summary>Mermaid source (paste into a Markdown page)</summary>"
-            f"<pre>{html.escape(token.content)}</pre></details>\n"
-        )
-
-    parser.add_render_rule("fence", fence)
-    body = parser.render(render_markdown(report))
+    body = "\n".join(_block(item, report) for item in build_document(report))
     title = _e(f"Release {report.release.name}: post-release report")
-    words = Words(report)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="warroom report, times in {_e(words.zone_label)}">\n'
         f"<title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        f"{body}</body>\n</html>\n"
+        f"{body}\n</body>\n</html>\n"
     )
