@@ -156,7 +156,7 @@ H_FILTER = HelpLine(
     TALKING, "f", "filter the log: everything, system lines, people, a team, a person"
 )
 H_REPORT = HelpLine(
-    TALKING, "W", "write the post-release report (Markdown) beside the database, or where you say"
+    TALKING, "W", "write the post-release report (Markdown), beside the database by default"
 )
 H_TAB = HelpLine(MOVING, "tab / shift+tab", "next / previous pane")
 H_PANES = HelpLine(MOVING, "1 … 5", "graph, deploys, countdown, go/no-go, log")
