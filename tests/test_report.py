@@ -28,7 +28,9 @@ from tests.release_day import at, rehearse
 from tests.tui_support import OpenRoom, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
+from warroom.commands.load import load_plan
 from warroom.domain.lifecycle import DecisionKind, DeployState
+from warroom.domain.plan import parse_plan_text
 from warroom.domain.report import Report, Status, build_report
 from warroom.reporting import file_name, render
 from warroom.reporting.data import report_json, schema
@@ -433,6 +435,26 @@ def test_what_people_wrote_cannot_act_on_a_page_a_chart_or_a_terminal(
     assert md("a|b_c*[d](e)") == r"a\|b\_c\*\[d\](e)"
 
 
+def test_times_are_on_the_plan_s_clock_and_say_which(sqlite_store: Store, sample_text: str) -> None:
+    text = sample_text.replace("timezone: UTC", "timezone: Europe/Berlin")
+    clock = FixedClock(at(13, 20))
+    load_plan(sqlite_store, parse_plan_text(text), text, loaded_by="sarah", clock=clock)
+    check_everything(sqlite_store, clock)
+    clock.set(at(13, 31))
+    Commands(sqlite_store, clock, "sarah").decide("go", rationale="ready")
+    clock.set(at(14, 0))
+    Commands(sqlite_store, clock, "raj").complete_step("api-gateway")
+
+    r = report_of(sqlite_store, clock.now())
+    markdown = render(r, "md")
+
+    assert "Times are on the plan's clock, CET." in markdown
+    assert "- **Deploy window:** 2024-03-20 15:00–17:00 CET" in markdown
+    assert "| api-gateway | infra | 15:00:00 | 15:00:00 | 0s (on time) |" in markdown
+    assert "planned :p0, 2024-03-20 15:00:00, 2024-03-20 15:10:00" in markdown  # the Gantt too
+    assert json.loads(render(r, "json"))["services"][0]["started_at"] == "2024-03-20T14:00:00Z"
+
+
 def test_a_report_file_name_is_made_of_safe_characters() -> None:
     assert file_name("v2.5.0") == "warroom-report-v2.5.0.md"
     assert file_name("../../etc/passwd", "html") == "warroom-report-etc_passwd.html"
@@ -514,6 +536,8 @@ async def test_w_writes_the_report_beside_the_database_while_the_room_changes(
         said = record_toasts(app)
         footer = " ".join(str(key.render()) for key in app.screen.query("FooterKey"))
         assert "W Report" in footer
+        palette = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert palette["Write the post-release report"].endswith("(W)")
         with Churn(loaded, clock) as churn:
             await wait_until(pilot, lambda: churn.count > 3, "changes to stream in")
             await pilot.press("W")

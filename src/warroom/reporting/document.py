@@ -39,11 +39,12 @@ class Run:
     style: Style = Style.PLAIN
 
 
-Line = tuple[Run, ...]
+Text = str | Run  # a plain string is a plain run (a long day's log has 140,000 cells)
+Line = tuple[Text, ...]
 
 
-def line(*parts: str | Run) -> Line:
-    return tuple(part if isinstance(part, Run) else Run(part) for part in parts if part)
+def line(*parts: Text) -> Line:
+    return tuple(part for part in parts if part)
 
 
 def bold(text: str) -> Run:
@@ -73,7 +74,7 @@ class Bullets:
 @dataclass(frozen=True)
 class Table:
     header: tuple[str, ...]
-    rows: tuple[tuple[Line, ...], ...]
+    rows: tuple[tuple[Text, ...], ...]  # one run per cell
 
 
 class Figure(StrEnum):
@@ -89,8 +90,8 @@ class Picture:
 Block = Heading | Paragraph | Bullets | Table | Picture
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[str | Run]]) -> Table:
-    return Table(tuple(header), tuple(tuple(line(cell or NONE) for cell in row) for row in rows))
+def _table(header: Iterable[str], rows: Iterable[Iterable[Text]]) -> Table:
+    return Table(tuple(header), tuple(tuple(cell or NONE for cell in row) for row in rows))
 
 
 def build_document(report: Report) -> list[Block]:

@@ -29,6 +29,7 @@ from warroom.reporting.document import (
     Picture,
     Style,
     Table,
+    Text,
     build_document,
 )
 from warroom.reporting.words import STATE_WORDS, duration
@@ -163,8 +164,15 @@ _TAGS = {
 }
 
 
+def _piece(text: Text) -> str:
+    if isinstance(text, str):
+        return _e(text)
+    start, end = _TAGS[text.style]
+    return f"{start}{_e(text.text)}{end}"
+
+
 def _inline(text: Line) -> str:
-    return "".join(f"{_TAGS[run.style][0]}{_e(run.text)}{_TAGS[run.style][1]}" for run in text)
+    return "".join(map(_piece, text))
 
 
 def _picture(figure: Figure, report: Report) -> str:
@@ -191,8 +199,7 @@ def _block(item: Block, report: Report) -> str:
         case Table(header, rows):
             head = "".join(f"<th>{_e(cell)}</th>" for cell in header)
             body = "\n".join(
-                "<tr>" + "".join(f"<td>{_inline(cell)}</td>" for cell in row) + "</tr>"
-                for row in rows
+                "<tr><td>" + "</td><td>".join(map(_piece, row)) + "</td></tr>" for row in rows
             )
             return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
         case Picture(figure):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from warroom.domain.durations import format_duration
 from warroom.domain.lifecycle import DecisionKind, DeployState
@@ -42,6 +43,7 @@ class Words:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.zone = report.release.timezone
+        self.tz = ZoneInfo(self.zone)
         self.day = local(report.release.window_start, self.zone).date()
 
     @property
@@ -53,8 +55,8 @@ class Words:
         """`14:35:10` on the plan's clock; the date too when it is not the window's day."""
         if moment is None:
             return NONE
-        there = local(moment, self.zone)
-        clock = there.strftime("%H:%M:%S")
+        there = moment.astimezone(self.tz)
+        clock = f"{there.hour:02d}:{there.minute:02d}:{there.second:02d}"  # strftime is slower
         return clock if there.date() == self.day else f"{there:%Y-%m-%d} {clock}"
 
     def short(self, moment: datetime) -> str:
