@@ -53,12 +53,16 @@ class _Link:
     payload: str
     prev_hash: str
 
+    @property
+    def stamp(self) -> str:
+        """`at` as the hash covers it: UTC ISO 8601 with microseconds (`...T13:20:00.000000+00:00`)."""
+        return self.at.astimezone(UTC).isoformat(timespec="microseconds")
+
     def material(self) -> bytes:
-        stamp = self.at.astimezone(UTC).isoformat(timespec="microseconds")
         return "\x1f".join(
             [
                 str(self.id),
-                stamp,
+                self.stamp,
                 self.actor,
                 self.action,
                 "" if self.release_id is None else str(self.release_id),
@@ -236,19 +240,26 @@ def _parse(row: tuple[Any, ...]) -> _Event | ChainProblem:
     )
 
 
-def _rows(session: Session, batch: int = 2000) -> Iterator[tuple[Any, ...]]:
+def _rows(
+    session: Session, batch: int = 2000, *, first: int = 1, last: int | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """Events `first` to `last` (default: to the end) in id order, read `batch` at a time."""
     # Raw columns, not ORM objects: a row someone else wrote may hold anything
     # (a BLOB, a date that is not one, NULLs) and must be named, not crash.
+    bounds: dict[str, Any] = {"n": batch}
+    upto = ""
+    if last is not None:
+        upto, bounds["upto"] = " AND id <= :upto", last
     query = text(
-        f"SELECT {', '.join(_COLUMNS)} FROM audit_event WHERE id > :last ORDER BY id LIMIT :n"
+        f"SELECT {', '.join(_COLUMNS)} FROM audit_event WHERE id > :last{upto} ORDER BY id LIMIT :n"
     )
-    last: Any = 0
+    previous: Any = first - 1
     while True:
-        rows = session.execute(query, {"last": last, "n": batch}).all()
+        rows = session.execute(query, {**bounds, "last": previous}).all()
         if not rows:
             return
         yield from (tuple(row) for row in rows)
-        last = rows[-1][0]
+        previous = rows[-1][0]
 
 
 def verify(session: Session, keys: AuditKeys, checkpoint: Checkpoint | None = None) -> ChainReport:
