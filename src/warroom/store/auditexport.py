@@ -62,11 +62,11 @@ def span(
     return range(low, high + 1)
 
 
-def records(session: Session, ids: range) -> Iterator[dict[str, Any]]:
-    """The events `ids` as an auditor re-verifies them, streamed a batch at a time."""
+def records(session: Session, ids: range, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    """The events `ids` as an auditor re-verifies them, read `batch` at a time."""
     if not ids:
         return
-    for row in _rows(session, first=ids.start, last=ids.stop - 1):
+    for row in _rows(session, batch, first=ids.start, last=ids.stop - 1):
         event = _parse(row)
         if isinstance(event, ChainProblem):
             # verify() read the same snapshot and found the chain sound: a
