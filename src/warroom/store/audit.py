@@ -41,6 +41,26 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     )
 
 
+def stamp_of(at: datetime) -> str:
+    """A moment as event hashes cover it: UTC ISO 8601 with microseconds.
+
+    `2024-03-20T13:20:00.000000+00:00`: what `audit export` writes as `at`.
+    """
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _moment(value: object) -> datetime | None:
+    """An event's raw `at` (a datetime, or text on SQLite) in UTC; None if it is not a date."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class _Link:
     """What an event's hash covers: its own fields and the hash of the event before it."""
@@ -53,16 +73,11 @@ class _Link:
     payload: str
     prev_hash: str
 
-    @property
-    def stamp(self) -> str:
-        """`at` as the hash covers it: UTC ISO 8601 with microseconds (`...T13:20:00.000000+00:00`)."""
-        return self.at.astimezone(UTC).isoformat(timespec="microseconds")
-
     def material(self) -> bytes:
         return "\x1f".join(
             [
                 str(self.id),
-                self.stamp,
+                stamp_of(self.at),
                 self.actor,
                 self.action,
                 "" if self.release_id is None else str(self.release_id),
@@ -213,15 +228,9 @@ def _parse(row: tuple[Any, ...]) -> _Event | ChainProblem:
             "it was not written by warroom",
         )
 
-    at = values["at"]
-    if isinstance(at, str):
-        try:
-            at = datetime.fromisoformat(at)
-        except ValueError:
-            return bad("at")
-    if not isinstance(at, datetime):
+    at = _moment(values["at"])
+    if at is None:
         return bad("at")
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     for column in _TEXT_COLUMNS:
         if not isinstance(values[column], str):
             return bad(column)

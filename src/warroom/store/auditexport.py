@@ -1,7 +1,7 @@
 """The audit chain written out for auditors, to be re-verified outside warroom.
 
 Each event goes out with exactly what its hash covers, in the form the hash
-covers it: `at` as `_Link.stamp` writes it (UTC, microseconds, `+00:00`),
+covers it: `at` as `stamp_of` writes it (UTC, microseconds, `+00:00`),
 the payload as the stored string (the hash covers those bytes, not the JSON
 they encode), `release_id` an integer or null. With those fields, the event's
 hash and the key file, anyone can recompute the chain with the standard
@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from warroom.store import models as m
-from warroom.store.audit import ChainProblem, _parse, _rows
+from warroom.store.audit import _moment, _rows, stamp_of
 
 FORMATS = ("jsonl", "csv")
 FIELDS = ("id", "at", "actor", "action", "release_id", "payload", "prev_hash", "hash")
@@ -63,24 +63,29 @@ def span(
 
 
 def records(session: Session, ids: range, batch: int = 2000) -> Iterator[dict[str, Any]]:
-    """The events `ids` as an auditor re-verifies them, read `batch` at a time."""
+    """The events `ids` as an auditor re-verifies them, read `batch` at a time.
+
+    Only for a chain verify() found sound in this same snapshot: the rows are
+    taken as warroom wrote them, and only `at` is converted (to the stamp
+    the hash covers).
+    """
     if not ids:
         return
-    for row in _rows(session, batch, first=ids.start, last=ids.stop - 1):
-        event = _parse(row)
-        if isinstance(event, ChainProblem):
-            # verify() read the same snapshot and found the chain sound: a
-            # caller exported without verifying first.
-            raise RuntimeError(f"exporting an unverified audit chain: {event.message}")
+    for event_id, at, actor, action, release_id, payload, prev_hash, digest in _rows(
+        session, batch, first=ids.start, last=ids.stop - 1
+    ):
+        moment = _moment(at)
+        if moment is None:
+            raise RuntimeError(f"audit event #{event_id} is malformed: export verified chains only")
         yield {
-            "id": event.id,
-            "at": event.stamp,
-            "actor": event.actor,
-            "action": event.action,
-            "release_id": event.release_id,
-            "payload": event.payload,
-            "prev_hash": event.prev_hash,
-            "hash": event.hash,
+            "id": event_id,
+            "at": stamp_of(moment),
+            "actor": actor,
+            "action": action,
+            "release_id": release_id,
+            "payload": payload,
+            "prev_hash": prev_hash,
+            "hash": digest,
         }
 
 
@@ -97,9 +102,10 @@ def write(events: Iterable[dict[str, Any]], out: IO[str], fmt: str) -> int:
         return count
     if fmt != "jsonl":
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    # Non-ASCII stays as it is (UTF-8): every string of a verified chain encodes.
+    encode = json.JSONEncoder(ensure_ascii=False).encode
     for event in events:
-        # Non-ASCII stays as it is (UTF-8): every string of a verified chain encodes.
-        out.write(json.dumps(event, ensure_ascii=False) + "\n")
+        out.write(encode(event) + "\n")
         count += 1
     return count
 
