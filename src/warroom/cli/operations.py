@@ -326,7 +326,7 @@ def audit_export(
         except BrokenPipeError:
             _reader_gone()
         except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
+            fail(f"cannot write {output or 'stdout'}: {exc.strerror or exc}")
     which = {0: "", 1: f" (#{ids.start})"}.get(count, f" (#{ids.start} to #{ids.stop - 1})")
     echo(f"wrote {count} audit event{'' if count == 1 else 's'}{which} to {output}", err=True)
 
