@@ -10,13 +10,16 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from warroom.cli.common import clock, common_options, flags, number_option, open_store
 from warroom.console import echo, fail
 from warroom.domain.text import safe
+
+if TYPE_CHECKING:
+    from warroom.store.audit import ChainReport
 
 
 def run_tui(via: str = "terminal") -> None:
@@ -200,8 +203,9 @@ def _verified(checkpoint: Any = None) -> Any:
     return report
 
 
-def _broken(report: Any) -> str:
+def _broken(report: ChainReport) -> str:
     """What `audit verify` (and every command that verifies first) says of a broken chain."""
+    assert report.problem is not None
     return f"audit chain broken after {report.events} good events: {report.problem.message}"
 
 
