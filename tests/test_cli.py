@@ -263,6 +263,28 @@ def test_check_cycle_exits_1_naming_every_member(cli: Cli) -> None:
     assert proc.stderr.splitlines()[-1].startswith("warroom: ")
 
 
+def test_check_refuses_a_bad_freeze_with_its_file_and_line_and_load_writes_nothing(
+    cli: Cli,
+) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    plan = cli.cwd / "frozen.yaml"
+    plan.write_text(text.replace("BYDAY=FR;BYHOUR=16", "BYDAY=FRI;BYHOUR=16"), encoding="utf-8")
+    line = text[: text.index("BYDAY=FR;BYHOUR=16")].count("\n") + 1
+    for command in ("check", "load"):
+        proc = (
+            cli(command, str(plan), "--as", "sarah")
+            if command == "load"
+            else cli(command, str(plan))
+        )
+        assert proc.returncode == 1, describe(proc)
+        assert (
+            f"{plan}:{line}: freezes[0].rrule: not a valid RRULE: invalid 'BYDAY': FRI"
+            in proc.stderr
+        )
+    assert not cli.db.exists()
+    assert "Freezes: Friday afternoons, Black Friday" in cli.ok("check", str(SAMPLE)).stdout
+
+
 def test_check_missing_file_is_a_sentence_not_a_crash(cli: Cli) -> None:
     proc = cli("check", "no-such-plan.yaml")
     assert proc.returncode == 1, describe(proc)
