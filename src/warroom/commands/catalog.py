@@ -158,7 +158,7 @@ H_FILTER = HelpLine(
     TALKING, "f", "filter the log: everything, system lines, people, a team, a person"
 )
 H_OVERRIDE = HelpLine(
-    GATES, "o", "override the deploy window or a freeze for a while (asks which, why, how long)"
+    GATES, "o", "override the window or a freeze for a while: asks which, why, how long"
 )
 H_RELEASE_HOLD = HelpLine(
     GATES, "h", "release the selected service's hold: it may start despite what holds it"

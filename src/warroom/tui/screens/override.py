@@ -43,14 +43,12 @@ def gate_status(snapshot: ReleaseSnapshot, target: str, now: datetime) -> tuple[
     """Whether `target` keeps deploys out at `now`, and a line saying so."""
     zone = snapshot.release.timezone
     live = gates.lifted(snapshot.overrides, target, now)
-    lifted = f"; overridden until {when(live.until, zone)}" if live else ""
+    lifted = f" · overridden until {when(live.until, zone)}" if live else ""
     if target == gates.WINDOW:
         window = snapshot.window
         if now < window.start:
-            return (
-                True,
-                f"closed: opens {when(window.start, zone)}, in {humanize(window.start - now)}{lifted}",
-            )
+            opens = f"opens {when(window.start, zone)} (in {humanize(window.start - now)})"
+            return True, f"{opens}{lifted}"
         if now >= window.end:
             return True, f"closed at {when(window.end, zone)}{lifted}"
         return False, f"open until {when(window.end, zone)}"
@@ -89,9 +87,10 @@ class OverrideScreen(ModalScreen[OverrideRequest | None]):
     def compose(self) -> ComposeResult:
         targets = self._targets()
         with Vertical(id="override-box", classes="dialog"):
-            yield Label(
-                "Let deploys start despite a gate, for a while (audited, in the log, "
-                "a banner in every terminal until it ends):",
+            yield Static(
+                "Let deploys start despite a gate, for a while: audited, in the log, "
+                "and a banner in every terminal until it ends.",
+                id="override-intro",
                 markup=False,
             )
             yield OptionList(
@@ -128,8 +127,15 @@ class OverrideScreen(ModalScreen[OverrideRequest | None]):
         self.query_one("#override-reason", Input).focus()
 
     @on(Input.Submitted, "#override-reason")
-    def _reason_given(self) -> None:
+    def _reason_given(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self._say("Say why (it goes in the log).")
+            return
+        self._say("")
         self.query_one("#override-duration", Input).focus()
+
+    def _say(self, problem: str) -> None:
+        self.query_one("#override-check", Static).update(Text(problem, "bold red"))
 
     @on(Input.Submitted, "#override-duration")
     def _duration_given(self) -> None:
@@ -151,7 +157,7 @@ class OverrideScreen(ModalScreen[OverrideRequest | None]):
             except ValueError as exc:
                 problem = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
         if problem is not None or target is None:
-            self.query_one("#override-check", Static).update(Text(problem or "", "bold red"))
+            self._say(problem or "")
             if not reason and target is not None:
                 self.query_one("#override-reason", Input).focus()
             return
