@@ -17,7 +17,7 @@ from tests.pg import PgServer
 if TYPE_CHECKING:
     from tests.tui_support import OpenRoom
 from warroom.clock import FixedClock
-from warroom.commands import Commands
+from warroom.commands import CommandError, Commands
 from warroom.commands.load import load_plan
 from warroom.domain.plan import Plan, parse_plan_text
 from warroom.domain.snapshot import ReleaseSnapshot
@@ -196,6 +196,18 @@ def table_counts(store: Store) -> dict[str, int]:
 
 def fingerprint(store: Store) -> tuple[dict[str, int], ReleaseSnapshot]:
     return table_counts(store), read_snapshot(store)
+
+
+def refused(store: Store, action: Callable[[], object], *phrases: str) -> str:
+    """Run `action`, expect a refusal containing `phrases`, and that nothing changed."""
+    before = fingerprint(store)
+    with pytest.raises(CommandError) as info:
+        action()
+    message = str(info.value)
+    for phrase in phrases:
+        assert phrase in message, message
+    assert fingerprint(store) == before, "a refused command wrote something"
+    return message
 
 
 @pytest.fixture

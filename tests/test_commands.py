@@ -15,8 +15,8 @@ import pytest
 from tests.conftest import (
     WINDOW_OPENS,
     check_everything,
-    fingerprint,
     read_snapshot,
+    refused,
     table_counts,
 )
 from warroom.clock import FixedClock
@@ -26,18 +26,6 @@ from warroom.domain.roles import Action, Role
 from warroom.store.engine import Store
 
 As = Callable[[str], Commands]
-
-
-def refused(store: Store, action: Callable[[], object], *phrases: str) -> str:
-    """Run `action`, expect a refusal containing `phrases`, and that nothing changed."""
-    before = fingerprint(store)
-    with pytest.raises(CommandError) as info:
-        action()
-    message = str(info.value)
-    for phrase in phrases:
-        assert phrase in message, message
-    assert fingerprint(store) == before, "a refused command wrote something"
-    return message
 
 
 def state(store: Store, service: str) -> DeployState:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from tests.conftest import SAMPLE, check_everything, fingerprint, read_snapshot
+from tests.conftest import SAMPLE, check_everything, read_snapshot, refused
 from tests.test_record import history, what_people_see
 from warroom.clock import FixedClock
 from warroom.commands import CommandError, Commands
@@ -34,18 +34,6 @@ TTL = timedelta(seconds=30)
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
-
-def refused(store: Store, action: Callable[[], object], *phrases: str) -> str:
-    """Run `action`, expect a refusal containing `phrases`, and that nothing changed."""
-    before = fingerprint(store)
-    with pytest.raises(CommandError) as info:
-        action()
-    message = str(info.value)
-    for phrase in phrases:
-        assert phrase in message, message
-    assert fingerprint(store) == before, "a refused command wrote something"
-    return message
 
 
 def finish(as_: As, person: str, service: str) -> None:
