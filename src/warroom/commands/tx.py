@@ -216,6 +216,7 @@ class Tx:
                     row.raised_by,
                     row.detail,
                     row.row_version,
+                    row.baseline,
                 )
                 after.setdefault("triggers", {})[_name(row)] = image
         if self._health:

@@ -378,9 +378,7 @@ def _count(low: int) -> BeforeValidator:
 
     def check(value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(
-                f"expected a whole number from {low} to {high}, got {_got(value)}"
-            )
+            raise ValueError(f"expected a whole number from {low} to {high}, got {_got(value)}")
         return value
 
     return BeforeValidator(check)

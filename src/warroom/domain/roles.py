@@ -1,7 +1,7 @@
 """Who may do what (DESIGN.md's role table), as one pure function.
 
     release_manager  everything; alone decides go/no-go, checks the go/no-go
-                     list and orders rollbacks
+                     list, orders rollbacks and answers an inconclusive rule
     team_lead        own team's readiness items, own team's deploys and
                      runbook steps, a lead's call (raise a trigger), messages
     oncall           own team's deploys and runbook steps, acknowledging own
@@ -55,6 +55,7 @@ class Action(StrEnum):
     POST_MESSAGE = "post_message"
     ACK_TRIGGER = "ack_trigger"
     RAISE_TRIGGER = "raise_trigger"
+    ANSWER_TRIGGER = "answer_trigger"  # roll back or carry on when a rule is inconclusive
 
     def phrase(self, subject: str | None = None) -> str:
         unnamed = _UNNAMED.get(self, "this service")
@@ -75,9 +76,14 @@ _PHRASES: dict[Action, str] = {
     Action.POST_MESSAGE: "post messages",
     Action.ACK_TRIGGER: "acknowledge {subject}",
     Action.RAISE_TRIGGER: "raise a rollback trigger on {subject}",
+    Action.ANSWER_TRIGGER: "decide on {subject}",
 }
 # The subject when the caller names none; most actions act on a service.
-_UNNAMED = {Action.CHECK_ITEM: "this item", Action.ACK_TRIGGER: "this trigger"}
+_UNNAMED = {
+    Action.CHECK_ITEM: "this item",
+    Action.ACK_TRIGGER: "this trigger",
+    Action.ANSWER_TRIGGER: "this trigger",
+}
 
 # Running their own team's deploys: what team leads and on-call engineers share.
 _DEPLOYING = frozenset(

@@ -149,10 +149,32 @@ class TriggerView:
     acked_at: datetime | None
     raised_by: str | None
     detail: str | None
+    # A rule on trial (`dry_run: true`): shown, greyed, with its state, but
+    # it never gates, raises the banner or notifies.
+    dry_run: bool = False
+    # A baseline rule's pre-deploy median, once known.
+    baseline: float | None = None
 
     @property
     def id(self) -> str:
         return f"{self.rule}@{self.service}"
+
+    @property
+    def gates(self) -> bool:
+        """Whether this trigger holds back what depends on its service: it is
+        pending, firing (until resolved, acknowledged or not) or inconclusive
+        (the release manager has not answered), and not a dry run."""
+        return not self.dry_run and self.state in {Phase.PENDING, Phase.FIRING, Phase.INCONCLUSIVE}
+
+    @property
+    def alarm(self) -> bool:
+        """Firing for real (not a dry run): the red of the graph and the table."""
+        return not self.dry_run and self.state == Phase.FIRING
+
+    @property
+    def asks(self) -> bool:
+        """Inconclusive and waiting for the release manager's answer (not a dry run)."""
+        return not self.dry_run and self.state == Phase.INCONCLUSIVE
 
 
 @dataclass(frozen=True)
@@ -324,8 +346,13 @@ class ReleaseSnapshot:
         return health_state(self.latest.get(service), view.health_interval, now, polled)
 
     def firing(self, service: str) -> list[TriggerView]:
-        """Triggers currently firing on `service` (acknowledged or not)."""
-        return [t for t in self.triggers if t.service == service and t.state == Phase.FIRING]
+        """Triggers currently firing on `service` (acknowledged or not; dry runs are not)."""
+        return [t for t in self.triggers if t.service == service and t.alarm]
+
+    def gating(self, service: str) -> list[TriggerView]:
+        """The triggers on `service` that hold back everything depending on it
+        (see TriggerView.gates)."""
+        return [t for t in self.triggers if t.service == service and t.gates]
 
     def trigger(self, trigger_id: str) -> TriggerView | None:
         return next((t for t in self.triggers if t.id == trigger_id), None)

@@ -270,7 +270,7 @@ def _read_decisions(session: Session, rid: int | None) -> tuple[DecisionView, ..
 
 def _read_triggers(session: Session, rid: int | None) -> tuple[TriggerView, ...]:
     rules = {
-        r.name: r.when
+        r.name: r
         for r in session.exec(select(m.TriggerRule).where(m.TriggerRule.release_id == rid)).all()
     }
     triggers = session.exec(
@@ -278,7 +278,15 @@ def _read_triggers(session: Session, rid: int | None) -> tuple[TriggerView, ...]
         .where(m.TriggerState.release_id == rid)
         .order_by(col(m.TriggerState.id))
     ).all()
-    return tuple(_view(TriggerView, t, when=rules.get(t.rule, "a lead's call")) for t in triggers)
+    return tuple(
+        _view(
+            TriggerView,
+            t,
+            when=rule.when if (rule := rules.get(t.rule)) else "a lead's call",
+            dry_run=bool(rule and rule.dry_run),
+        )
+        for t in triggers
+    )
 
 
 def _read_log(
