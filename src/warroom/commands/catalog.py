@@ -25,11 +25,14 @@ from warroom.commands import defs as d
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
 from warroom.domain.snapshot import ReleaseSnapshot
+from warroom.domain.triggers import Answer
 
 
 class Target(StrEnum):
     SERVICE = "service"  # the selected service (marked in the graph and the deploy table)
     TRIGGER = "trigger"  # the trigger the banner marks: the selected service's, else the first
+    # The inconclusive trigger the banner asks about: the selected service's, else the first.
+    INCONCLUSIVE = "inconclusive"
     ITEM = "item"  # the highlighted checklist item
     RELEASE = "release"  # the release as a whole
     VIEW = "view"  # moves the view: no command, no permission
@@ -40,6 +43,7 @@ class Ask(StrEnum):
     REASON = "reason"  # a one-line reason that goes in the log (`question` says what)
     DECISION = "decision"  # the go/no-go dialog: kind, subset, rationale
     MESSAGE = "message"  # the message box
+    ANSWER = "answer"  # roll back or carry on, and why (an inconclusive trigger)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Subject:
     kind: DecisionKind | None = None
     subset: tuple[str, ...] = ()
     text: str = ""
+    answer: Answer | None = None  # to an inconclusive trigger: roll back or carry on
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,11 @@ H_ACK = HelpLine(
 H_PLAN = HelpLine(
     RUNBOOK, "b", "roll back per the firing trigger's plan: dependents first (release manager)"
 )
+H_ANSWER = HelpLine(
+    RUNBOOK,
+    "i",
+    "answer an inconclusive trigger: roll back or carry on (release manager)",
+)
 H_OPEN = HelpLine(RUNBOOK, "enter", "open the service: runbook steps, who did what and when")
 H_TOGGLE = HelpLine(GO_NO_GO, "space", "check or uncheck the highlighted item (checklist pane)")
 H_DECIDE = HelpLine(GO_NO_GO, "g", "record the decision: GO, NO-GO or PARTIAL (release manager)")
@@ -176,6 +186,7 @@ HELP: tuple[HelpLine, ...] = (
     H_RAISE,
     H_ACK,
     H_PLAN,
+    H_ANSWER,
     H_OPEN,
     H_TOGGLE,
     H_DECIDE,
@@ -221,6 +232,11 @@ def _service_command(command: type[d.ServiceCommand]) -> Callable[[Subject], d.C
         return command(_name(s), expect_version=s.version, **{n: getattr(s, n) for n in passed})
 
     return build
+
+
+def _answer(s: Subject) -> d.Command[Any]:
+    assert s.answer is not None, "the dialog or the command line gives the answer"
+    return d.AnswerTrigger(_name(s), s.answer, s.reason)
 
 
 def _next_in_plan(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
@@ -356,6 +372,26 @@ ACTIONS: tuple[Spec, ...] = (
         missing="No trigger is firing; to roll back one service, select it and press r.",
         aim=_next_in_plan,
         build=_service_command(d.StartRollback),
+    ),
+    Spec(
+        "answer_trigger",
+        H_ANSWER,
+        Target.INCONCLUSIVE,
+        Key("i", "Decide", show=False),
+        Action.ANSWER_TRIGGER,
+        Palette(
+            "Answer inconclusive trigger",
+            "A rule cannot tell: roll back or carry on, and why (release manager)",
+        ),
+        ask=Ask.ANSWER,
+        question="The rule cannot tell. Roll back, or carry on? (the reason goes in the log)",
+        build=_answer,
+        subcommand=Cli(
+            "trigger answer",
+            "Answer an inconclusive trigger (id like error-rate@user-service): "
+            "rollback or carry-on, with --reason.",
+            reason_required=True,
+        ),
     ),
     Spec("inject_fault", H_FAULT, Target.SERVICE, Key("F", "Fault (demo)")),
     Spec(

@@ -40,7 +40,7 @@ from warroom.domain.roles import refusal
 from warroom.domain.snapshot import TriggerView
 from warroom.domain.text import safe
 from warroom.tui.room import Room, room
-from warroom.tui.widgets.banner import unacknowledged
+from warroom.tui.widgets.banner import asking, unacknowledged
 from warroom.tui.widgets.checklist import Checklist
 from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.deploy_table import DeployTable
@@ -54,6 +54,7 @@ SCREEN = "screen"  # Key.owner of the rows the screen binds (others: a pane's id
 NOTHING: dict[Target, tuple[str, str]] = {
     Target.SERVICE: ("select a service first", "Select a service first (deploy table or graph)."),
     Target.TRIGGER: ("no unacknowledged trigger is firing", "No unacknowledged trigger is firing."),
+    Target.INCONCLUSIVE: ("no trigger is inconclusive", "No trigger is waiting for an answer."),
 }
 
 
@@ -152,9 +153,16 @@ class ActingScreen(Screen[None]):
         snapshot = self.room.snapshot
         if snapshot is None:
             return None
-        firing = unacknowledged(snapshot)
-        mine = [t for t in firing if t.service == self._highlighted()]
-        candidates = mine or firing
+        return self._mine_first(unacknowledged(snapshot))
+
+    def _asked_trigger(self) -> TriggerView | None:
+        """The inconclusive trigger `i` answers: the selected service's, else the first."""
+        snapshot = self.room.snapshot
+        return self._mine_first(asking(snapshot)) if snapshot is not None else None
+
+    def _mine_first(self, triggers: list[TriggerView]) -> TriggerView | None:
+        mine = [t for t in triggers if t.service == self._highlighted()]
+        candidates = mine or triggers
         return candidates[0] if candidates else None
 
     def _typing(self) -> bool:
@@ -182,6 +190,13 @@ class ActingScreen(Screen[None]):
             target = snapshot.service(trigger.service)
             team = target.team if target else None
             return Aim(Subject(trigger.id), team, trigger.service, follow=trigger.service)
+        if spec.target is Target.INCONCLUSIVE:
+            trigger = self._asked_trigger()
+            if trigger is None:
+                return None
+            target = snapshot.service(trigger.service)
+            team = target.team if target else None
+            return Aim(Subject(trigger.id), team, trigger.id, follow=trigger.service)
         item = snapshot.item(pointed or self.query_one(Checklist).highlighted_key or "")
         if item is None:
             return None
@@ -242,7 +257,7 @@ class ActingScreen(Screen[None]):
         names the item or service a pane asked about; `text` is a message
         already written (the message box)."""
         spec = _by_name(self.ACTIONS)[name]
-        if spec.target in {Target.SERVICE, Target.TRIGGER}:
+        if spec.target in {Target.SERVICE, Target.TRIGGER, Target.INCONCLUSIVE}:
             self._catch_up_selection()
         aim = self._aim(spec, pointed)
         if aim is None:
@@ -265,6 +280,7 @@ class ActingScreen(Screen[None]):
         self._ask(spec, aim, text)
 
     def _ask(self, spec: Spec, aim: Aim, text: str | None) -> None:
+        from warroom.tui.screens.answer import AnswerRequest, AnswerScreen
         from warroom.tui.screens.decision import DecisionRequest, DecisionScreen
         from warroom.tui.screens.prompt import PromptScreen
 
@@ -297,6 +313,17 @@ class ActingScreen(Screen[None]):
                     )
 
             self.app.push_screen(DecisionScreen(snapshot), decided)
+        elif spec.ask is Ask.ANSWER:
+            snapshot = self.room.snapshot
+            trigger = snapshot.trigger(subject.name or "") if snapshot is not None else None
+            detail = (trigger.detail or trigger.when) if trigger is not None else ""
+
+            def chosen(request: AnswerRequest | None) -> None:
+                if request is not None:
+                    send(replace(subject, answer=request.answer, reason=request.reason))
+
+            question = f"{safe(aim.about)}: {spec.question}" if aim.about else spec.question
+            self.app.push_screen(AnswerScreen(question, detail), chosen)
         elif spec.ask is Ask.MESSAGE:
             if text is not None:
                 send(replace(subject, text=text))  # written in the message box

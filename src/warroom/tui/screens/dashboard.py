@@ -167,11 +167,14 @@ class DashboardScreen(LiveScreen, ActingScreen):
             pane.border_subtitle = note
 
     def _show_banner(self, snapshot: ReleaseSnapshot) -> None:
-        target = self._banner_trigger()
-        firing = self.query_one(TriggerBanner).show(snapshot, target.id if target else None)
-        ids = {t.id for t in firing}
+        target, question = self._banner_trigger(), self._asked_trigger()
+        shown = self.query_one(TriggerBanner).show(
+            snapshot, target.id if target else None, question.id if question else None
+        )
+        # Something new fires, or asks: ring every terminal.
+        ids = {f"{t.id} {t.state}" for t in shown}
         if ids - self._firing_seen:
-            self.app.bell()  # something new fires: ring every terminal
+            self.app.bell()
         self._firing_seen = ids
 
     def _show_poller(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
@@ -249,7 +252,7 @@ class DashboardScreen(LiveScreen, ActingScreen):
     def _selection_moved(self) -> None:
         snapshot = self.room.snapshot
         if snapshot is not None:
-            self._show_banner(snapshot)  # which trigger a and b act on
+            self._show_banner(snapshot)  # which trigger a, b and i act on
         self._regrey()
 
     def _regrey(self) -> None:
