@@ -38,9 +38,9 @@ EVERY = timedelta(seconds=5)
 SERVICE = "api-gateway"
 
 
-def deployed(store: Store, clock: FixedClock) -> Store:
-    """RULES_PLAN loaded, GO recorded and api-gateway deploying."""
-    load_plan(store, parse_plan_text(RULES_PLAN), RULES_PLAN, loaded_by="sarah", clock=clock)
+def deployed(store: Store, clock: FixedClock, plan: str = RULES_PLAN) -> Store:
+    """`plan` (RULES_PLAN) loaded, GO recorded and api-gateway deploying."""
+    load_plan(store, parse_plan_text(plan), plan, loaded_by="sarah", clock=clock)
     check_everything(store, clock)
     Commands(store, clock, "sarah").decide("go", rationale="all teams ready")
     Commands(store, clock, "raj").complete_step(SERVICE)

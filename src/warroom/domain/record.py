@@ -189,6 +189,7 @@ def pristine(now: ReleaseSnapshot) -> ReleaseSnapshot:
                 raised_by=None,
                 detail=None,
                 dry_run=t.dry_run,
+                options=t.options,
             )
             for t in now.triggers
             if t.rule != LEAD_CALL
@@ -275,6 +276,7 @@ class _State:
                 image.get("raised_by"),
                 image.get("detail"),
                 dry_run=known.dry_run if known else False,
+                options=known.options if known else "",
                 baseline=image.get("baseline", known.baseline if known else None),
             )
         for name, image in after.get("health", {}).items():

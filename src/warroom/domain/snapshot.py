@@ -154,6 +154,8 @@ class TriggerView:
     dry_run: bool = False
     # A baseline rule's pre-deploy median, once known.
     baseline: float | None = None
+    # The rule's other options as a plan writes them ("keep_firing_for 1m, error_limit 2").
+    options: str = ""
 
     @property
     def id(self) -> str:

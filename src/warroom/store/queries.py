@@ -284,6 +284,7 @@ def _read_triggers(session: Session, rid: int | None) -> tuple[TriggerView, ...]
             t,
             when=rule.when if (rule := rules.get(t.rule)) else "a lead's call",
             dry_run=bool(rule and rule.dry_run),
+            options=replace(rule.options, dry_run=False).describe() if rule else "",
         )
         for t in triggers
     )
@@ -304,6 +305,22 @@ def _read_log(
         LogView(e.id or 0, e.at, e.kind, e.author, e.team, e.service, e.text)
         for e in reversed(session.exec(query).all())
     )
+
+
+def recent_samples(
+    session: Session, release_id: int, service: str, since: datetime, until: datetime | None = None
+) -> tuple[Sample, ...]:
+    """`service`'s samples taken from `since` (to `until`), oldest first (the
+    poller keeps about 30 minutes of them)."""
+    query = select(m.HealthSample).where(
+        m.HealthSample.release_id == release_id,
+        m.HealthSample.service == service,
+        col(m.HealthSample.at) >= since,
+    )
+    if until is not None:
+        query = query.where(col(m.HealthSample.at) <= until)
+    rows = session.exec(query.order_by(col(m.HealthSample.at), col(m.HealthSample.id))).all()
+    return tuple(sample_of(row) for row in rows)
 
 
 def read_history(session: Session, release: m.Release) -> History:

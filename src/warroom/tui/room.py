@@ -16,6 +16,7 @@ from warroom.clock import Clock, SystemClock
 from warroom.commands import defs as d
 from warroom.commands.catalog import ACTIONS, Spec
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
+from warroom.store.reading import Store
 
 
 @dataclass
@@ -72,6 +73,9 @@ class Room(Protocol):
 
     def request_reload(self, topics: frozenset[str] | None) -> None:
         """Read these topics again (None: everything)."""
+
+    def store(self) -> Store:
+        """The store, for a screen's own reads (in a thread worker: it may touch disk)."""
 
     def run_command(self, command: d.Command[str]) -> None:
         """Run `command` as the viewer, off the event loop; the answer comes as a toast."""
