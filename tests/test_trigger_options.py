@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
 from tests.conftest import read_snapshot
 from tests.rules_day import SERVICE, Feed, broken, deployed, metrics
+from warroom.cli import main
 from warroom.clock import FixedClock
 from warroom.commands import CommandError, Commands
 from warroom.domain import record
@@ -159,3 +161,24 @@ def test_probe_errors_past_the_cap_are_a_measurement_problem(day: Store, clock: 
         line == f"Trigger capped@{SERVICE} is no longer inconclusive: pending 0s / 1m — p99_ms 900"
         for line in log_lines(day)
     )
+
+
+def test_the_answer_from_the_command_line(day: Store, clock: FixedClock, db_url: str) -> None:
+    Feed(day, clock)(*[metrics(p99_ms=100)] * 3)
+    runner = CliRunner(env={"WARROOM_NOW": clock.now().isoformat(), "WARROOM_USER": None})
+
+    def answer(*args: str) -> tuple[int, str]:
+        result = runner.invoke(main, ["trigger", "answer", *args, "--db", db_url])
+        return result.exit_code, result.output
+
+    code, said = answer("blind@api-gateway", "carry-on", "--as", "sarah")
+    assert code == 2 and "--reason" in said  # a reason is required
+    code, said = answer("blind@api-gateway", "shrug", "--reason", "x", "--as", "sarah")
+    assert code == 2 and "'rollback'" in said and "'carry-on'" in said
+    code, said = answer("blind@api-gateway", "rollback", "--reason", "x", "--as", "lisa")
+    assert code == 1 and "only the release manager can" in said
+    code, said = answer("blind", "rollback", "--reason", "flying blind", "--as", "sarah")
+    assert code == 0, said
+    assert said == f"blind@{SERVICE}: roll back — flying blind\n"
+    blind = read_snapshot(day).trigger(f"blind@{SERVICE}")
+    assert blind is not None and blind.state == "firing"

@@ -16,6 +16,7 @@ from warroom.domain.triggers import (
     acknowledge,
     answer,
     evaluate,
+    gates,
     judge,
     replay,
     step,
@@ -374,6 +375,15 @@ def test_evaluate_is_step_for_a_watched_service_and_unwatched_otherwise() -> Non
     assert quiet.phase is Phase.INACTIVE and quiet.detail == "not watched while rolled back"
     asked = TriggerStatus(phase=Phase.INCONCLUSIVE, since=T0, no_data_run=5)
     assert unwatched(asked, "not watched while waiting").phase is Phase.INACTIVE
+
+
+def test_what_gates_a_service_downstream() -> None:
+    # Something is or may be wrong, and nobody has settled it: what depends on it waits.
+    for phase in Phase:
+        held = phase in {Phase.PENDING, Phase.FIRING, Phase.INCONCLUSIVE}
+        assert gates(phase, dry_run=False) is held
+        assert gates(str(phase), dry_run=False) is held
+        assert gates(phase, dry_run=True) is False  # a rule on trial never holds anything
 
 
 def test_replay_and_its_turns() -> None:

@@ -51,11 +51,7 @@ def charts(screen: ServiceScreen) -> dict[str, RuleChart]:
 
 
 def chart_text(chart: RuleChart) -> str:
-    return "\n".join(
-        line
-        for child in chart.children
-        for line in lines_of(child)  # type: ignore[arg-type]
-    )
+    return "\n".join(line for child in chart.children for line in lines_of(child))
 
 
 async def test_an_inconclusive_rule_asks_in_the_banner_and_i_answers_it(

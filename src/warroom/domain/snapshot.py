@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from warroom.domain.health import Sample, health_state
 from warroom.domain.lifecycle import Decision, DecisionKind, DeployState
 from warroom.domain.roles import Actor, Role
-from warroom.domain.triggers import Phase
+from warroom.domain.triggers import Phase, gates
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -166,7 +166,7 @@ class TriggerView:
         """Whether this trigger holds back what depends on its service: it is
         pending, firing (until resolved, acknowledged or not) or inconclusive
         (the release manager has not answered), and not a dry run."""
-        return not self.dry_run and self.state in {Phase.PENDING, Phase.FIRING, Phase.INCONCLUSIVE}
+        return gates(self.state, dry_run=self.dry_run)
 
     @property
     def alarm(self) -> bool:

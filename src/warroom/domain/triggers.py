@@ -71,6 +71,18 @@ class Phase(StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
+# The phases in which a trigger holds back everything that depends on its
+# service: something is (or may be) wrong and nobody has settled it yet.
+GATING = frozenset({Phase.PENDING, Phase.FIRING, Phase.INCONCLUSIVE})
+
+
+def gates(phase: Phase | str, *, dry_run: bool) -> bool:
+    """Whether a trigger in `phase` holds back what depends on its service:
+    pending, firing (acknowledged or not, until it resolves) or inconclusive
+    (until the release manager answers) — never a dry run, which is on trial."""
+    return not dry_run and Phase(phase) in GATING
+
+
 class Answer(StrEnum):
     """The release manager's answer to an inconclusive rule."""
 
