@@ -160,7 +160,7 @@ def test_what_cannot_be_backtested_is_refused_in_one_sentence(
     deployed(store, clock)
     bad = backtest("error_rate >", "--service", SERVICE)
     assert bad.exit_code == 1
-    assert "is neither a rule of the plan (error-rate, latency, down, blind, trial, capped)" in (
+    assert "is neither a rule of the plan (error-rate, latency, down, error-rate-trial, blind," in (
         bad.output
     )
     nobody = backtest("down", "--service", "billing")

@@ -503,9 +503,10 @@ def test_status_json_shape(loaded: Cli) -> None:
         "at": None,
     }
 
-    assert len(data["triggers"]) == 3 * 6
+    assert len(data["triggers"]) == 4 * 6  # error-rate-trial is a dry run, evaluated too
     for trig in data["triggers"]:
         assert {"name", "service", "state", "since", "fired_at", "acked_by"} <= set(trig)
+        assert trig["dry_run"] is (trig["name"] == "error-rate-trial") and not trig["gates"]
         assert trig["fired_at"] is None and trig["acked_by"] is None
     assert trigger(data, "error-rate", "user-service")["state"] == "inactive"
 

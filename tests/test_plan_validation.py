@@ -117,7 +117,9 @@ def test_sample_plan_is_valid(sample_plan: Plan) -> None:
         "error_rate > 1% for 2m",
         "p99_ms > 2x baseline for 2m",
         "health failing for 3 checks",
+        "error_rate > 0.5% for 1m",
     ]
+    assert [t.options.dry_run for t in sample_plan.triggers] == [False, False, False, True]
     assert sample_plan.teams == ["ops", "infra", "backend", "mobile", "frontend", "support"]
 
 
@@ -318,8 +320,8 @@ TEXT_ERRORS = {
         "services[0].version: duplicate key: it is written twice",
     ),
     "top-level key written twice": (
-        "description: Health check failing}\n",
-        "description: Health check failing}\nrelease: v2.5.1\n",
+        "description: A tighter error-rate rule on trial}\n",
+        "description: A tighter error-rate rule on trial}\nrelease: v2.5.1\n",
         "release: duplicate key: it is written twice",
     ),
 }

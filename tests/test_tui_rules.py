@@ -167,7 +167,7 @@ def test_snapshot_of_a_service_with_its_rules(
     async def run_before(pilot: Pilot[None]) -> None:
         await settled(pilot)
         screen = await open_service(pilot, SERVICE)
-        await until(pilot, lambda: len(charts(screen)) == 6, "every rule's chart")
+        await until(pilot, lambda: len(charts(screen)) == 7, "every rule's chart")
         await until(
             pilot,
             lambda: all(
