@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from warroom.cli.common import clock, common_options, flags, open_store
-from warroom.console import fail
+from warroom.console import echo, fail
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -403,7 +403,7 @@ def backtest_command(
     if as_json:
         click.echo(json.dumps(json_report(test, service), indent=2))
     else:
-        click.echo(text_report(test, service, series.zone))
+        echo(text_report(test, service, series.zone))  # sanitised once more on the way out
 
 
 rules.add_command(backtest_command)
