@@ -8,8 +8,8 @@
 - `capped`: `p99_ms > 500 for 1m`, tolerating two failed probes in a row
   (`error_limit: 2`).
 
-`deployed` loads it, records GO and starts api-gateway's deploy (so its
-rules watch it); `Feed` records samples through the poller's own command,
+`deployed` loads it, records GO and starts api-gateway's deploy at 14:00,
+when the window opens (so its rules watch it); `Feed` records samples through the poller's own command,
 one flush per sample, with the clock at the sample's time.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tests.conftest import SAMPLE, check_everything
+from tests.conftest import SAMPLE, WINDOW_OPENS, check_everything
 from warroom.clock import FixedClock
 from warroom.commands import Commands
 from warroom.commands.health import HealthCommands, Recorded
@@ -32,17 +32,21 @@ EXTRA_TRIGGERS = """\
   - {name: trial, when: "error_rate > 0.5% for 30s", services: [api-gateway], dry_run: true}
   - {name: capped, when: "p99_ms > 500 for 1m", services: [api-gateway], error_limit: 2}
 """
-RULES_PLAN = SAMPLE.read_text(encoding="utf-8") + EXTRA_TRIGGERS
+_SAMPLE = SAMPLE.read_text(encoding="utf-8")
+_LAST_TRIGGER = _SAMPLE.index("\n", _SAMPLE.index("  - {name: error-rate-trial,")) + 1
+RULES_PLAN = _SAMPLE[:_LAST_TRIGGER] + EXTRA_TRIGGERS + _SAMPLE[_LAST_TRIGGER:]
 TTL = timedelta(hours=1)
 EVERY = timedelta(seconds=5)
 SERVICE = "api-gateway"
 
 
 def deployed(store: Store, clock: FixedClock, plan: str = RULES_PLAN) -> Store:
-    """`plan` (RULES_PLAN) loaded, GO recorded and api-gateway deploying."""
+    """`plan` (RULES_PLAN) loaded, GO recorded at 13:20 and api-gateway
+    deploying from 14:00, when the window opens."""
     load_plan(store, parse_plan_text(plan), plan, loaded_by="sarah", clock=clock)
     check_everything(store, clock)
     Commands(store, clock, "sarah").decide("go", rationale="all teams ready")
+    clock.set(WINDOW_OPENS)
     Commands(store, clock, "raj").complete_step(SERVICE)
     return store
 

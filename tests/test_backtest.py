@@ -95,9 +95,9 @@ def test_the_backtest_finds_what_the_live_poller_found(
 
 
 def flapping_episode(feed: Feed) -> None:
-    """From 13:20:05, every 5 s: quiet for 20 s, 3% errors for 65 s (from
-    13:20:25), then 40 s flapping (clear at 13:21:30, over at 13:21:35, ...),
-    then quiet from 13:22:10."""
+    """From 14:00:05, every 5 s: quiet for 20 s, 3% errors for 65 s (from
+    14:00:25), then 40 s flapping (clear at 14:01:30, over at 14:01:35, ...),
+    then quiet from 14:02:10."""
     feed(*[metrics(error_rate=0.002)] * 4)
     feed(*[metrics(error_rate=0.03)] * 13)
     feed(*[metrics(error_rate=0.002), metrics(error_rate=0.03)] * 4)
@@ -110,24 +110,24 @@ def test_a_rule_not_in_the_plan_and_options_to_try(
     flapping_episode(Feed(deployed(store, clock), clock))
     tried = replayed_turns(backtest("error_rate > 2% for 1m", "--service", SERVICE, "--json"))
     assert tried[:3] == [
-        ("2024-03-20T13:20:25Z", "pending", True),
-        ("2024-03-20T13:21:25Z", "firing", True),
-        ("2024-03-20T13:21:30Z", "resolved", False),
+        ("2024-03-20T14:00:25Z", "pending", True),
+        ("2024-03-20T14:01:25Z", "firing", True),
+        ("2024-03-20T14:01:30Z", "resolved", False),
     ]
     assert [state for _, state, _ in tried[3:]] == ["pending", "inactive"] * 4
     # Kept firing through the flapping, it fires once and resolves once,
-    # 30 s after the condition last cleared (13:22:10).
+    # 30 s after the condition last cleared (14:02:10).
     kept = backtest(
         "error_rate > 2% for 1m", "--service", SERVICE, "--keep-firing-for", "30s", "--json"
     )
     assert replayed_turns(kept) == [
-        ("2024-03-20T13:20:25Z", "pending", True),
-        ("2024-03-20T13:21:25Z", "firing", True),
-        ("2024-03-20T13:22:40Z", "resolved", False),
+        ("2024-03-20T14:00:25Z", "pending", True),
+        ("2024-03-20T14:01:25Z", "firing", True),
+        ("2024-03-20T14:02:40Z", "resolved", False),
     ]
     # Only part of the day: from the flapping on, nothing fires.
     late = backtest(
-        "error_rate > 2% for 1m", "--service", SERVICE, "--from", "2024-03-20T13:21:30Z", "--json"
+        "error_rate > 2% for 1m", "--service", SERVICE, "--from", "2024-03-20T14:01:30Z", "--json"
     )
     assert "firing" not in [state for _, state, _ in replayed_turns(late)]
 
@@ -138,19 +138,19 @@ def test_the_report_is_on_the_plans_clock_and_says_which(
     berlin = RULES_PLAN.replace("timezone: UTC\n", "timezone: Europe/Berlin\n", 1)
     flapping_episode(Feed(deployed(store, clock, berlin), clock))
     result = backtest(
-        "error-rate", "--service", SERVICE, "--to", "2024-03-20T14:21:30", "--error-limit", "2"
+        "error-rate", "--service", SERVICE, "--to", "2024-03-20T15:01:30", "--error-limit", "2"
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert (
         lines[0] == f"Backtest of error-rate (error_rate > 1% for 2m) on {SERVICE} [error_limit 2]"
     )
-    # --to without a zone is on the plan's clock too: 14:21:30 CET is 13:21:30 UTC.
-    assert lines[1] == "18 samples from 2024-03-20 14:20:05 CET to 14:21:30 CET (times in CET)"
+    # --to without a zone is on the plan's clock too: 15:01:30 CET is 14:01:30 UTC.
+    assert lines[1] == "18 samples from 2024-03-20 15:00:05 CET to 15:01:30 CET (times in CET)"
     assert lines[2].startswith("error_rate ▁▁▁▁██")
     assert lines[2].endswith("(low 0.20%, high 3.00%, limit 1.00%)")
-    assert lines[3] == "14:20:25 CET  pending       pending 0s / 2m — error_rate 3.00%"
-    assert lines[4] == "14:21:30 CET  inactive      cleared after 1m5s — error_rate 0.20%"
+    assert lines[3] == "15:00:25 CET  pending       pending 0s / 2m — error_rate 3.00%"
+    assert lines[4] == "15:01:30 CET  inactive      cleared after 1m5s — error_rate 0.20%"
     assert lines[5] == "It would have stayed quiet." or "fired" not in result.output
 
 

@@ -16,7 +16,7 @@ from warroom.domain.triggers import (
     acknowledge,
     answer,
     evaluate,
-    gates,
+    holds_back,
     judge,
     replay,
     step,
@@ -381,9 +381,9 @@ def test_what_gates_a_service_downstream() -> None:
     # Something is or may be wrong, and nobody has settled it: what depends on it waits.
     for phase in Phase:
         held = phase in {Phase.PENDING, Phase.FIRING, Phase.INCONCLUSIVE}
-        assert gates(phase, dry_run=False) is held
-        assert gates(str(phase), dry_run=False) is held
-        assert gates(phase, dry_run=True) is False  # a rule on trial never holds anything
+        assert holds_back(phase, dry_run=False) is held
+        assert holds_back(str(phase), dry_run=False) is held
+        assert holds_back(phase, dry_run=True) is False  # a rule on trial never holds anything
 
 
 def test_replay_and_its_turns() -> None:

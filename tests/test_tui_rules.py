@@ -61,7 +61,7 @@ async def test_an_inconclusive_rule_asks_in_the_banner_and_i_answers_it(
     async with open_room("lisa") as (app, pilot):
         banner = app.query_one(TriggerBanner)
         assert banner.display and banner.has_class("-asking")
-        assert f"? blind INCONCLUSIVE on {SERVICE} since 13:20:15 UTC" in banner_text(pilot)
+        assert f"? blind INCONCLUSIVE on {SERVICE} since 14:00:15 UTC" in banner_text(pilot)
         assert "i decide: roll back or carry on" in banner_text(pilot)
         said = record_toasts(app)
         await pilot.press("i")  # lisa is on-call: not hers to decide

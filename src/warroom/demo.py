@@ -3,7 +3,15 @@
 A temporary SQLite database with the sample plan loaded, a clock that starts
 two minutes before the go/no-go meeting, the service simulator and the
 health poller (each its own process, on free ports), and the war room in
-front. Everything is torn down and deleted when the war room closes.
+front. Everything is torn down and deleted when the war room closes; the
+day's report is written first, outside the temporary folder, so the
+rehearsal leaves its story behind.
+
+The rehearsal holds its go/no-go meeting five minutes before the deploy
+window opens (the plan says half an hour): no deploy starts before the
+window, and nobody rehearsing should wait half an hour for it. A step tried
+right after GO is refused with the window's opening time, which is the
+moment to try an override (o); a few minutes later deploys go through.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
 LEAD_TIME = timedelta(minutes=2)  # the demo clock starts this long before go/no-go
+MEETING_LEAD = timedelta(minutes=5)  # the rehearsal's go/no-go, before the window opens
 
 
 @dataclass
@@ -61,6 +70,16 @@ def _with_free_ports(text: str) -> str:
         return f"127.0.0.1:{port}/"
 
     return re.sub(r"127\.0\.0\.1:(\d+)/", replace, text)
+
+
+def _meeting_before_window(text: str, window_start: datetime) -> str:
+    """The plan with its go/no-go meeting MEETING_LEAD before the window opens."""
+    moment = (window_start - MEETING_LEAD).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moved, count = re.subn(
+        r"^go_no_go_at:.*$", f"go_no_go_at: {moment}", text, count=1, flags=re.MULTILINE
+    )
+    assert count == 1, "the sample plan names its go/no-go meeting on a line of its own"
+    return moved
 
 
 def _spawn(
@@ -136,6 +155,7 @@ def demo_room(keep: bool = False) -> Iterator[DemoRoom]:
     try:
         text = _with_free_ports(read_plan_text(str(sample_plan())))
         plan_path = folder / "release-v2.5.0.yaml"
+        text = _meeting_before_window(text, parse_plan_text(text).window.start)
         plan_path.write_text(text, encoding="utf-8")
         plan = parse_plan_text(text, source=str(plan_path))
         start = plan.go_no_go_at - LEAD_TIME
@@ -239,10 +259,35 @@ class _Ending:
         os._exit(self.code)
 
 
-def run_demo(build_app: Callable[[DemoRoom], App[Any]], keep: bool = False) -> int:
+def write_report(room: DemoRoom, path: Path) -> str:
+    """Write the demo day's report (Markdown) to `path`; say where, or why not."""
+    from warroom.domain.report import build_report
+    from warroom.reporting import render, save
+    from warroom.store.engine import Store, StoreError
+    from warroom.store.queries import current_release, read_history
+
+    store = Store(room.db_url)
+    try:
+        with store.read() as session:
+            release = current_release(session)
+            if release is None:
+                return "warroom demo: no release, no report"
+            history = read_history(session, release)
+        written = save(path, render(build_report(history, room.clock.now()), "md"))
+    except (StoreError, OSError) as exc:
+        return f"warroom demo: the day's report was not written to {path}: {exc}"
+    finally:
+        store.dispose()
+    return f"warroom demo: the day's report is in {written}"
+
+
+def run_demo(
+    build_app: Callable[[DemoRoom], App[Any]], keep: bool = False, report_to: Path | None = None
+) -> int:
     """Run the war room on a demo room until it quits or a hang-up/SIGTERM
     ends it; either way the room is torn down. Returns the exit status
     (128 + the signal's number after a signal, as a shell reports it).
+    Quitting first writes the day's report to `report_to` and prints where.
 
     Call from the main thread (signal handlers can only be set there).
     """
@@ -263,6 +308,9 @@ def run_demo(build_app: Callable[[DemoRoom], App[Any]], keep: bool = False) -> i
 
             if ending.signum is None:
                 asyncio.run(run())
+            if ending.signum is None and report_to is not None:
+                # Quit, not hung up on: someone is there to read where it went.
+                print(write_report(room, report_to), file=sys.stderr)
         if ending.timer is not None:
             ending.timer.cancel()
     finally:

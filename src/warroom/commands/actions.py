@@ -108,6 +108,18 @@ class Commands(Runner):
         """The release manager's answer to an inconclusive rule: "rollback" or "carry-on"."""
         return self.run(d.AnswerTrigger(trigger_id, Answer(answer), reason, expect_version))
 
+    # ---------------------------------------------------------------- gates
+
+    def override(self, target: str, duration: str, reason: str) -> str:
+        """Lift `target` (`window` or a freeze's name) for `duration` (`15m`) from now."""
+        return self.run(d.Override(target, duration, reason))
+
+    def release_hold(
+        self, service_name: str, reason: str, *, expect_version: int | None = None
+    ) -> str:
+        """Let a held service start despite what holds it now."""
+        return self.run(d.ReleaseHold(service_name, reason, expect_version=expect_version))
+
 
 def _parse_kind(text: str) -> DecisionKind:
     try:

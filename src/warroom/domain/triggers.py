@@ -76,7 +76,7 @@ class Phase(StrEnum):
 GATING = frozenset({Phase.PENDING, Phase.FIRING, Phase.INCONCLUSIVE})
 
 
-def gates(phase: Phase | str, *, dry_run: bool) -> bool:
+def holds_back(phase: Phase | str, *, dry_run: bool) -> bool:
     """Whether a trigger in `phase` holds back what depends on its service:
     pending, firing (acknowledged or not, until it resolves) or inconclusive
     (until the release manager answers) — never a dry run, which is on trial."""

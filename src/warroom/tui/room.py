@@ -8,6 +8,7 @@ which imports them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from textual.app import App
@@ -35,6 +36,10 @@ class AppConfig:
     via: str = "terminal"  # or "ssh": shown next to the name in everyone's header
     # `warroom demo`: the simulator's control API, for injecting faults (F).
     simulator_url: str | None = None
+    # Where W offers to write the report (None: beside a SQLite database's
+    # file, else in the current folder; `warroom demo` keeps it out of its
+    # temporary folder).
+    report_to: Path | None = None
     # The actions people take: the dashboard's keys, the palette and the help
     # screen are made from this table (tests add a row to it).
     actions: tuple[Spec, ...] = ACTIONS
@@ -79,6 +84,12 @@ class Room(Protocol):
 
     def run_command(self, command: d.Command[str]) -> None:
         """Run `command` as the viewer, off the event loop; the answer comes as a toast."""
+
+    def report_path(self, release: str) -> Path:
+        """Where the report of `release` goes unless the viewer says otherwise."""
+
+    def write_report(self, path: Path) -> None:
+        """Write the release's report (Markdown) to `path`, off the event loop; a toast says where."""
 
 
 def room(app: App[Any]) -> Room:

@@ -17,7 +17,8 @@ the message box) all end in `ActingScreen.act(name)`, which for that row
 
 Keys are bound per class in Textual, so the screen for a table is a class
 made from it (`ActingScreen.bound_to`). Rows that only move the view
-(Target.VIEW) and the demo's fault key are the dashboard's own methods.
+(Target.VIEW), the report (a RELEASE row without a command) and the demo's
+fault key are the dashboard's own methods.
 """
 
 from __future__ import annotations
@@ -282,6 +283,7 @@ class ActingScreen(Screen[None]):
     def _ask(self, spec: Spec, aim: Aim, text: str | None) -> None:
         from warroom.tui.screens.answer import AnswerRequest, AnswerScreen
         from warroom.tui.screens.decision import DecisionRequest, DecisionScreen
+        from warroom.tui.screens.override import OverrideRequest, OverrideScreen
         from warroom.tui.screens.prompt import PromptScreen
 
         subject = aim.subject
@@ -313,6 +315,22 @@ class ActingScreen(Screen[None]):
                     )
 
             self.app.push_screen(DecisionScreen(snapshot), decided)
+        elif spec.ask is Ask.OVERRIDE:
+            snapshot = self.room.snapshot
+            assert snapshot is not None, "overriding needs a release (refused without one)"
+
+            def given(request: OverrideRequest | None) -> None:
+                if request is not None:
+                    send(
+                        replace(
+                            subject,
+                            name=request.target,
+                            reason=request.reason,
+                            duration=request.duration,
+                        )
+                    )
+
+            self.app.push_screen(OverrideScreen(snapshot, self.room.clock.now()), given)
         elif spec.ask is Ask.ANSWER:
             snapshot = self.room.snapshot
             trigger = snapshot.trigger(subject.name or "") if snapshot is not None else None

@@ -7,6 +7,7 @@ from the action table (tui/screens/acting.py); this module shows the room.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -28,6 +29,7 @@ from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.deploy_table import DeployTable
 from warroom.tui.widgets.graph_view import GraphView
 from warroom.tui.widgets.header import WarroomHeader
+from warroom.tui.widgets.override_banner import OverrideBanner
 from warroom.tui.widgets.timeline import Timeline
 
 
@@ -43,9 +45,9 @@ class Pane(Vertical):
 
 # Which change-feed topics each pane shows ("release": a plan was loaded).
 PANE_TOPICS: dict[str, frozenset[str]] = {
-    "graph": frozenset({"release", "services", "triggers", "health"}),
-    "deploys": frozenset({"release", "services", "triggers", "health", "decision"}),
-    "timeline": frozenset({"release", "services", "decision"}),
+    "graph": frozenset({"release", "services", "triggers", "health", "gates"}),
+    "deploys": frozenset({"release", "services", "triggers", "health", "decision", "gates"}),
+    "timeline": frozenset({"release", "services", "decision", "gates"}),
     "checklist": frozenset({"release", "checklist", "decision"}),
     "log": frozenset({"release", "log"}),
 }
@@ -67,6 +69,7 @@ class DashboardScreen(LiveScreen, ActingScreen):
         self._header = WarroomHeader(self.room.config.identity, id="header")
         yield self._header
         yield TriggerBanner(id="banner")
+        yield OverrideBanner(id="override-banner")
         yield Static(id="empty")
         panes = Container(id="panes")
         panes.display = False  # until the first read arrives
@@ -133,9 +136,11 @@ class DashboardScreen(LiveScreen, ActingScreen):
 
         with self.app.batch_update():
             self._show_banner(snapshot)
+            self.query_one(OverrideBanner).show(snapshot, now)
             self._show_poller(snapshot, now)
             if changed("graph"):
                 self.query_one(GraphView).show(snapshot)
+                self._show_holds(snapshot)
             if changed("deploys"):
                 self.query_one(DeployTable).show(snapshot, now)
             if changed("timeline"):
@@ -176,6 +181,18 @@ class DashboardScreen(LiveScreen, ActingScreen):
         if ids - self._firing_seen:
             self.app.bell()
         self._firing_seen = ids
+
+    def _show_holds(self, snapshot: ReleaseSnapshot) -> None:
+        """Say under the graph what holds the services drawn held (⊘)."""
+        holds = snapshot.holds
+        causes = list(dict.fromkeys(c for hold in holds.values() for c in hold.causes))
+        subtitle = ""
+        if holds:
+            what = ", ".join(c.describe() for c in causes)
+            subtitle = safe(f"⊘ {len(holds)} held by {what}")
+        pane = self.query_one("#pane-graph")
+        if pane.border_subtitle != subtitle:
+            pane.border_subtitle = subtitle
 
     def _show_poller(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
         lease = snapshot.poller
@@ -236,6 +253,8 @@ class DashboardScreen(LiveScreen, ActingScreen):
         if snapshot is not None:
             self.query_one(Timeline).tick(now)
             self.query_one(DeployTable).tick(now)
+            # An override ends by the clock alone: the banner goes when it does.
+            self.query_one(OverrideBanner).show(snapshot, now)
             self._show_poller(snapshot, now)
             # Health goes stale with time alone (a poller died): re-read so
             # the graph and everything else say so too.
@@ -311,6 +330,29 @@ class DashboardScreen(LiveScreen, ActingScreen):
             self.notify(f"Simulated {service}: {summary}", title="Fault injected")
         else:
             self.notify(f"The simulator refused: {response.text[:200]}", severity="error")
+
+    def action_write_report(self) -> None:
+        """W: ask where (beside the database, offered), then write it in a worker."""
+        from warroom.tui.screens.prompt import PromptScreen
+
+        snapshot = self.room.snapshot
+        if snapshot is None:
+            self.notify("No release is loaded: there is nothing to report yet.", severity="warning")
+            return
+        offered = self.room.report_path(snapshot.release.name)
+
+        def chosen(answer: str | None) -> None:
+            if answer is not None:
+                self.room.write_report(Path(answer) if answer else offered)
+
+        self.app.push_screen(
+            PromptScreen(
+                "Write the post-release report (Markdown) to:",
+                placeholder=str(offered),
+                value=str(offered),
+            ),
+            chosen,
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "unzoom":
