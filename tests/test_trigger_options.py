@@ -127,6 +127,12 @@ def test_a_dry_run_rule_shows_its_state_and_tells_nobody(day: Store, clock: Fixe
         ("pending", True),
         ("firing", True),
     ]
+    images = [
+        e.after["triggers"][f"trial@{SERVICE}"]
+        for e in events(day)
+        if f"trial@{SERVICE}" in e.after.get("triggers", {})
+    ]
+    assert images and all(image["dry_run"] for image in images)  # the report leaves it out
     with pytest.raises(CommandError, match="dry-run rule: nobody acknowledges it"):
         Commands(day, clock, "raj").ack_trigger(f"trial@{SERVICE}")
     feed(metrics(error_rate=0.001))
@@ -182,3 +188,24 @@ def test_the_answer_from_the_command_line(day: Store, clock: FixedClock, db_url:
     assert said == f"blind@{SERVICE}: roll back — flying blind\n"
     blind = read_snapshot(day).trigger(f"blind@{SERVICE}")
     assert blind is not None and blind.state == "firing"
+
+
+def test_what_holds_the_services_downstream(day: Store, clock: FixedClock) -> None:
+    feed = Feed(day, clock)
+    feed(*[metrics(error_rate=0.008)] * 7)  # 0.8% for 30 s: only rules on trial react
+    snapshot = read_snapshot(day)
+    trial = snapshot.trigger(f"trial@{SERVICE}")
+    assert trial is not None and trial.state == "firing" and trial.dry_run
+    assert snapshot.holds == {}  # a dry run holds nothing, firing or not
+    feed(*[metrics(p99_ms=100)] * 3)  # blind: inconclusive
+    holds = read_snapshot(day).holds
+    assert set(holds) == {
+        "auth-service",
+        "logging-service",
+        "user-service",
+        "mobile-backend",
+        "web-frontend",
+    }
+    assert holds["auth-service"].describe() == f"blind@{SERVICE} (inconclusive)"
+    Commands(day, clock, "sarah").answer_trigger("blind", "carry-on", "exporter restarting")
+    assert read_snapshot(day).holds == {}  # answered: the hold lifts with it

@@ -524,7 +524,7 @@ def release_hold(tx: Tx, command: d.ReleaseHold) -> str:
     hold = _holds(tx).get(service.name)
     if hold is None:
         why = (
-            "nothing upstream of it is pending, firing or failed"
+            "nothing upstream of it is pending, firing, inconclusive or failed"
             if service.state is DeployState.WAITING
             else f"it is {service.state.label}"
         )

@@ -11,7 +11,7 @@ the report measures. One format, read and written here:
      "items": {KEY: {"done_at", "done_by", "version"}},
      "triggers": {RULE@SERVICE: {"state", "holding", "since", "fired_at",
                   "acked_by", "acked_at", "raised_by", "detail", "version",
-                  "baseline"}},
+                  "baseline", "dry_run"}},
      "health": {NAME: {"ok", "reason", "at"}},
      "overrides": {ID: {"target", "reason", "by", "at", "until"}},
      "hold_releases": {ID: {"service", "reason", "by", "at"}},
@@ -105,6 +105,8 @@ def trigger_image(
     detail: str | None,
     version: int,
     baseline: float | None = None,
+    *,
+    dry_run: bool = False,
 ) -> Image:
     return {
         "state": str(state),
@@ -117,6 +119,7 @@ def trigger_image(
         "detail": detail,
         "version": version,
         "baseline": baseline,
+        "dry_run": dry_run,
     }
 
 

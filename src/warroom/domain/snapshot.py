@@ -333,7 +333,10 @@ class ReleaseSnapshot:
         found = gates.causes(
             self.states,
             {s.name: s.state_since for s in self.services},
-            (gates.TriggerFact(t.id, t.service, t.state, t.since) for t in self.triggers),
+            (
+                gates.TriggerFact(t.id, t.service, t.state, t.since, dry_run=t.dry_run)
+                for t in self.triggers
+            ),
         )
         if not found:
             return {}

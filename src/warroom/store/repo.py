@@ -277,9 +277,17 @@ class Repo:
         }
 
     def holding_triggers(self) -> list[gates.TriggerFact]:
-        """Every trigger that holds its service's dependents (pending or firing)."""
+        """Every trigger that holds its service's dependents (pending, firing or
+        inconclusive, and not a dry run)."""
+        on_trial = {name for name, rule in self.trigger_rules().items() if rule.dry_run}
         return [
-            gates.TriggerFact(f"{row.rule}@{row.service}", row.service, str(row.state), row.since)
+            gates.TriggerFact(
+                f"{row.rule}@{row.service}",
+                row.service,
+                str(row.state),
+                row.since,
+                dry_run=row.rule in on_trial,
+            )
             for row in self._session.exec(
                 select(m.TriggerState).where(
                     m.TriggerState.release_id == self.release_id,
