@@ -10,8 +10,11 @@ command palette, the help screen, the README's key table and the CLI's
 action subcommands all come from here; adding an action is one row here
 and one handler (see commands/handlers.py).
 
-Rows whose target is VIEW only move the view (zoom, focus a pane): no
-command, no permission.
+Rows whose target is VIEW only move the view (zoom, focus a pane, move a
+replay through the day): no command, no permission. The replay
+(tui/screens/replay.py) binds the same table: VIEW rows work there as in the
+live room, every other row is refused as read-only; the rows whose key
+`owner` is REPLAY are bound there alone.
 """
 
 from __future__ import annotations
@@ -75,7 +78,10 @@ class Key:
     show: bool = True  # shown in the footer (else only in help and the palette)
     priority: bool = False
     display: str | None = None  # how the footer and the palette write the key, if not as `key`
-    owner: str = "screen"  # who binds the key: the screen, or a pane widget (by id)
+    # Who binds the key: the screen (the live room's and a replay's alike), the
+    # live room's alone (LIVE), a replay's alone (REPLAY), or a pane widget (by id).
+    owner: str = "screen"
+    group: str = ""  # keys of one group sit together in the footer under this label
 
     @property
     def shown(self) -> str:
@@ -134,6 +140,10 @@ RUNBOOK = "Runbook (selected service)"
 GO_NO_GO = "Go/no-go"
 TALKING = "Talking"
 MOVING = "Moving around"
+REPLAYING = "Replay (read-only)"
+
+LIVE = "live"  # Key.owner of keys only the live room binds
+REPLAY = "replay"  # Key.owner of keys only a replay binds (tui/screens/replay.py)
 
 H_STEP = HelpLine(RUNBOOK, "n", "complete the next runbook step (the first one starts the deploy)")
 H_UNDO = HelpLine(RUNBOOK, "u", "reopen the last completed step")
@@ -166,6 +176,22 @@ H_PALETTE = HelpLine(MOVING, "ctrl+p", "command palette: every action by name")
 H_FAULT = HelpLine(MOVING, "F", "demo only: inject a fault into the selected simulated service")
 H_HELP = HelpLine(MOVING, "?", "this help")
 H_QUIT = HelpLine(MOVING, "ctrl+q", "quit")
+H_REPLAY = HelpLine(
+    REPLAYING,
+    "H",
+    "replay the day: the room as it was at any moment, from the record (opens at now)",
+)
+H_EVENT = HelpLine(REPLAYING, ", / .", "previous / next event")
+H_MINUTE = HelpLine(REPLAYING, "[ / ]", "one minute back / on")
+H_TEN = HelpLine(REPLAYING, "{ / }", "ten minutes back / on")
+H_MARK = HelpLine(
+    REPLAYING,
+    "< / >",
+    "previous / next trigger change (pending, fired, acked, resolved) or decision",
+)
+H_LEAVE = HelpLine(
+    REPLAYING, "esc", "back to the live room, which kept up meanwhile (a zoomed pane unzooms first)"
+)
 
 HELP: tuple[HelpLine, ...] = (
     H_STEP,
@@ -191,6 +217,12 @@ HELP: tuple[HelpLine, ...] = (
     H_FAULT,
     H_HELP,
     H_QUIT,
+    H_REPLAY,
+    H_EVENT,
+    H_MINUTE,
+    H_TEN,
+    H_MARK,
+    H_LEAVE,
 )
 """Every line of the help screen, in order; keys bound by widgets and by the
 app (enter, f, arrows, ?, ctrl+q) have a line here and no row below."""
@@ -454,6 +486,94 @@ ACTIONS: tuple[Spec, ...] = (
         permission=Action.CHECK_ITEM,
         build=lambda s: d.SetItems(s.names, False),
         subcommand=Cli("item uncheck", "Uncheck one or more items, all or none."),
+    ),
+    # Replay: the room as it was, rebuilt from the record (`warroom replay`).
+    Spec(
+        "replay",
+        H_REPLAY,
+        Target.VIEW,
+        Key("H", "Replay", owner=LIVE),
+        palette=Palette("Replay the day", "The room as it was at any moment, read-only"),
+    ),
+    *(
+        Spec(
+            f"{action}({amount})",
+            line,
+            Target.VIEW,
+            Key(key, label, display=shown, owner=REPLAY, group=label),
+            palette=Palette(f"Replay: {title}", summary),
+        )
+        for action, amount, line, key, shown, label, title, summary in (
+            ("replay_step", -1, H_EVENT, "comma", ",", "Event", "previous event", "One event back"),
+            ("replay_step", 1, H_EVENT, "full_stop", ".", "Event", "next event", "One event on"),
+            (
+                "replay_shift",
+                -60,
+                H_MINUTE,
+                "left_square_bracket",
+                "[",
+                "±1m",
+                "a minute back",
+                "The room a minute earlier",
+            ),
+            (
+                "replay_shift",
+                60,
+                H_MINUTE,
+                "right_square_bracket",
+                "]",
+                "±1m",
+                "a minute on",
+                "The room a minute later",
+            ),
+            (
+                "replay_shift",
+                -600,
+                H_TEN,
+                "left_curly_bracket",
+                "{",
+                "±10m",
+                "ten minutes back",
+                "The room ten minutes earlier",
+            ),
+            (
+                "replay_shift",
+                600,
+                H_TEN,
+                "right_curly_bracket",
+                "}",
+                "±10m",
+                "ten minutes on",
+                "The room ten minutes later",
+            ),
+            (
+                "replay_mark",
+                -1,
+                H_MARK,
+                "less_than_sign",
+                "<",
+                "Trigger/decision",
+                "previous trigger or decision",
+                "Back to the last trigger change or decision",
+            ),
+            (
+                "replay_mark",
+                1,
+                H_MARK,
+                "greater_than_sign",
+                ">",
+                "Trigger/decision",
+                "next trigger or decision",
+                "On to the next trigger change or decision",
+            ),
+        )
+    ),
+    Spec(
+        "leave_replay",
+        H_LEAVE,
+        Target.VIEW,
+        Key("escape", "Live room", owner=REPLAY),
+        palette=Palette("Leave the replay", "Back to the live room"),
     ),
 )
 
