@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -26,8 +27,12 @@ def make_app(
     *,
     poll: float = 0.05,
     actions: tuple[Spec, ...] = ACTIONS,
+    replay: bool = False,
+    replay_at: datetime | None = None,
+    simulator_url: str | None = None,
 ) -> WarroomApp:
-    """The app on a database URL (or a SQLite file path)."""
+    """The app on a database URL (or a SQLite file path); `replay`: opening
+    on a replay at `replay_at` (None: the end of the record), as `warroom replay` does."""
     return create_app(
         AppConfig(
             db_url=db if isinstance(db, str) else f"sqlite:///{db}",
@@ -37,6 +42,9 @@ def make_app(
             # Screens name the database; a temp path would change every run.
             db_label="sqlite:///warroom.db",
             actions=actions,
+            replay=replay,
+            replay_at=replay_at,
+            simulator_url=simulator_url,
         )
     )
 
@@ -99,8 +107,12 @@ async def settled(pilot: Pilot[None]) -> None:
             revision = audit_revision(session)
         busy = any(not w.is_finished for w in app.workers if w.group == "commands")
         # Read, and drawn: the dashboard shows a read that raced its mount
-        # only after its first refresh.
-        drawn = not isinstance(app.screen, DashboardScreen) or app.screen.shown is app.snapshot
+        # only after its first refresh. (A replay draws its own room's: the
+        # record at its playhead, once read.)
+        screen = app.screen
+        drawn = not isinstance(screen, DashboardScreen) or (
+            screen.room.loaded and screen.shown is screen.room.snapshot
+        )
         return app._revision == revision and not busy and drawn
 
     await wait_until(pilot, caught_up, "the app to show the store's latest revision")

@@ -26,18 +26,17 @@ from textual.worker import Worker, WorkerState
 from warroom.commands import CommandError
 from warroom.commands import defs as d
 from warroom.commands.execute import execute
+from warroom.domain.record import History
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.resources import stylesheet
 from warroom.store import reading
 from warroom.store.reading import Coalescer, Store, StoreError
-from warroom.tui.room import AppConfig, Room
+from warroom.tui.room import LOG_LIMIT, AppConfig, Room
 from warroom.tui.screens.acting import ActingScreen
 from warroom.tui.screens.live import LiveScreen
 
 __all__ = ["AppConfig", "WarroomApp", "create_app"]
-
-LOG_LIMIT = 2000  # lines of the communication log kept on screen
 
 
 class WarroomApp(App[None]):
@@ -110,6 +109,11 @@ class WarroomApp(App[None]):
         self._follow()
         self._heartbeat()
         self.set_interval(self.config.heartbeat_interval, self._heartbeat, name="heartbeat")
+        if self.config.replay:
+            # Over the live room, as H opens it: esc lands in the room now.
+            from warroom.tui.screens.replay import ReplayScreen
+
+            self.push_screen(ReplayScreen.bound_to(self.config.actions)(self.config.replay_at))
 
     @property
     def me(self) -> PersonView | None:
@@ -258,6 +262,12 @@ class WarroomApp(App[None]):
         # itself in its on_mount.
         for screen in self._live_screens():
             screen.show_snapshot(message.snapshot, message.topics)
+
+    def read_history(self) -> History | None:
+        store = self.store()
+        with store.read() as session:
+            release = reading.current_release(session, self.config.release)
+            return reading.read_history(session, release) if release else None
 
     # ---------------------------------------------------------------- presence
 

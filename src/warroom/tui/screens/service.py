@@ -59,6 +59,8 @@ def describe_service(
         # A passing sample may carry a reason too ("kept the first 100 of …").
         health = ("ok" if last.ok else "failing") + (f": {last.reason}" if last.reason else "")
         table.add_row("health", Text(safe(f"{health} (checked {when(last.at, zone, '%H:%M:%S')})")))
+    elif snapshot.recorded and service.health != "unknown":
+        table.add_row("health", Text(f"{service.health} (as recorded)"))
     table.add_row("depends on", Text(safe(", ".join(service.depends_on) or "nothing")))
     radius = sorted(g.blast_radius(snapshot.graph, name), key=snapshot.deploy_order.index)
     table.add_row("blast radius", Text(safe(", ".join(radius) or "nothing depends on it")))
@@ -83,17 +85,21 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,enter", "close", "Close")]
     COMPONENT_CLASSES: ClassVar[set[str]] = set(looks.STATES)
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, fixed: ReleaseSnapshot | None = None) -> None:
+        """`service`'s runbook, following the room; or, given `fixed` (a
+        replay), as that snapshot has it, whatever happens meanwhile."""
         super().__init__()
         self.service = service
+        self.fixed = fixed
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="service-box", classes="dialog"):
             yield Static(id="service-body")
 
     def on_mount(self) -> None:
-        self.query_one("#service-box").border_title = f"{safe(self.service)} — runbook"
-        self.show_snapshot(getattr(self.app, "snapshot", None))
+        title = f"{safe(self.service)} — runbook"
+        self.query_one("#service-box").border_title = title + (" as it was" if self.fixed else "")
+        self._show(self.fixed or getattr(self.app, "snapshot", None))
 
     def show_snapshot(
         self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None
@@ -103,6 +109,10 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
         The app calls this on every screen on the stack with each fresh read,
         the same as the dashboard's (see `WarroomApp.on_warroom_app_snapshot_loaded`).
         """
+        if self.fixed is None:
+            self._show(snapshot)
+
+    def _show(self, snapshot: ReleaseSnapshot | None) -> None:
         # A read can arrive while the dialog is still being put together (or
         # taken apart): on_mount shows the newest one then.
         if snapshot is not None and self.query("#service-body"):
