@@ -6,7 +6,7 @@ one sentence on stderr and write nothing; usage errors exit 2.
 
 One module per group: plans.py (check, load), actions.py (every action of
 the table in commands/catalog.py), views.py (status), operations.py (tui,
-poll, demo, audit), ssh.py (the SSH front door); the simulator's commands
+replay, poll, demo, audit), ssh.py (the SSH front door); the simulator's commands
 live with it (warroom.health.simulator_cli, also runnable on its own).
 common.py holds what they share.
 
@@ -22,7 +22,7 @@ import click
 
 from warroom.cli.actions import add_actions
 from warroom.cli.common import Flags, common_params
-from warroom.cli.operations import audit, demo, poll, run_tui, tui
+from warroom.cli.operations import audit, demo, poll, replay, run_tui, tui
 from warroom.cli.plans import check, load
 from warroom.cli.ssh import serve_ssh, ssh_authorized_keys
 from warroom.cli.views import status
@@ -58,7 +58,18 @@ def build_cli(actions: Iterable[Spec]) -> click.Group:
         if ctx.invoked_subcommand is None:
             run_tui()
 
-    for command in (check, load, status, tui, poll, demo, audit, serve_ssh, ssh_authorized_keys):
+    for command in (
+        check,
+        load,
+        status,
+        tui,
+        replay,
+        poll,
+        demo,
+        audit,
+        serve_ssh,
+        ssh_authorized_keys,
+    ):
         cli.add_command(command)
     cli.add_command(simulate)
     add_actions(cli, actions)
