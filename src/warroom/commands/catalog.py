@@ -278,6 +278,31 @@ def _next_in_plan(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
     return Subject(plan[0], reason=f"{trigger.rule} firing on {trigger.service}")
 
 
+# Textual's names of the replay's keys (the footer and help write the characters).
+_KEY_NAMES = {
+    ",": "comma",
+    ".": "full_stop",
+    "[": "left_square_bracket",
+    "]": "right_square_bracket",
+    "{": "left_curly_bracket",
+    "}": "right_curly_bracket",
+    "<": "less_than_sign",
+    ">": "greater_than_sign",
+}
+
+
+def _replay(name: str, line: HelpLine, key: str, group: str, title: str, summary: str) -> Spec:
+    """A replay's own key (it moves the moment shown): `key` as typed, the
+    footer's `group` label it shares with its opposite, and a palette entry."""
+    return Spec(
+        name,
+        line,
+        Target.VIEW,
+        Key(_KEY_NAMES[key], group, display=key, owner=REPLAY, group=group),
+        palette=Palette(f"Replay: {title}", summary),
+    )
+
+
 ACTIONS: tuple[Spec, ...] = (
     Spec(
         "next_step",
@@ -495,78 +520,27 @@ ACTIONS: tuple[Spec, ...] = (
         Key("H", "Replay", owner=LIVE),
         palette=Palette("Replay the day", "The room as it was at any moment, read-only"),
     ),
-    *(
-        Spec(
-            f"{action}({amount})",
-            line,
-            Target.VIEW,
-            Key(key, label, display=shown, owner=REPLAY, group=label),
-            palette=Palette(f"Replay: {title}", summary),
-        )
-        for action, amount, line, key, shown, label, title, summary in (
-            ("replay_step", -1, H_EVENT, "comma", ",", "Event", "previous event", "One event back"),
-            ("replay_step", 1, H_EVENT, "full_stop", ".", "Event", "next event", "One event on"),
-            (
-                "replay_shift",
-                -60,
-                H_MINUTE,
-                "left_square_bracket",
-                "[",
-                "±1m",
-                "a minute back",
-                "The room a minute earlier",
-            ),
-            (
-                "replay_shift",
-                60,
-                H_MINUTE,
-                "right_square_bracket",
-                "]",
-                "±1m",
-                "a minute on",
-                "The room a minute later",
-            ),
-            (
-                "replay_shift",
-                -600,
-                H_TEN,
-                "left_curly_bracket",
-                "{",
-                "±10m",
-                "ten minutes back",
-                "The room ten minutes earlier",
-            ),
-            (
-                "replay_shift",
-                600,
-                H_TEN,
-                "right_curly_bracket",
-                "}",
-                "±10m",
-                "ten minutes on",
-                "The room ten minutes later",
-            ),
-            (
-                "replay_mark",
-                -1,
-                H_MARK,
-                "less_than_sign",
-                "<",
-                "Trigger/decision",
-                "previous trigger or decision",
-                "Back to the last trigger change or decision",
-            ),
-            (
-                "replay_mark",
-                1,
-                H_MARK,
-                "greater_than_sign",
-                ">",
-                "Trigger/decision",
-                "next trigger or decision",
-                "On to the next trigger change or decision",
-            ),
-        )
+    _replay("replay_step(-1)", H_EVENT, ",", "Event", "previous event", "One event back"),
+    _replay("replay_step(1)", H_EVENT, ".", "Event", "next event", "One event on"),
+    _replay("replay_shift(-60)", H_MINUTE, "[", "±1m", "a minute back", "A minute earlier"),
+    _replay("replay_shift(60)", H_MINUTE, "]", "±1m", "a minute on", "A minute later"),
+    _replay("replay_shift(-600)", H_TEN, "{", "±10m", "ten minutes back", "Ten minutes earlier"),
+    _replay("replay_shift(600)", H_TEN, "}", "±10m", "ten minutes on", "Ten minutes later"),
+    _replay(
+        "replay_mark(-1)",
+        H_MARK,
+        "<",
+        "Trigger/decision",
+        "previous trigger or decision",
+        "Back to the last trigger change or decision",
+    ),
+    _replay(
+        "replay_mark(1)",
+        H_MARK,
+        ">",
+        "Trigger/decision",
+        "next trigger or decision",
+        "On to the next trigger change or decision",
     ),
     Spec(
         "leave_replay",
