@@ -6,6 +6,7 @@ what the panes draw is checked against what people saw then. Both backends.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -22,6 +23,7 @@ from tests.tui_support import OpenRoom, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
 from warroom.commands.catalog import ACTIONS, Target
+from warroom.domain.record import History
 from warroom.domain.snapshot import ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.store.engine import Store
@@ -351,3 +353,49 @@ async def test_a_trigger_that_fires_live_meanwhile_is_announced_in_the_replay(
                 "the live trigger announced",
             )
         assert isinstance(app.screen, ReplayScreen)  # announced, not taken away
+
+
+async def test_the_record_is_read_off_the_event_loop_while_the_screen_says_so(
+    day: Day, db_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    read = WarroomApp.read_history
+
+    def slow_read(app: WarroomApp) -> History | None:
+        release.wait(timeout=30)  # a long day's record, held until the test lets go
+        return read(app)
+
+    monkeypatch.setattr(WarroomApp, "read_history", slow_read)
+    app = make_app(db_url, "sarah", clock, replay=True, replay_at=at(14, 37))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen), "the replay")
+        screen = replay_of(app)
+        empty = screen.query_one("#empty")
+        await wait_until(pilot, lambda: "Reading the record" in str(empty.render()), "the note")
+        assert "reading the record" in header(screen)
+        said = record_toasts(app)
+        await pilot.press("full_stop")  # the event loop answers meanwhile
+        await wait_until(pilot, lambda: bool(said), "an answer")
+        assert said[-1] == "Still reading the record…"
+        release.set()
+        await settled(pilot)
+        assert empty.display is False
+        assert "14:37:00 UTC" in header(screen)
+
+
+async def test_panes_focus_and_zoom_as_live_and_esc_unzooms_before_it_leaves(
+    day: Day, db_url: str, clock: FixedClock
+) -> None:
+    async with open_replay(db_url, clock, at(14, 37)) as (app, pilot, screen):
+        await pilot.press("5")
+        assert screen.focused is screen.query_one(CommsLog).lines
+        await pilot.press("z")
+        assert screen.maximized is screen.query_one("#pane-log")
+        await pilot.press("escape")
+        assert screen.maximized is None and app.screen is screen
+        await pilot.press("2", "down")
+        await wait_until(pilot, lambda: screen.selected == "auth-service", "the selection")
+        await pilot.pause()
+        assert "❯ auth-service" in "\n".join(lines_of(screen.query_one(DeployTable)))
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen) and not isinstance(app.screen, ReplayScreen)

@@ -179,6 +179,7 @@ class ReplayScreen(DashboardScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one(CommsLog).make_read_only()
+        self._show_header(None)  # REPLAY, reading the record…
         live = room(self.app).snapshot
         if live is not None:  # (`warroom replay` opens before the first live read)
             self._live_firing = {t.id for t in unacknowledged(live)}
