@@ -57,10 +57,12 @@ MAY_USE = {
         "warroom.clock",
         "warroom.commands",
         "warroom.domain",
+        "warroom.reporting",
         "warroom.resources",
         "warroom.tui",
     },
     "widgets-render-domain": {"warroom.domain", "warroom.tui"},
+    "reporting-renders-domain": {"warroom.domain", "warroom.reporting"},
 }
 
 

@@ -233,6 +233,7 @@ async def test_a_runbook_stays_open_through_any_number_of_changes(
         ("question_mark", HelpScreen),
         ("g", DecisionScreen),
         ("x", PromptScreen),
+        ("W", PromptScreen),  # where to write the report
         ("F", FaultScreen),
         ("enter", ServiceScreen),
         ("ctrl+p", CommandPalette),

@@ -22,7 +22,7 @@ from tests.release_day import Day, at, rehearse
 from tests.tui_support import OpenRoom, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
-from warroom.commands.catalog import ACTIONS, Target
+from warroom.commands.catalog import ACTIONS
 from warroom.domain.record import History
 from warroom.domain.snapshot import ReleaseSnapshot
 from warroom.domain.text import safe
@@ -239,8 +239,11 @@ async def test_each_key_moves_exactly_one_event_one_minute_ten_minutes_or_to_a_m
 # ---------------------------------------------------------------- read-only
 
 
+# Every key that would change something: each command, and the demo's fault.
 ACTION_KEYS = [
-    spec for spec in ACTIONS if spec.binding is not None and spec.target is not Target.VIEW
+    spec
+    for spec in ACTIONS
+    if spec.binding is not None and (spec.build is not None or spec.name == "inject_fault")
 ]
 
 
@@ -294,6 +297,12 @@ async def test_every_action_key_is_refused_in_one_sentence_and_nothing_is_writte
         assert not isinstance(app.screen, PromptScreen | DecisionScreen)
         await pilot.pause()
         assert fingerprint(loaded) == before
+        # Reading is not acting: W offers to write the day's report, as live.
+        assert screen.check_action("write_report", ()) is True
+        await pilot.press("W")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen), "W's prompt")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen, "back in the replay")
 
 
 # ---------------------------------------------------------------- from the live room

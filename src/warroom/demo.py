@@ -3,7 +3,9 @@
 A temporary SQLite database with the sample plan loaded, a clock that starts
 two minutes before the go/no-go meeting, the service simulator and the
 health poller (each its own process, on free ports), and the war room in
-front. Everything is torn down and deleted when the war room closes.
+front. Everything is torn down and deleted when the war room closes; the
+day's report is written first, outside the temporary folder, so the
+rehearsal leaves its story behind.
 """
 
 from __future__ import annotations
@@ -239,10 +241,35 @@ class _Ending:
         os._exit(self.code)
 
 
-def run_demo(build_app: Callable[[DemoRoom], App[Any]], keep: bool = False) -> int:
+def write_report(room: DemoRoom, path: Path) -> str:
+    """Write the demo day's report (Markdown) to `path`; say where, or why not."""
+    from warroom.domain.report import build_report
+    from warroom.reporting import render, save
+    from warroom.store.engine import Store, StoreError
+    from warroom.store.queries import current_release, read_history
+
+    store = Store(room.db_url)
+    try:
+        with store.read() as session:
+            release = current_release(session)
+            if release is None:
+                return "warroom demo: no release, no report"
+            history = read_history(session, release)
+        written = save(path, render(build_report(history, room.clock.now()), "md"))
+    except (StoreError, OSError) as exc:
+        return f"warroom demo: the day's report was not written to {path}: {exc}"
+    finally:
+        store.dispose()
+    return f"warroom demo: the day's report is in {written}"
+
+
+def run_demo(
+    build_app: Callable[[DemoRoom], App[Any]], keep: bool = False, report_to: Path | None = None
+) -> int:
     """Run the war room on a demo room until it quits or a hang-up/SIGTERM
     ends it; either way the room is torn down. Returns the exit status
     (128 + the signal's number after a signal, as a shell reports it).
+    Quitting first writes the day's report to `report_to` and prints where.
 
     Call from the main thread (signal handlers can only be set there).
     """
@@ -263,6 +290,9 @@ def run_demo(build_app: Callable[[DemoRoom], App[Any]], keep: bool = False) -> i
 
             if ending.signum is None:
                 asyncio.run(run())
+            if ending.signum is None and report_to is not None:
+                # Quit, not hung up on: someone is there to read where it went.
+                print(write_report(room, report_to), file=sys.stderr)
         if ending.timer is not None:
             ending.timer.cancel()
     finally:

@@ -5,7 +5,7 @@ and `--as` (else `$WARROOM_USER`, else the login name). Refusals exit 1 with
 one sentence on stderr and write nothing; usage errors exit 2.
 
 One module per group: plans.py (check, load), actions.py (every action of
-the table in commands/catalog.py), views.py (status), operations.py (tui,
+the table in commands/catalog.py), views.py (status, report), operations.py (tui,
 replay, poll, demo, audit), ssh.py (the SSH front door); the simulator's commands
 live with it (warroom.health.simulator_cli, also runnable on its own).
 common.py holds what they share.
@@ -25,7 +25,7 @@ from warroom.cli.common import Flags, common_params
 from warroom.cli.operations import audit, demo, poll, replay, run_tui, tui
 from warroom.cli.plans import check, load
 from warroom.cli.ssh import serve_ssh, ssh_authorized_keys
-from warroom.cli.views import status
+from warroom.cli.views import report, status
 from warroom.commands.catalog import ACTIONS, Spec
 from warroom.health.simulator_cli import simulate
 
@@ -62,6 +62,7 @@ def build_cli(actions: Iterable[Spec]) -> click.Group:
         check,
         load,
         status,
+        report,
         tui,
         replay,
         poll,

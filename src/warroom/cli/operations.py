@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import os
 import sys
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -15,6 +20,7 @@ from warroom.domain.text import safe
 
 if TYPE_CHECKING:
     from warroom.domain.moment import Moment
+    from warroom.store.audit import ChainReport
     from warroom.store.engine import Store
 
 
@@ -210,12 +216,18 @@ def demo(user: str | None, keep: bool) -> None:
 
     Everything runs on a temporary SQLite database and free local ports, on a
     clock that starts just before the go/no-go meeting; it is all removed
-    when you quit. Press F in the war room to inject a fault into a service.
+    when you quit, and the day's report is left in ./warroom-demo-report.md
+    (W writes it there too). Press F in the war room to inject a fault into
+    a service.
     """
+    from pathlib import Path
+
     from warroom.demo import DemoRoom, run_demo
     from warroom.tui.app import AppConfig, WarroomApp, create_app
 
     identity = user or flags().user or "sarah"
+    # Outside the temporary folder, which goes when the demo does.
+    report_to = Path.cwd() / "warroom-demo-report.md"
 
     def build(room: DemoRoom) -> WarroomApp:
         return create_app(
@@ -225,11 +237,12 @@ def demo(user: str | None, keep: bool) -> None:
                 clock=room.clock,
                 simulator_url=room.control_url,
                 db_label="the demo database (temporary)",
+                report_to=report_to,
             )
         )
 
     # A closed window or a dropped SSH connection tears the room down as quitting does.
-    sys.exit(run_demo(build, keep))
+    sys.exit(run_demo(build, keep, report_to))
 
 
 # ---------------------------------------------------------------- the audit chain
@@ -263,8 +276,14 @@ def _verified(checkpoint: Any = None) -> Any:
         except StoreError as exc:
             fail(str(exc))
     if report.problem is not None:
-        fail(f"audit chain broken after {report.events} good events: {report.problem.message}")
+        fail(_broken(report))
     return report
+
+
+def _broken(report: ChainReport) -> str:
+    """What `audit verify` (and every command that verifies first) says of a broken chain."""
+    assert report.problem is not None
+    return f"audit chain broken after {report.events} good events: {report.problem.message}"
 
 
 @common_options
@@ -300,3 +319,113 @@ def audit_head() -> None:
     database and its audit key rewrote the chain.
     """
     click.echo(str(_verified().head))
+
+
+def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """An ISO 8601 time with its zone (Z or an offset), as an aware UTC datetime."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{safe(repr(value))} is not a time; give ISO 8601 with a zone, "
+            "such as 2024-03-20T14:00:00Z or 2024-03-20T16:00:00+02:00"
+        ) from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(
+            f"{safe(repr(value))} has no timezone; add Z or an offset such as +00:00"
+        )
+    return moment.astimezone(UTC)
+
+
+@common_options
+@audit.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    help="jsonl: one JSON object per event and line; csv: a header row, then one row per event.",
+)
+@click.option(
+    "--since",
+    metavar="TIME",
+    callback=_instant,
+    help="Start at the first event stamped at or after this time (ISO 8601 with Z or an offset).",
+)
+@click.option(
+    "--until",
+    metavar="TIME",
+    callback=_instant,
+    help="End at the last event stamped at or before this time (ISO 8601 with Z or an offset).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE (created whole, or not at all) instead of stdout.",
+    show_default=False,
+)
+def audit_export(
+    fmt: str, since: datetime | None, until: datetime | None, output: Path | None
+) -> None:
+    """Verify the audit chain, then write its events for auditors.
+
+    Each event (id, at, actor, action, release_id, payload, prev_hash, hash)
+    exactly as its hash covers it, so the chain can be re-verified without
+    warroom: the README shows how, with Python's standard library and the
+    database's audit key file. The export is one unbroken run of the chain:
+    a full one starts from the genesis hash (64 zeros), a --since/--until one
+    from the hash of the event before it. A broken chain is refused as
+    `warroom audit verify` refuses it, and nothing is written.
+    """
+    from warroom.store import audit as chain
+    from warroom.store import auditexport
+    from warroom.store.engine import StoreError
+
+    if since is not None and until is not None and until < since:
+        raise click.BadParameter(
+            f"{until.isoformat()} is before --since {since.isoformat()}", param_hint="'--until'"
+        )
+    with open_store() as store:
+        try:
+            # One snapshot for both passes: what is written is what was verified.
+            with store.snapshot() as session:
+                report = chain.verify(session, store.audit_keys)
+                if report.problem is not None:
+                    fail(_broken(report))
+                ids = auditexport.span(session, report.events, since, until)
+                events = auditexport.records(session, ids)
+                if output is None:
+                    _to_stdout(events, fmt)
+                    return
+                with auditexport.replacing(output) as handle:
+                    count = auditexport.write(events, handle, fmt)
+        except StoreError as exc:
+            fail(str(exc))
+        except BrokenPipeError:
+            _reader_gone()
+        except OSError as exc:
+            fail(f"cannot write {output or 'stdout'}: {exc.strerror or exc}")
+    which = {0: "", 1: f" (#{ids.start})"}.get(count, f" (#{ids.start} to #{ids.stop - 1})")
+    echo(f"wrote {count} audit event{'' if count == 1 else 's'}{which} to {output}", err=True)
+
+
+def _to_stdout(events: Iterable[dict[str, Any]], fmt: str) -> int:
+    """Write the export to stdout as UTF-8, whatever the terminal's encoding."""
+    from warroom.store import auditexport
+
+    stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+    try:
+        return auditexport.write(events, stream, fmt)
+    finally:
+        stream.detach()  # flushes, and leaves stdout itself open
+
+
+def _reader_gone() -> NoReturn:
+    """The reader of stdout stopped early (`| head`): stop quietly, as other tools do."""
+    # Python would report the failed flush of stdout at exit; point it at nothing.
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(1)

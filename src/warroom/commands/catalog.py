@@ -11,10 +11,12 @@ action subcommands all come from here; adding an action is one row here
 and one handler (see commands/handlers.py).
 
 Rows whose target is VIEW only move the view (zoom, focus a pane, move a
-replay through the day): no command, no permission. The replay
-(tui/screens/replay.py) binds the same table: VIEW rows work there as in the
-live room, every other row is refused as read-only; the rows whose key
-`owner` is REPLAY are bound there alone.
+replay through the day): no command, no permission. A RELEASE row without a
+command (the report) is the dashboard's own method too: it reads, and
+everyone may. The replay (tui/screens/replay.py) binds the same table: rows
+that read or move the view work there as in the live room, rows that change
+something are refused as read-only. A key's `owner` says which screens bind
+it (LIVE: the live room only, REPLAY: a replay only).
 """
 
 from __future__ import annotations
@@ -164,6 +166,9 @@ H_MESSAGE = HelpLine(TALKING, "m", "write a message to everyone (Enter sends, Es
 H_FILTER = HelpLine(
     TALKING, "f", "filter the log: everything, system lines, people, a team, a person"
 )
+H_REPORT = HelpLine(
+    TALKING, "W", "write the post-release report (Markdown), beside the database by default"
+)
 H_TAB = HelpLine(MOVING, "tab / shift+tab", "next / previous pane")
 H_PANES = HelpLine(MOVING, "1 … 5", "graph, deploys, countdown, go/no-go, log")
 H_ARROWS = HelpLine(
@@ -207,6 +212,7 @@ HELP: tuple[HelpLine, ...] = (
     H_DECIDE,
     H_MESSAGE,
     H_FILTER,
+    H_REPORT,
     H_TAB,
     H_PANES,
     H_ARROWS,
@@ -456,6 +462,16 @@ ACTIONS: tuple[Spec, ...] = (
         ask=Ask.MESSAGE,
         build=lambda s: d.PostMessage(s.text),
         subcommand=Cli("say", "Post a message to the communication log."),
+    ),
+    # Reading the record writes nothing to the room: no command, no permission.
+    Spec(
+        "write_report",
+        H_REPORT,
+        Target.RELEASE,
+        Key("W", "Report"),
+        palette=Palette(
+            "Write the post-release report", "Markdown, beside the database or where you say"
+        ),
     ),
     Spec(
         "zoom",

@@ -41,6 +41,26 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     )
 
 
+def stamp_of(at: datetime) -> str:
+    """A moment as event hashes cover it: UTC ISO 8601 with microseconds.
+
+    `2024-03-20T13:20:00.000000+00:00`: what `audit export` writes as `at`.
+    """
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _moment(value: object) -> datetime | None:
+    """An event's raw `at` (a datetime, or text on SQLite) in UTC; None if it is not a date."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class _Link:
     """What an event's hash covers: its own fields and the hash of the event before it."""
@@ -54,11 +74,10 @@ class _Link:
     prev_hash: str
 
     def material(self) -> bytes:
-        stamp = self.at.astimezone(UTC).isoformat(timespec="microseconds")
         return "\x1f".join(
             [
                 str(self.id),
-                stamp,
+                stamp_of(self.at),
                 self.actor,
                 self.action,
                 "" if self.release_id is None else str(self.release_id),
@@ -209,15 +228,9 @@ def _parse(row: tuple[Any, ...]) -> _Event | ChainProblem:
             "it was not written by warroom",
         )
 
-    at = values["at"]
-    if isinstance(at, str):
-        try:
-            at = datetime.fromisoformat(at)
-        except ValueError:
-            return bad("at")
-    if not isinstance(at, datetime):
+    at = _moment(values["at"])
+    if at is None:
         return bad("at")
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     for column in _TEXT_COLUMNS:
         if not isinstance(values[column], str):
             return bad(column)
@@ -236,19 +249,26 @@ def _parse(row: tuple[Any, ...]) -> _Event | ChainProblem:
     )
 
 
-def _rows(session: Session, batch: int = 2000) -> Iterator[tuple[Any, ...]]:
+def _rows(
+    session: Session, batch: int = 2000, *, first: int = 1, last: int | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """Events `first` to `last` (default: to the end) in id order, read `batch` at a time."""
     # Raw columns, not ORM objects: a row someone else wrote may hold anything
     # (a BLOB, a date that is not one, NULLs) and must be named, not crash.
+    bounds: dict[str, Any] = {"n": batch}
+    upto = ""
+    if last is not None:
+        upto, bounds["upto"] = " AND id <= :upto", last
     query = text(
-        f"SELECT {', '.join(_COLUMNS)} FROM audit_event WHERE id > :last ORDER BY id LIMIT :n"
+        f"SELECT {', '.join(_COLUMNS)} FROM audit_event WHERE id > :last{upto} ORDER BY id LIMIT :n"
     )
-    last: Any = 0
+    previous: Any = first - 1
     while True:
-        rows = session.execute(query, {"last": last, "n": batch}).all()
+        rows = session.execute(query, {**bounds, "last": previous}).all()
         if not rows:
             return
         yield from (tuple(row) for row in rows)
-        last = rows[-1][0]
+        previous = rows[-1][0]
 
 
 def verify(session: Session, keys: AuditKeys, checkpoint: Checkpoint | None = None) -> ChainReport:

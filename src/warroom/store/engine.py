@@ -274,6 +274,18 @@ class Store:
         """A write transaction that holds the write lock from its first statement."""
         return self._transaction(self._writer)
 
+    def snapshot(self) -> AbstractContextManager[Session]:
+        """A read transaction whose every statement sees the same moment of the database.
+
+        `read()` on PostgreSQL is READ COMMITTED: each statement sees what was
+        committed before it started, so two passes over a table may differ.
+        Here PostgreSQL runs REPEATABLE READ; SQLite's read transaction (WAL)
+        already keeps the snapshot of its first read until it ends.
+        """
+        if self.backend == "sqlite":
+            return self._transaction(self.engine)
+        return self._transaction(self.engine.execution_options(isolation_level="REPEATABLE READ"))
+
     @contextmanager
     def _transaction(self, bind: Engine) -> Iterator[Session]:
         try:

@@ -71,6 +71,13 @@ class Repo:
     def add(self, row: SQLModel) -> None:
         self._session.add(row)
 
+    def _own(
+        self, row: m.Person | m.Service | m.ChecklistItem | m.TriggerRule | m.TriggerState
+    ) -> None:
+        """Add a row of the repo's release (it belongs to the release: one place says so)."""
+        row.release_id = self.release_id
+        self._session.add(row)
+
     def flush(self) -> None:
         """Write what was added so far (ids assigned), inside the transaction."""
         self._session.flush()
@@ -364,11 +371,9 @@ class Repo:
         self.add(release)
         self._session.flush()
         self.release = release
-        rid = self.release_id
         for person in plan.people:
-            self.add(
+            self._own(
                 m.Person(
-                    release_id=rid,
                     name=person.name,
                     role=person.role,
                     team=person.team,
@@ -380,7 +385,6 @@ class Repo:
             health = service.health
             rollback = service.rollback
             row = m.Service(
-                release_id=rid,
                 name=service.name,
                 team=service.team,
                 position=position,
@@ -402,7 +406,7 @@ class Repo:
                 state=lc.DeployState.WAITING,
                 state_since=at,
             )
-            self.add(row)
+            self._own(row)
             rows[service.name] = row
         self._session.flush()
         for service in plan.services:
@@ -422,9 +426,8 @@ class Repo:
         for team, prefix, texts in lists:
             for index, text in enumerate(texts, start=1):
                 position += 1
-                self.add(
+                self._own(
                     m.ChecklistItem(
-                        release_id=rid,
                         key=f"{prefix}{index}",
                         team=team,
                         position=position,
@@ -434,9 +437,8 @@ class Repo:
 
         for trigger in plan.triggers:
             scope = list(trigger.services) if trigger.services else [s.name for s in plan.services]
-            self.add(
+            self._own(
                 m.TriggerRule(
-                    release_id=rid,
                     name=trigger.name,
                     when=trigger.when,
                     description=trigger.description,
@@ -445,9 +447,5 @@ class Repo:
                 )
             )
             for name in scope:
-                self.add(
-                    m.TriggerState(
-                        release_id=rid, rule=trigger.name, service=name, state=Phase.INACTIVE
-                    )
-                )
+                self._own(m.TriggerState(rule=trigger.name, service=name, state=Phase.INACTIVE))
         return release

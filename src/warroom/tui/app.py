@@ -13,6 +13,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -74,6 +75,14 @@ class WarroomApp(App[None]):
         def __init__(self, ok: bool, text: str) -> None:
             self.ok = ok
             self.text = text
+            super().__init__()
+
+    class ReportWritten(Message):
+        """The report went to `path`, or (`error`) it could not be written."""
+
+        def __init__(self, path: Path, error: str | None = None) -> None:
+            self.path = path
+            self.error = error
             super().__init__()
 
     def __init__(self, config: AppConfig) -> None:
@@ -362,6 +371,58 @@ class WarroomApp(App[None]):
             timeout=timeout,
             markup=False,
         )
+
+    # ---------------------------------------------------------------- the report
+
+    def report_path(self, release: str) -> Path:
+        """`config.report_to`, else beside a SQLite database's file, else in the current folder."""
+        from warroom.reporting import file_name
+
+        if self.config.report_to is not None:
+            return self.config.report_to
+        url = reading.normalise_url(self.config.db_url)
+        folder = Path.cwd()
+        if url.get_backend_name() == "sqlite" and url.database not in {None, "", ":memory:"}:
+            folder = Path(str(url.database)).expanduser().absolute().parent
+        return folder / file_name(release)
+
+    def write_report(self, path: Path) -> None:
+        """Write the report to `path` in a thread worker; a toast says where, or why not."""
+        self._report_worker(path)
+
+    @work(thread=True, group="report", exit_on_error=False)
+    def _report_worker(self, path: Path) -> None:
+        from warroom.domain.report import build_report
+        from warroom.reporting import render, save
+
+        try:
+            # One read transaction: the plan, every event and the log agree.
+            with self.store().read() as session:
+                release = reading.current_release(session, self.config.release)
+                if release is None:
+                    self.post_message(self.ReportWritten(path, "no release is loaded"))
+                    return
+                history = reading.read_history(session, release)
+            text = render(build_report(history, self.clock.now()), "md")
+            written = save(path, text)
+        except StoreError as exc:
+            self.post_message(self.ReportWritten(path, str(exc)))
+            return
+        except OSError as exc:
+            self.post_message(self.ReportWritten(path, exc.strerror or str(exc)))
+            return
+        self.post_message(self.ReportWritten(written))
+
+    def on_warroom_app_report_written(self, message: ReportWritten) -> None:
+        if message.error is None:
+            self.notify(f"Report written to {message.path}", title="Report", timeout=10)
+        else:
+            self.notify(
+                f"The report was not written to {message.path}: {message.error}",
+                title="Report",
+                severity="error",
+                timeout=10,
+            )
 
     # ---------------------------------------------------------------- palette
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from textual.app import App
@@ -38,6 +39,10 @@ class AppConfig:
     via: str = "terminal"  # or "ssh": shown next to the name in everyone's header
     # `warroom demo`: the simulator's control API, for injecting faults (F).
     simulator_url: str | None = None
+    # Where W offers to write the report (None: beside a SQLite database's
+    # file, else in the current folder; `warroom demo` keeps it out of its
+    # temporary folder).
+    report_to: Path | None = None
     # The actions people take: the dashboard's keys, the palette and the help
     # screen are made from this table (tests add a row to it).
     actions: tuple[Spec, ...] = ACTIONS
@@ -87,6 +92,12 @@ class Room(Protocol):
     def read_history(self) -> History | None:
         """The release's whole record (None: no release is loaded). Reads every
         audit event: call it from a worker thread, never the event loop."""
+
+    def report_path(self, release: str) -> Path:
+        """Where the report of `release` goes unless the viewer says otherwise."""
+
+    def write_report(self, path: Path) -> None:
+        """Write the release's report (Markdown) to `path`, off the event loop; a toast says where."""
 
 
 def room(app: App[Any]) -> Room:

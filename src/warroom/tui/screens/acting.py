@@ -18,8 +18,9 @@ the message box) all end in `ActingScreen.act(name)`, which for that row
 Keys are bound per class in Textual, so the screen for a table is a class
 made from it (`ActingScreen.bound_to`); a screen binds the rows whose key
 owner is one of its `KEYS` (the live room: SCREEN and LIVE; a replay: SCREEN
-and REPLAY). Rows that only move the view (Target.VIEW) and the demo's fault
-key are the screens' own methods.
+and REPLAY). Rows that only move the view (Target.VIEW), the report (a
+RELEASE row without a command) and the demo's fault key are the screens' own
+methods.
 """
 
 from __future__ import annotations

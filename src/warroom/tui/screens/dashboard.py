@@ -7,6 +7,7 @@ from the action table (tui/screens/acting.py); this module shows the room.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -332,6 +333,29 @@ class DashboardScreen(LiveScreen, ActingScreen):
             self.notify(f"Simulated {service}: {summary}", title="Fault injected")
         else:
             self.notify(f"The simulator refused: {response.text[:200]}", severity="error")
+
+    def action_write_report(self) -> None:
+        """W: ask where (beside the database, offered), then write it in a worker."""
+        from warroom.tui.screens.prompt import PromptScreen
+
+        snapshot = self.room.snapshot
+        if snapshot is None:
+            self.notify("No release is loaded: there is nothing to report yet.", severity="warning")
+            return
+        offered = self.room.report_path(snapshot.release.name)
+
+        def chosen(answer: str | None) -> None:
+            if answer is not None:
+                self.room.write_report(Path(answer) if answer else offered)
+
+        self.app.push_screen(
+            PromptScreen(
+                "Write the post-release report (Markdown) to:",
+                placeholder=str(offered),
+                value=str(offered),
+            ),
+            chosen,
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "unzoom":

@@ -21,9 +21,9 @@ read-only: …"), rather than the dashboard being built from a read-only
 table. The footer, the palette and the help then show the room people know,
 greyed where they cannot act, like a key the viewer's role may not use; and
 a key pressed from habit (`n` at 14:37 to "complete" a step) says why
-nothing happened instead of doing nothing, or something else. Only rows that
-move the view (Target.VIEW) work here; the replay's own keys are rows of the
-same table whose owner is REPLAY.
+nothing happened instead of doing nothing, or something else. Rows that move
+the view or only read (the report, W) work here as live; the replay's own
+keys are rows of the same table whose owner is REPLAY.
 
 Reading the record reads every audit event of the release: it runs in a
 thread worker, with "Reading the record…" on screen until it is in. Moving
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -45,7 +46,7 @@ from textual.worker import Worker, WorkerState
 
 from warroom.clock import FixedClock
 from warroom.commands import defs as d
-from warroom.commands.catalog import REPLAY, Spec, Target
+from warroom.commands.catalog import REPLAY, Spec
 from warroom.domain.record import Event, History
 from warroom.domain.replay import Playhead, Reel
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
@@ -138,6 +139,15 @@ class ReplayRoom:
 
     def read_history(self) -> History | None:
         return self.live.read_history()
+
+    # The report (W) reads the whole record, as from the live room: it writes
+    # a file, never the room.
+
+    def report_path(self, release: str) -> Path:
+        return self.live.report_path(release)
+
+    def write_report(self, path: Path) -> None:
+        self.live.write_report(path)
 
 
 class ReplayScreen(DashboardScreen):
@@ -285,7 +295,10 @@ class ReplayScreen(DashboardScreen):
         )
 
     def may_refuse(self, spec: Spec) -> bool:
-        return spec.target is not Target.VIEW
+        # What would change something: every command, and the demo's fault
+        # (it changes what the services answer). Moving the view and reading
+        # (the report) work here as in the live room.
+        return spec.build is not None or spec.name == "inject_fault"
 
     def refusal_for(self, spec: Spec) -> str | None:
         return self.read_only() if self.may_refuse(spec) else super().refusal_for(spec)
