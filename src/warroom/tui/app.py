@@ -10,6 +10,7 @@ what it touched; a heartbeat row says who else is in the room.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import uuid
 from collections.abc import Iterable
@@ -274,9 +275,19 @@ class WarroomApp(App[None]):
 
     def read_history(self) -> History | None:
         store = self.store()
-        with store.read() as session:
-            release = reading.current_release(session, self.config.release)
-            return reading.read_history(session, release) if release else None
+        # A batch read of every event: its objects (a dict per image) hold no
+        # cycles, and the cyclic collector would walk them again and again as
+        # they pile up, half the read's time over a long day. Off for the read
+        # (a few seconds, the whole process's), then as it was.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with store.read() as session:
+                release = reading.current_release(session, self.config.release)
+                return reading.read_history(session, release) if release else None
+        finally:
+            if collecting:
+                gc.enable()
 
     # ---------------------------------------------------------------- presence
 
