@@ -408,3 +408,20 @@ async def test_panes_focus_and_zoom_as_live_and_esc_unzooms_before_it_leaves(
         assert "❯ auth-service" in "\n".join(lines_of(screen.query_one(DeployTable)))
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen) and not isinstance(app.screen, ReplayScreen)
+
+
+async def test_esc_from_warroom_replay_starts_the_live_room_then(
+    day: Day, loaded: Store, db_url: str, clock: FixedClock
+) -> None:
+    async with open_replay(db_url, clock, at(14, 37)) as (app, pilot, _screen):
+        # The record had the machine to itself: no live read, no heartbeat yet.
+        assert app.snapshot is None and not app.loaded
+        assert not any(w.group in {"reload", "feed", "presence"} for w in app.workers)
+        await pilot.press("escape")
+        live = app.screen
+        assert isinstance(live, DashboardScreen) and not isinstance(live, ReplayScreen)
+        await settled(pilot)
+        latest = read_snapshot(loaded)
+        assert app.snapshot is not None and app.snapshot.revision == latest.revision
+        assert "● live" in str(live.query_one("#header").render())
+        assert safe(latest.log[-1].text)[:30] in log_tail(live)

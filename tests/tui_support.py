@@ -13,6 +13,7 @@ from warroom.clock import Clock
 from warroom.commands.catalog import ACTIONS, Spec
 from warroom.tui.app import AppConfig, WarroomApp, create_app
 from warroom.tui.screens.dashboard import DashboardScreen
+from warroom.tui.screens.replay import ReplayScreen
 
 SIZE = (120, 36)
 BIG = (200, 60)
@@ -108,12 +109,16 @@ async def settled(pilot: Pilot[None]) -> None:
         busy = any(not w.is_finished for w in app.workers if w.group == "commands")
         # Read, and drawn: the dashboard shows a read that raced its mount
         # only after its first refresh. (A replay draws its own room's: the
-        # record at its playhead, once read.)
+        # record at its playhead, once read; `warroom replay` starts the live
+        # room below it only when esc goes there.)
         screen = app.screen
         drawn = not isinstance(screen, DashboardScreen) or (
             screen.room.loaded and screen.shown is screen.room.snapshot
         )
-        return app._revision == revision and not busy and drawn
+        live = app._revision == revision or (
+            isinstance(screen, ReplayScreen) and app.config.replay and not app.loaded
+        )
+        return live and not busy and drawn
 
     await wait_until(pilot, caught_up, "the app to show the store's latest revision")
     await pilot.pause()

@@ -10,7 +10,6 @@ what it touched; a heartbeat row says who else is in the room.
 from __future__ import annotations
 
 import asyncio
-import gc
 import threading
 import uuid
 from collections.abc import Iterable
@@ -115,15 +114,24 @@ class WarroomApp(App[None]):
         return DashboardScreen.bound_to(self.config.actions)()
 
     def on_mount(self) -> None:
+        if self.config.replay:
+            # `warroom replay`: over the live room, as H opens it, so esc lands
+            # in the room now; the live room starts then. Until that, the
+            # record has the machine to itself, and someone reading the past
+            # is not announced as in the room.
+            from warroom.tui.screens.replay import ReplayScreen
+
+            replay = ReplayScreen.bound_to(self.config.actions)(self.config.replay_at)
+            self.push_screen(replay, lambda _: self._go_live())
+            return
+        self._go_live()
+
+    def _go_live(self) -> None:
+        """Read the room, follow the change feed, and say we are here."""
         self.refresh_now()
         self._follow()
         self._heartbeat()
         self.set_interval(self.config.heartbeat_interval, self._heartbeat, name="heartbeat")
-        if self.config.replay:
-            # Over the live room, as H opens it: esc lands in the room now.
-            from warroom.tui.screens.replay import ReplayScreen
-
-            self.push_screen(ReplayScreen.bound_to(self.config.actions)(self.config.replay_at))
 
     @property
     def me(self) -> PersonView | None:
@@ -275,19 +283,9 @@ class WarroomApp(App[None]):
 
     def read_history(self) -> History | None:
         store = self.store()
-        # A batch read of every event: its objects (a dict per image) hold no
-        # cycles, and the cyclic collector would walk them again and again as
-        # they pile up, half the read's time over a long day. Off for the read
-        # (a few seconds, the whole process's), then as it was.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            with store.read() as session:
-                release = reading.current_release(session, self.config.release)
-                return reading.read_history(session, release) if release else None
-        finally:
-            if collecting:
-                gc.enable()
+        with store.read() as session:
+            release = reading.current_release(session, self.config.release)
+            return reading.read_history(session, release) if release else None
 
     # ---------------------------------------------------------------- presence
 

@@ -33,6 +33,7 @@ changed (benchmarks/bench_replay.py).
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -172,6 +173,8 @@ class ReplayScreen(DashboardScreen):
         self._at = at
         self._replay: ReplayRoom | None = None
         self._live_firing: set[str] | None = None
+        self._closed = False
+        self._froze = False  # this replay froze what was alive when its record was in
         if selected is not None:
             self.set_reactive(DashboardScreen.selected, selected)
 
@@ -197,9 +200,38 @@ class ReplayScreen(DashboardScreen):
 
     # ---------------------------------------------------------------- the record
 
+    # The record and the cyclic garbage collector. A day's record is some
+    # half a million small objects with no cycles among them, alive for as
+    # long as the replay is. Collected like any others, they cost twice over:
+    # reading with the collector on doubles the read (it walks them again
+    # and again as they pile up), and every full collection afterwards walks
+    # all of them, a second or so each, every few seconds of moving through
+    # the day (benchmarks/bench_replay.py). So the collector is off while
+    # the record is read, and what is alive then is frozen (gc.freeze: full
+    # collections leave it alone) until the replay closes, when references
+    # to the record are dropped (refcounting frees it) and it is unfrozen —
+    # unless something froze objects before (an SSH session's preloaded
+    # code, shared with its siblings: unfreezing would copy those pages).
+
     @work(thread=True, exclusive=True, group="record", exit_on_error=False)
     def _read_record(self) -> None:
-        self.post_message(self.RecordRead(self.room.read_history()))
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            history = self.room.read_history()
+            if collecting and not self._closed:
+                self._froze = gc.get_freeze_count() == 0
+                gc.freeze()
+        finally:
+            if collecting:
+                gc.enable()
+        self.post_message(self.RecordRead(history))
+
+    def on_unmount(self) -> None:
+        self._closed = True
+        self.room.playhead = None  # the record, freed as soon as nothing holds it
+        if self._froze:
+            gc.unfreeze()
 
     @on(Worker.StateChanged)
     def _record_failed(self, event: Worker.StateChanged) -> None:
