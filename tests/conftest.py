@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "release-v2.5.0.yaml"
 # Ten minutes before the sample's go/no-go meeting.
 T0 = datetime(2024, 3, 20, 13, 20, tzinfo=UTC)
+# When the sample's deploy window opens: no deploy starts before it.
+WINDOW_OPENS = datetime(2024, 3, 20, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -172,9 +174,11 @@ def check_everything(store: Store, clock: FixedClock) -> None:
 
 @pytest.fixture
 def go(loaded: Store, clock: FixedClock) -> Store:
-    """The sample release with every checklist item checked and GO recorded."""
+    """The sample release with every checklist item checked and GO recorded
+    (at 13:20), and the clock at 14:00, when the deploy window opens."""
     check_everything(loaded, clock)
     Commands(loaded, clock, "sarah").decide("go", rationale="all teams ready")
+    clock.set(WINDOW_OPENS)
     return loaded
 
 

@@ -23,6 +23,7 @@ WARROOM = Path(sys.executable).parent / "warroom"
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "release-v2.5.0.yaml"
 NOW = "2024-03-20T13:20:00Z"
+WINDOW_OPENS = "2024-03-20T14:00:00Z"  # no deploy starts before it
 PEOPLE = ["sarah", "tom", "raj", "mike", "lisa", "ana", "omar", "jen", "kim", "pat"]
 LOGIN_VARS = ("LOGNAME", "USER", "LNAME", "USERNAME")
 
@@ -200,7 +201,9 @@ def ready(loaded: Cli) -> Cli:
 
 @pytest.fixture
 def go(ready: Cli) -> Cli:
+    """GO recorded (at 13:20), and the clock at 14:00, when the deploy window opens."""
     ready.ok("decide", "go", "--as", "sarah", "--why", "all teams ready")
+    ready.env["WARROOM_NOW"] = WINDOW_OPENS
     return ready
 
 
@@ -261,6 +264,28 @@ def test_check_cycle_exits_1_naming_every_member(cli: Cli) -> None:
         assert member in cycle_lines[0]
     assert "delta" not in cycle_lines[0]
     assert proc.stderr.splitlines()[-1].startswith("warroom: ")
+
+
+def test_check_refuses_a_bad_freeze_with_its_file_and_line_and_load_writes_nothing(
+    cli: Cli,
+) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    plan = cli.cwd / "frozen.yaml"
+    plan.write_text(text.replace("BYDAY=FR;BYHOUR=16", "BYDAY=FRI;BYHOUR=16"), encoding="utf-8")
+    line = text[: text.index("BYDAY=FR;BYHOUR=16")].count("\n") + 1
+    for command in ("check", "load"):
+        proc = (
+            cli(command, str(plan), "--as", "sarah")
+            if command == "load"
+            else cli(command, str(plan))
+        )
+        assert proc.returncode == 1, describe(proc)
+        assert (
+            f"{plan}:{line}: freezes[0].rrule: not a valid RRULE: invalid 'BYDAY': FRI"
+            in proc.stderr
+        )
+    assert not cli.db.exists()
+    assert "Freezes: Friday afternoons, Black Friday" in cli.ok("check", str(SAMPLE)).stdout
 
 
 def test_check_missing_file_is_a_sentence_not_a_crash(cli: Cli) -> None:
@@ -605,6 +630,7 @@ def test_status_text_shows_times_on_the_plan_s_clock(
 
 def test_status_text_shows_what_people_wrote_inert(ready: Cli) -> None:
     ready.ok("decide", "go", "--as", "sarah", "--why", HOSTILE)
+    ready.env["WARROOM_NOW"] = WINDOW_OPENS
     ready.ok("say", HOSTILE, "--as", "mike")
     ready.ok("deploy", "start", "api-gateway", "--as", "raj")
     ready.ok("deploy", "fail", "api-gateway", "--as", "raj", "--reason", HOSTILE)
@@ -636,6 +662,7 @@ def test_cli_output_shows_what_people_wrote_inert(cli: Cli) -> None:
     keys = [i["id"] for i in cli.status()["checklists"]]
     outputs.append(cli.ok("item", "check", *keys, "--as", "sarah"))
     cli.ok("decide", "go", "--as", "sarah", "--why", HOSTILE)
+    cli.env["WARROOM_NOW"] = WINDOW_OPENS
     outputs.append(cli.ok("step", "done", "api-gateway", "--as", "raj"))
     outputs.append(cli.ok("deploy", "fail", "api-gateway", "--reason", HOSTILE, "--as", "raj"))
     outputs.append(cli.ok("say", HOSTILE, "--as", "mike"))
@@ -738,6 +765,7 @@ def test_done_when_story(loaded: Cli) -> None:
         i["done"] and i["by"] == "sarah" and i["at"] == NOW for i in after_check["checklists"]
     )
     loaded.ok("decide", "go", "--as", "sarah")
+    loaded.env["WARROOM_NOW"] = WINDOW_OPENS  # no deploy starts before the window opens
     decided = loaded.status()
     assert decided["release"]["decision"]["kind"] == "GO"
     assert decided["release"]["decision"]["by"] == "sarah"
@@ -761,7 +789,12 @@ def test_done_when_story(loaded: Cli) -> None:
     steps_done_by(loaded, "auth-service", "lisa", 1)
     auth = service(loaded.status(), "auth-service")
     assert auth["state"] == "deploying"
-    assert auth["steps"][0] == {**auth["steps"][0], "done": True, "by": "lisa", "at": NOW}
+    assert auth["steps"][0] == {
+        **auth["steps"][0],
+        "done": True,
+        "by": "lisa",
+        "at": WINDOW_OPENS,
+    }
     steps_done_by(loaded, "auth-service", "lisa", 3)
     assert service(loaded.status(), "auth-service")["state"] == "done"
 
@@ -777,6 +810,8 @@ def test_deploy_start_allowed_and_refused(loaded: Cli) -> None:
     keys = [i["id"] for i in loaded.status()["checklists"]]
     loaded.ok("item", "check", *keys, "--as", "sarah")
     loaded.ok("decide", "go", "--as", "sarah")
+    assert "opens at 14:00 UTC" in loaded.refused("deploy", "start", "api-gateway", "--as", "raj")
+    loaded.env["WARROOM_NOW"] = WINDOW_OPENS
 
     assert "api-gateway" in loaded.refused("deploy", "start", "auth-service", "--as", "lisa")
     assert "infra" in loaded.refused("deploy", "start", "api-gateway", "--as", "lisa")
@@ -802,6 +837,7 @@ def test_deploy_done_allowed_for_a_service_without_steps(cli: Cli) -> None:
     plan.write_text(NO_STEPS_PLAN, encoding="utf-8")
     cli.ok("load", str(plan), "--as", "sarah")
     cli.ok("decide", "go", "--as", "sarah")
+    cli.env["WARROOM_NOW"] = WINDOW_OPENS
     cli.ok("deploy", "start", "cache", "--as", "raj")
     proc = cli.ok("deploy", "done", "cache", "--as", "raj")
     assert "cache is done" in proc.stdout
@@ -977,8 +1013,33 @@ def test_decide_partial_must_be_closed_under_dependencies(ready: Cli) -> None:
     decision = ready.status()["release"]["decision"]
     assert decision["kind"] == "PARTIAL"
     assert decision["subset"] == ["api-gateway", "auth-service"]
+    ready.env["WARROOM_NOW"] = WINDOW_OPENS
     assert "PARTIAL" in ready.refused("deploy", "start", "logging-service", "--as", "raj")
     ready.ok("deploy", "start", "api-gateway", "--as", "raj")
+
+
+def test_override_and_hold_release_from_the_command_line(ready: Cli) -> None:
+    ready.env["WARROOM_NOW"] = "2024-03-20T13:31:00Z"
+    ready.ok("decide", "go", "--as", "sarah")
+    assert "opens at 14:00 UTC" in ready.refused("step", "done", "api-gateway", "--as", "raj")
+    assert "only the release manager" in ready.refused(
+        "override", "window", "--for", "15m", "--reason", "early", "--as", "raj"
+    )
+    proc = ready.ok("override", "window", "--for", "15m", "--reason", "early", "--as", "sarah")
+    assert proc.stdout == "the deploy window is overridden until 13:46:00 UTC\n"
+    ready.ok("step", "done", "api-gateway", "--as", "raj")
+    overrides = ready.status()["overrides"]
+    assert [(o["target"], o["until"], o["active"]) for o in overrides] == [
+        ("window", "2024-03-20T13:46:00Z", True)
+    ]
+    ready.ok("deploy", "fail", "api-gateway", "--as", "raj", "--reason", "routing")
+    status = ready.status()
+    assert status["holds"][0] == {"service": "auth-service", "held_by": ["api-gateway"]}
+    assert "auth-service" not in status["startable"]
+    usage = ready("hold", "release", "auth-service", "--as", "sarah")
+    assert usage.returncode == 2 and "--reason" in usage.stderr
+    ready.ok("hold", "release", "auth-service", "--reason", "not routed", "--as", "sarah")
+    assert "auth-service" not in [h["service"] for h in ready.status()["holds"]]
 
 
 def test_decide_usage_error_exits_2(loaded: Cli) -> None:

@@ -43,6 +43,7 @@ def test_a_release_day_on_postgres_from_the_command_line(
         run("decide", "go", "--as", "lisa", ok=False)
         run("item", "check", *keys, "--as", "sarah")
         run("decide", "go", "--as", "sarah", "--why", "ready")
+        env["WARROOM_NOW"] = "2024-03-20T14:00:00Z"  # the deploy window opens
         for _ in range(4):
             run("step", "done", "api-gateway", "--as", "raj")
         run("step", "done", "api-gateway", "--as", "raj", ok=False)  # no steps left

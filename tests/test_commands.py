@@ -12,7 +12,13 @@ from functools import partial
 
 import pytest
 
-from tests.conftest import check_everything, fingerprint, read_snapshot, table_counts
+from tests.conftest import (
+    WINDOW_OPENS,
+    check_everything,
+    fingerprint,
+    read_snapshot,
+    table_counts,
+)
 from warroom.clock import FixedClock
 from warroom.commands import CommandError, Commands
 from warroom.domain.lifecycle import DeployState
@@ -233,6 +239,7 @@ def test_nothing_deploys_before_go(loaded: Store, as_: As) -> None:
 def test_outside_partial_subset_is_refused(loaded: Store, as_: As, clock: FixedClock) -> None:
     check_everything(loaded, clock)
     as_("sarah").decide("partial", ["api-gateway"], "gateway first")
+    clock.set(WINDOW_OPENS)
     finish(as_, "raj", "api-gateway")
     refused(
         loaded, lambda: as_("raj").complete_step("logging-service"), "outside the PARTIAL subset"

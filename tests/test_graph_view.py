@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Footer
 
-from tests.conftest import ROOT, check_everything, read_snapshot
+from tests.conftest import ROOT, WINDOW_OPENS, check_everything, read_snapshot
 from warroom.clock import FixedClock
 from warroom.commands import Commands
 from warroom.commands.load import load_plan
@@ -201,6 +201,7 @@ async def test_new_states_restyle_without_a_new_layout(loaded: Store, clock: Fix
         for item in read_snapshot(loaded).all_items:
             sarah.check_item(item.key)
         sarah.decide("go", rationale="ready")
+        clock.set(WINDOW_OPENS)
         Commands(loaded, clock, "raj").complete_step("api-gateway")
         snapshot = read_snapshot(loaded)
         failing = tuple(
@@ -229,6 +230,7 @@ def test_mid_deploy_with_auth_service_selected(
     # One backend only: the picture does not depend on where the data lives.
     check_everything(sqlite_loaded, clock)
     Commands(sqlite_loaded, clock, "sarah").decide("go")
+    clock.set(WINDOW_OPENS)
     for _ in range(4):
         Commands(sqlite_loaded, clock, "raj").complete_step("api-gateway")
     Commands(sqlite_loaded, clock, "lisa").complete_step("auth-service")

@@ -16,7 +16,13 @@ from sqlalchemy.exc import StatementError
 from sqlmodel import col, select
 
 import warroom.commands
-from tests.conftest import check_everything, fingerprint, read_snapshot, table_counts
+from tests.conftest import (
+    WINDOW_OPENS,
+    check_everything,
+    fingerprint,
+    read_snapshot,
+    table_counts,
+)
 from warroom.clock import FixedClock
 from warroom.commands import SYSTEM_ACTOR, CommandError, handlers
 from warroom.commands import defs as d
@@ -143,6 +149,7 @@ def test_a_deploy_event_keeps_todays_keys_beside_the_command(
     execute(sqlite_loaded, clock, d.Decide(DecisionKind.GO, rationale="ready"), "sarah")
     _, action, payload = events(sqlite_loaded)[-1]
     assert action == "decision" and payload["kind"] == "GO" and payload["fields"]["kind"] == "GO"
+    clock.set(WINDOW_OPENS)
     execute(sqlite_loaded, clock, d.StartDeploy("api-gateway"), "raj")
     _, action, payload = events(sqlite_loaded)[-1]
     assert action == "deploy.start"

@@ -289,8 +289,13 @@ def test_limits_match_the_database_columns() -> None:
         (m.TriggerState, "rule"),
         (m.TriggerState, "service"),
         (m.ChecklistItem, "team"),
+        (m.Freeze, "name"),
+        (m.GateOverride, "target"),  # "window" or a freeze's name
+        (m.HoldRelease, "service"),
     ]:
         assert length(model, column) >= limits.NAME_LENGTH, (model, column)
+    assert length(m.Freeze, "reason") >= limits.TEXT_LENGTH
+    assert length(m.Freeze, "rrule") >= limits.RRULE_LENGTH
     assert length(m.Service, "version") >= limits.VERSION_LENGTH
     assert length(m.Service, "previous_version") >= limits.VERSION_LENGTH
     assert length(m.Service, "health_url") >= limits.URL_LENGTH

@@ -120,6 +120,19 @@ def test_sample_plan_is_valid(sample_plan: Plan) -> None:
     assert sample_plan.teams == ["ops", "infra", "backend", "mobile", "frontend", "support"]
 
 
+def test_the_sample_plan_declares_a_recurring_and_a_one_off_freeze(sample_plan: Plan) -> None:
+    weekly, black_friday = (spec.freeze() for spec in sample_plan.freezes)
+    assert weekly.name == "Friday afternoons" and weekly.rrule == "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16"
+    assert weekly.duration == timedelta(hours=64)
+    assert (black_friday.start, black_friday.end) == (
+        datetime(2024, 11, 29, tzinfo=UTC),
+        datetime(2024, 12, 3, tzinfo=UTC),
+    )
+    # Neither falls on release day: the demo's normal flow is not blocked.
+    day = (sample_plan.go_no_go_at, sample_plan.rollback_until)
+    assert not weekly.periods("UTC", *day) and not black_friday.periods("UTC", *day)
+
+
 def test_read_plan_reads_the_sample_file(sample_plan: Plan) -> None:
     path = Path(__file__).resolve().parent.parent / "sample_data" / "release-v2.5.0.yaml"
     assert read_plan(str(path)).plan == sample_plan
@@ -331,6 +344,134 @@ def test_an_error_is_reported_on_the_line_written(
     # The line on which the new text ends.
     line = sample_text[: sample_text.index(old)].count("\n") + new.rstrip("\n").count("\n") + 1
     assert invalid(edit(sample_text, old, new)).render() == f"{SOURCE}:{line}: {error}"
+
+
+# Each row edits the sample's freezes: `warroom check` (and load) refuses
+# with exactly this error, on the line written (a field left out: on its
+# freeze's first line).
+WEEKLY_RULE = 'rrule: "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16"'
+ONE_OFF = "{name: Black Friday, start: 2024-11-29T00:00:00Z, end: 2024-12-03T00:00:00Z, reason: peak traffic}"
+FREEZE_ERRORS = {
+    "bad rrule": (
+        WEEKLY_RULE,
+        'rrule: "FREQ=WEEKLY;BYDAY=FRI;BYHOUR=16"',
+        "freezes[0].rrule: not a valid RRULE: invalid 'BYDAY': FRI",
+    ),
+    "rrule that is not one": (
+        WEEKLY_RULE,
+        'rrule: "every friday"',
+        "freezes[0].rrule: 'EVERY FRIDAY' is not a NAME=VALUE part of an RRULE",
+    ),
+    "rrule too fine": (
+        WEEKLY_RULE,
+        'rrule: "FREQ=MINUTELY"',
+        "freezes[0].rrule: FREQ=MINUTELY is too fine for a freeze: a freeze recurs at most hourly",
+    ),
+    "rrule counting from nowhere": (
+        WEEKLY_RULE,
+        'rrule: "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR"',
+        "freezes[0].rrule: a rule with INTERVAL counts from its first occurrence: give the "
+        "freeze a `start` in 'FREQ=WEEKLY;INTERVAL=2;BYDAY=FR'",
+    ),
+    "rrule with no day": (
+        WEEKLY_RULE,
+        'rrule: "FREQ=WEEKLY;BYHOUR=16"',
+        "freezes[0].rrule: say which day a WEEKLY rule falls on (like BYDAY=FR or BYMONTHDAY=1), "
+        "or give the freeze a `start` it counts from in 'FREQ=WEEKLY;BYHOUR=16'",
+    ),
+    "missing name": (
+        "  - name: Friday afternoons\n    rrule:",
+        "  - rrule:",
+        "freezes[0].name: required field is missing",
+    ),
+    "empty name": (
+        "name: Black Friday,",
+        "name: '',",
+        "freezes[1].name: must not be empty",
+    ),
+    "the window's name": (
+        "name: Black Friday,",
+        "name: Window,",
+        "freezes[1].name: 'window' names the deploy window in overrides: call the freeze something else",
+    ),
+    "a name twice": (
+        "name: Black Friday,",
+        "name: friday AFTERNOONS,",
+        "freezes[1].name: duplicate freeze name 'friday AFTERNOONS' (also freezes[0]): "
+        "overrides name a freeze, so each name is used once",
+    ),
+    "end before start": (
+        "end: 2024-12-03T00:00:00Z",
+        "end: 2024-11-28T00:00:00Z",
+        "freezes[1].end: the freeze ends before it starts",
+    ),
+    "end missing": (
+        ", end: 2024-12-03T00:00:00Z",
+        "",
+        "freezes[1].end: required field is missing (a one-off freeze has a start and an end; "
+        "a recurring one an rrule and a duration)",
+    ),
+    "bad start": (
+        "start: 2024-11-29T00:00:00Z",
+        "start: 2024-11-29",
+        "freezes[1].start: timestamp 2024-11-29 has no time zone: add Z or an offset like +01:00",
+    ),
+    "duration missing": (
+        "    duration: 64h                             # ... until Monday 08:00\n",
+        "",
+        "freezes[0].duration: a recurring freeze needs a duration, like 8h",
+        "- name: Friday afternoons",
+    ),
+    "duration zero": (
+        "duration: 64h ",
+        "duration: 0m ",
+        "freezes[0].duration: duration '0m' must be more than zero",
+    ),
+    "duration past a week": (
+        "duration: 64h ",
+        "duration: 169h ",
+        "freezes[0].duration: duration '169h' is longer than 168h: durations in a plan are at most a week",
+    ),
+    "duration on a one-off": (
+        "reason: peak traffic}",
+        "reason: peak traffic, duration: 1h}",
+        "freezes[1].duration: a duration goes with an rrule: a one-off freeze has a start and an end",
+    ),
+    "end on a recurring one": (
+        "    reason: no deploys into the weekend\n",
+        "    reason: no deploys into the weekend\n    end: 2024-12-01T00:00:00Z\n",
+        "freezes[0].end: a recurring freeze lasts a `duration` from each occurrence, not until an `end`",
+    ),
+    "unknown key": (
+        "reason: peak traffic}",
+        "reason: peak traffic, colour: red}",
+        f"freezes[1].colour: {UNKNOWN_FIELD}",
+    ),
+    "not a list": (
+        "freezes:\n",
+        "freezes: Fridays\nfrozen:\n",
+        f"frozen: {UNKNOWN_FIELD}",
+    ),
+}
+
+
+@pytest.mark.parametrize("row", FREEZE_ERRORS.values(), ids=FREEZE_ERRORS)
+def test_a_bad_freeze_is_refused_with_its_location(sample_text: str, row: tuple[str, ...]) -> None:
+    old, new, error, *at = row
+    text = edit(sample_text, old, new)
+    line = sample_text[: sample_text.index(old)].count("\n") + new.rstrip("\n").count("\n") + 1
+    if at:
+        line = line_of(text, at[0])
+    issue = invalid(text).issues
+    rendered = [i.render(SOURCE) for i in issue]
+    assert f"{SOURCE}:{line}: {error}" in rendered, rendered
+
+
+def test_a_freeze_list_of_the_wrong_kind_is_located(sample_text: str) -> None:
+    text = sample_text[: sample_text.index("freezes:\n")] + "freezes: Fridays\n"
+    issue = only_issue(text)
+    assert (issue.location, issue.message) == ("freezes", "expected a list, got str")
+    assert issue.line == line_of(text, "freezes: Fridays")
 
 
 DROP = object()  # remove the field instead

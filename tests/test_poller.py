@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +44,16 @@ def plan_text(
 ) -> str:
     """The sample plan with its services' health URLs (and optionally the rules) replaced."""
     data: dict[str, Any] = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
-    for key in ("window", "rollback_until", "go_no_go_at"):
-        value = data[key]
-        data[key] = (
-            {k: v.isoformat() for k, v in value.items()}
-            if isinstance(value, dict)
-            else value.isoformat()
-        )
+    # These tests run on the real clock: the deploy window is open now, or
+    # no deploy could start (and no freeze of the sample's falls in it).
+    now = datetime.now(UTC).replace(microsecond=0)
+    data["go_no_go_at"] = (now - timedelta(hours=1)).isoformat()
+    data["window"] = {
+        "start": (now - timedelta(minutes=30)).isoformat(),
+        "end": (now + timedelta(hours=2)).isoformat(),
+    }
+    data["rollback_until"] = (now + timedelta(hours=3)).isoformat()
+    data.pop("freezes", None)
     for service in data["services"]:
         if service["name"] in urls:
             service["health"] = {

@@ -248,7 +248,8 @@ async def test_deeply_nested_json_fails_the_probe_with_a_reason(server: str) -> 
 
 
 async def test_a_flood_of_numeric_fields_is_kept_to_the_first_ones_and_marked(server: str) -> None:
-    sample = await one(f"{server}/many-metrics", timeout=5)
+    # A generous timeout: parsing 68,149 fields on a saturated CPU took over 5 s.
+    sample = await one(f"{server}/many-metrics", timeout=30)
     assert sample.ok  # the endpoint says pass; its first metrics are still believed
     assert len(sample.metrics) == MAX_METRICS
     assert sample.metrics["error_rate"] == 0.01 and "m0" in sample.metrics

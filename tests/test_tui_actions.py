@@ -208,7 +208,7 @@ async def test_runbook_opens_with_who_did_what(
         body = app.screen.query_one("#service-body")
         await wait_until(pilot, lambda: any(lines_of(body)), "the runbook drawn")
         drawn = "\n".join(lines_of(body))
-        assert "☑ 1. Deploy 1.8.0   raj at 13:20:00" in drawn, drawn
+        assert "☑ 1. Deploy 1.8.0   raj at 14:00:00" in drawn, drawn
         assert "☐ 2. Run smoke tests" in drawn, drawn
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)

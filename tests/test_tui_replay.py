@@ -78,8 +78,12 @@ def header(screen: Screen[None]) -> str:
 
 
 def row(screen: Screen[None], service: str) -> str:
-    """The deploy table's row for `service`, as drawn."""
-    rows = [line for line in lines_of(screen.query_one(DeployTable)) if f" {service} " in line]
+    """The deploy table's row for `service`, as drawn (its first cell names it)."""
+    rows = [
+        line
+        for line in lines_of(screen.query_one(DeployTable))
+        if line.strip().removeprefix("❯").split()[:1] == [service]
+    ]
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -115,7 +119,8 @@ def shows_the_room_as_seen(screen: Screen[None], seen: ReleaseSnapshot, moment: 
     assert f"{moment:%Y-%m-%d %H:%M:%S} UTC" in header(screen)
     for service in seen.services:
         drawn_row = row(screen, service.name)
-        assert service.state.label in drawn_row, (service.name, drawn_row)
+        label = "held" if service.name in seen.holds else service.state.label
+        assert label in drawn_row, (service.name, drawn_row)
         assert f"{service.steps_done}/{len(service.steps)}" in drawn_row
     checklist = screen.query_one(Checklist)
     for item in seen.all_items:

@@ -15,11 +15,15 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.conftest import check_everything, read_snapshot
+from tests.conftest import SAMPLE, check_everything, read_snapshot
 from tests.release_day import rehearse
 from tests.tui_support import LAYOUT_SIZES, SIZE, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
+from warroom.commands.health import HealthCommands
+from warroom.commands.load import load_plan
+from warroom.domain.health import Sample
+from warroom.domain.plan import parse_plan_text
 from warroom.store.engine import Store
 from warroom.tui.screens.replay import ReplayScreen
 from warroom.tui.widgets.comms_log import CommsLog
@@ -86,6 +90,41 @@ def complete(store: Store, clock: FixedClock) -> None:
         steps(store, clock, name)
     Commands(store, clock, "sarah").post_message("v2.5.0 is out. Thanks all.")
     clock.set(at(15, 5))
+
+
+def held_downstream(store: Store, clock: FixedClock) -> None:
+    """api-gateway and auth-service done; auth-service's error rate goes pending:
+    everything downstream of it is held."""
+    go(store, clock)
+    steps(store, clock, "api-gateway")
+    steps(store, clock, "auth-service")
+    clock.advance(timedelta(minutes=1))
+    poller = HealthCommands(store, clock, "poller-1")
+    assert poller.claim(timedelta(minutes=5)).held
+    sample = Sample("auth-service", clock.now(), True, None, 200, 21.0, {"error_rate": 0.05})
+    poller.record([sample], timedelta(minutes=5))
+    clock.advance(timedelta(seconds=2))
+
+
+# The sample with a nightly freeze that falls in the rollback window.
+NIGHTLY = """
+freezes:
+  - {name: Nightly batch, rrule: "FREQ=DAILY;BYHOUR=17", duration: 2h, reason: billing run}
+"""
+
+
+def overridden_early(store: Store, clock: FixedClock) -> None:
+    """The sample with a nightly freeze; GO at 13:31 and the window overridden for 15m."""
+    text = SAMPLE.read_text(encoding="utf-8").partition("\nfreezes:")[0] + NIGHTLY
+    load_plan(store, parse_plan_text(text), text, loaded_by="sarah", clock=clock)
+    check_everything(store, clock)
+    clock.set(at(13, 31))
+    sarah = Commands(store, clock, "sarah")
+    sarah.decide("go", rationale="all teams ready")
+    sarah.override("window", "15m", "infra is ready early")
+    clock.set(at(13, 33))
+    Commands(store, clock, "raj").complete_step("api-gateway")
+    clock.set(at(13, 35))
 
 
 async def _ready(pilot: Pilot[None]) -> None:
@@ -193,6 +232,28 @@ def test_decision_dialog(
     check_everything(sqlite_loaded, clock)
     clock.set(at(13, 31))
     assert _snap(snap_compare, db_path, clock, press=["g"])
+
+
+def test_services_held_by_a_pending_trigger_upstream(
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    held_downstream(sqlite_loaded, clock)
+    keys = ["2", "down", "down", "down"]  # user-service: held
+    assert _snap(snap_compare, db_path, clock, who="lisa", press=keys, size=(160, 48))
+
+
+def test_an_override_banner_and_a_freeze_on_the_countdown(
+    snap_compare: SnapCompare, sqlite_store: Store, db_path: Path, clock: FixedClock
+) -> None:
+    overridden_early(sqlite_store, clock)
+    assert _snap(snap_compare, db_path, clock, size=(160, 48))
+
+
+def test_override_dialog(
+    snap_compare: SnapCompare, sqlite_store: Store, db_path: Path, clock: FixedClock
+) -> None:
+    overridden_early(sqlite_store, clock)
+    assert _snap(snap_compare, db_path, clock, press=["o"])
 
 
 def test_help_screen(

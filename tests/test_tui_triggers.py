@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from tests.conftest import check_everything, read_snapshot
+from tests.conftest import WINDOW_OPENS, check_everything, read_snapshot
 from tests.tui_support import SIZE, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
@@ -24,9 +24,11 @@ TTL = timedelta(hours=1)
 
 
 def fire_error_rate(store: Store, clock: FixedClock, service: str = "api-gateway") -> None:
-    """GO, deploy `service`, and feed the poller's command layer 2 minutes of 5% errors."""
+    """GO, deploy `service` once the window opens, and feed the poller's command
+    layer 2 minutes of 5% errors."""
     check_everything(store, clock)
     Commands(store, clock, "sarah").decide("go")
+    clock.set(max(clock.now(), WINDOW_OPENS))
     for _ in range(4):
         Commands(store, clock, "raj").complete_step(service)
     poller = HealthCommands(store, clock, "test-poller")
@@ -53,7 +55,10 @@ async def test_the_banner_offers_the_rollback_plan_and_b_starts_it(
     loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
     fire_error_rate(loaded, clock)
-    Commands(loaded, clock, "lisa").complete_step("auth-service")  # a dependent is now deploying
+    # The trigger holds everything downstream: sarah lets auth-service start
+    # anyway, so a dependent is deploying when the rollback plan is made.
+    Commands(loaded, clock, "sarah").release_hold("auth-service", "its own canary is clean")
+    Commands(loaded, clock, "lisa").complete_step("auth-service")
     app = make_app(db_url, "sarah", clock)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)

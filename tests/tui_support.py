@@ -111,10 +111,14 @@ async def settled(pilot: Pilot[None]) -> None:
         # only after its first refresh. (A replay draws its own room's: the
         # record at its playhead, once read; `warroom replay` starts the live
         # room below it only when esc goes there.)
+        # (Asked of `app`, not of the screen's `room`: a screen finds its app
+        # through Textual's active app, which in a test running two is the
+        # last one started.)
         screen = app.screen
-        drawn = not isinstance(screen, DashboardScreen) or (
-            screen.room.loaded and screen.shown is screen.room.snapshot
-        )
+        if isinstance(screen, ReplayScreen):
+            drawn = screen.room.loaded and screen.shown is screen.room.snapshot
+        else:
+            drawn = not isinstance(screen, DashboardScreen) or screen.shown is app.snapshot
         live = app._revision == revision or (
             isinstance(screen, ReplayScreen) and app.config.replay and not app.loaded
         )

@@ -6,6 +6,12 @@ health poller (each its own process, on free ports), and the war room in
 front. Everything is torn down and deleted when the war room closes; the
 day's report is written first, outside the temporary folder, so the
 rehearsal leaves its story behind.
+
+The rehearsal holds its go/no-go meeting five minutes before the deploy
+window opens (the plan says half an hour): no deploy starts before the
+window, and nobody rehearsing should wait half an hour for it. A step tried
+right after GO is refused with the window's opening time, which is the
+moment to try an override (o); a few minutes later deploys go through.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
 LEAD_TIME = timedelta(minutes=2)  # the demo clock starts this long before go/no-go
+MEETING_LEAD = timedelta(minutes=5)  # the rehearsal's go/no-go, before the window opens
 
 
 @dataclass
@@ -63,6 +70,16 @@ def _with_free_ports(text: str) -> str:
         return f"127.0.0.1:{port}/"
 
     return re.sub(r"127\.0\.0\.1:(\d+)/", replace, text)
+
+
+def _meeting_before_window(text: str, window_start: datetime) -> str:
+    """The plan with its go/no-go meeting MEETING_LEAD before the window opens."""
+    moment = (window_start - MEETING_LEAD).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moved, count = re.subn(
+        r"^go_no_go_at:.*$", f"go_no_go_at: {moment}", text, count=1, flags=re.MULTILINE
+    )
+    assert count == 1, "the sample plan names its go/no-go meeting on a line of its own"
+    return moved
 
 
 def _spawn(
@@ -138,6 +155,7 @@ def demo_room(keep: bool = False) -> Iterator[DemoRoom]:
     try:
         text = _with_free_ports(read_plan_text(str(sample_plan())))
         plan_path = folder / "release-v2.5.0.yaml"
+        text = _meeting_before_window(text, parse_plan_text(text).window.start)
         plan_path.write_text(text, encoding="utf-8")
         plan = parse_plan_text(text, source=str(plan_path))
         start = plan.go_no_go_at - LEAD_TIME

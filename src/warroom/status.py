@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from warroom.domain.gates import Freeze
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.snapshot import (
     DecisionView,
@@ -79,6 +80,19 @@ def _service_json(service: ServiceView, snapshot: ReleaseSnapshot, now: datetime
     }
 
 
+def _freeze_json(freeze: Freeze, snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
+    period = freeze.at(now, snapshot.release.timezone)
+    return {
+        "name": freeze.name,
+        "reason": freeze.reason,
+        "start": _iso(freeze.start),
+        "end": _iso(freeze.end),
+        "rrule": freeze.rrule,
+        "duration_s": None if freeze.duration is None else int(freeze.duration.total_seconds()),
+        "in_force_until": None if period is None else _iso(period.end),
+    }
+
+
 def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
     """The documented shape of `warroom status --json` (see README)."""
     rel = snapshot.release
@@ -119,6 +133,22 @@ def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
             "last_poll_at": _iso(snapshot.poller.last_poll_at),
         },
         "services": [_service_json(s, snapshot, now) for s in snapshot.services],
+        "holds": [
+            {"service": hold.service, "held_by": [c.what for c in hold.causes]}
+            for hold in snapshot.holds.values()
+        ],
+        "freezes": [_freeze_json(f, snapshot, now) for f in snapshot.freezes],
+        "overrides": [
+            {
+                "target": o.target,
+                "reason": o.reason,
+                "by": o.by,
+                "at": _iso(o.at),
+                "until": _iso(o.until),
+                "active": o.active(now),
+            }
+            for o in snapshot.overrides
+        ],
         "teams": [
             {
                 "team": team,

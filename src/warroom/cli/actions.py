@@ -32,6 +32,7 @@ GROUP_HELP = {
     "rollback": "Order a rollback (release manager) or mark one finished.",
     "item": "Check or uncheck go/no-go and readiness items (ids from `warroom status --json`).",
     "trigger": "Rollback triggers raised by people (a lead's call).",
+    "hold": "Holds: services kept from starting by a trigger or failure upstream.",
 }
 
 
@@ -85,6 +86,23 @@ def _given(spec: Spec, cli: Cli) -> list[Given]:
                         show_default=False,
                         help="Rationale (required for NO-GO and PARTIAL).",
                     ),
+                    lambda s, v: replace(s, reason=v),
+                ),
+            ]
+        case Ask.OVERRIDE:
+            given += [
+                Given(click.Argument(["target"]), lambda s, v: replace(s, name=v)),
+                Given(
+                    click.Option(
+                        ["--for", "duration"],
+                        required=True,
+                        metavar="DURATION",
+                        help="How long it lasts, like 15m or 1h (at most 4h).",
+                    ),
+                    lambda s, v: replace(s, duration=v),
+                ),
+                Given(
+                    click.Option(["--reason"], required=True, help="Why (goes in the log)."),
                     lambda s, v: replace(s, reason=v),
                 ),
             ]

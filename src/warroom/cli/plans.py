@@ -46,6 +46,8 @@ def check(plan: str, as_json: bool) -> None:
     for number, wave in enumerate(waves, start=1):
         echo(f"  {number}. {', '.join(wave)}")
     echo("Rollback order: " + " → ".join(g.rollback_order(graph)))
+    if parsed.freezes:
+        echo("Freezes: " + ", ".join(spec.name for spec in parsed.freezes))
 
 
 @common_options

@@ -101,6 +101,18 @@ class Commands(Runner):
         """A lead's call: a rollback trigger raised by a person, not a rule."""
         return self.run(d.RaiseTrigger(service_name, reason))
 
+    # ---------------------------------------------------------------- gates
+
+    def override(self, target: str, duration: str, reason: str) -> str:
+        """Lift `target` (`window` or a freeze's name) for `duration` (`15m`) from now."""
+        return self.run(d.Override(target, duration, reason))
+
+    def release_hold(
+        self, service_name: str, reason: str, *, expect_version: int | None = None
+    ) -> str:
+        """Let a held service start despite what holds it now."""
+        return self.run(d.ReleaseHold(service_name, reason, expect_version=expect_version))
+
 
 def _parse_kind(text: str) -> DecisionKind:
     try:

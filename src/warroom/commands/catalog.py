@@ -45,6 +45,7 @@ class Ask(StrEnum):
     REASON = "reason"  # a one-line reason that goes in the log (`question` says what)
     DECISION = "decision"  # the go/no-go dialog: kind, subset, rationale
     MESSAGE = "message"  # the message box
+    OVERRIDE = "override"  # which gate (the window or a freeze), why, and for how long
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Subject:
     kind: DecisionKind | None = None
     subset: tuple[str, ...] = ()
     text: str = ""
+    duration: str = ""  # how long, as people write it (`15m`): an override
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class Spec:
 RUNBOOK = "Runbook (selected service)"
 GO_NO_GO = "Go/no-go"
 TALKING = "Talking"
+GATES = "Window, freezes and holds (release manager)"
 MOVING = "Moving around"
 REPLAYING = "Replay (read-only)"
 
@@ -168,6 +171,12 @@ H_FILTER = HelpLine(
 )
 H_REPORT = HelpLine(
     TALKING, "W", "write the post-release report (Markdown), beside the database by default"
+)
+H_OVERRIDE = HelpLine(
+    GATES, "o", "override the window or a freeze for a while: asks which, why, how long"
+)
+H_RELEASE_HOLD = HelpLine(
+    GATES, "h", "release the selected service's hold: it may start despite what holds it"
 )
 H_TAB = HelpLine(MOVING, "tab / shift+tab", "next / previous pane")
 H_PANES = HelpLine(MOVING, "1 … 5", "graph, deploys, countdown, go/no-go, log")
@@ -213,6 +222,8 @@ HELP: tuple[HelpLine, ...] = (
     H_MESSAGE,
     H_FILTER,
     H_REPORT,
+    H_OVERRIDE,
+    H_RELEASE_HOLD,
     H_TAB,
     H_PANES,
     H_ARROWS,
@@ -282,6 +293,12 @@ def _next_in_plan(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
     if not plan:
         return f"Nothing of {trigger.service}'s subgraph needs rolling back."
     return Subject(plan[0], reason=f"{trigger.rule} firing on {trigger.service}")
+
+
+def _held(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
+    """Only a held service has a hold to release."""
+    name = _name(s)
+    return s if name in snapshot.holds else f"{name} is not held."
 
 
 # Textual's names of the replay's keys (the footer and help write the characters).
@@ -447,6 +464,39 @@ ACTIONS: tuple[Spec, ...] = (
         ask=Ask.DECISION,
         build=_decide,
         subcommand=Cli("decide", "Record the go/no-go decision: go, no-go, or partial SERVICE..."),
+    ),
+    Spec(
+        "override",
+        H_OVERRIDE,
+        Target.RELEASE,
+        Key("o", "Override", show=False),
+        Action.OVERRIDE,
+        Palette("Override window or freeze", "Let deploys start outside the window or in a freeze"),
+        ask=Ask.OVERRIDE,
+        build=lambda s: d.Override(_name(s), s.duration, s.reason),
+        subcommand=Cli(
+            "override",
+            "Let deploys start despite the window or a freeze, for a while: "
+            "TARGET is `window` or a freeze's name (quoted if it has spaces).",
+            reason_required=True,
+        ),
+    ),
+    Spec(
+        "release_hold",
+        H_RELEASE_HOLD,
+        Target.SERVICE,
+        Key("h", "Release hold", show=False),
+        Action.RELEASE_HOLD,
+        Palette("Release hold", "Let the selected held service start despite what holds it"),
+        ask=Ask.REASON,
+        question="Why may it start despite its hold? (goes in the log)",
+        aim=_held,
+        build=_service_command(d.ReleaseHold),
+        subcommand=Cli(
+            "hold release",
+            "Let SERVICE start despite the trigger or failure upstream that holds it.",
+            reason_required=True,
+        ),
     ),
     # Keys that say where the next keys go act the moment they are read
     # (priority), so keys typed right behind them — one read over SSH —

@@ -187,3 +187,43 @@ class RaiseTrigger(Command[str]):
         if self.reason.strip():
             return None
         return "say why you are calling for a rollback (the reason goes in the log)"
+
+
+# ---------------------------------------------------------------- gates: overrides and holds
+
+
+@dataclass(frozen=True)
+class Override(Command[str]):
+    """Lift a gate for a while: `target` is `window` or a freeze's name,
+    `duration` how long as people write it (`15m`, at most gates.MAX_OVERRIDE)."""
+
+    AUDIT: ClassVar[str] = "gate.override"
+    target: str
+    duration: str
+    reason: str
+
+    def refusal(self) -> str | None:
+        from warroom.domain import gates  # not at the top: `warroom --help` reads this module
+
+        if not self.target.strip():
+            return "say what to override: the window, or a freeze by its name"
+        try:
+            gates.parse_override_duration(self.duration)
+        except ValueError as exc:
+            return f"{exc} (how long the override lasts, like 15m)"
+        if not self.reason.strip():
+            return "say why you override it (the reason goes in the log)"
+        return None
+
+
+@dataclass(frozen=True)
+class ReleaseHold(ServiceCommand):
+    """Let a held service start despite what holds it now (what begins later holds it again)."""
+
+    AUDIT: ClassVar[str] = "hold.release"
+    reason: str = ""
+
+    def refusal(self) -> str | None:
+        if self.reason.strip():
+            return None
+        return f"say why {self.service} may start despite its hold (the reason goes in the log)"

@@ -22,7 +22,9 @@ from typing import Any, TypeVar, cast
 
 from warroom.commands import defs as d
 from warroom.commands.tx import CommandError, Tx
+from warroom.domain import gates
 from warroom.domain import lifecycle as lc
+from warroom.domain.durations import format_duration
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
 from warroom.domain.timeline import when
@@ -89,8 +91,21 @@ def _set_state(tx: Tx, service: m.Service, state: DeployState) -> None:
 
 
 def _start(tx: Tx, service: m.Service) -> None:
+    """`service` starts deploying, once every gate lets it: the lifecycle's
+    (decision, state, dependencies), its hold, the window and the freezes."""
     deps = {row.name: row.state for row in tx.repo.dependencies(service)}
     reason = lc.start_refusal(service.name, service.state, deps, tx.repo.decision())
+    if reason:
+        raise CommandError(reason)
+    hold = _holds(tx).get(service.name)
+    if hold is not None:
+        raise CommandError(hold.refusal())
+    release, zone = tx.release, tx.release.timezone
+    overrides = tx.repo.overrides()
+    window = gates.Period(release.window_start, release.window_end)
+    reason = gates.window_refusal(
+        service.name, tx.now, window, zone, overrides
+    ) or gates.freeze_refusal(service.name, tx.now, tx.repo.freezes(), zone, overrides)
     if reason:
         raise CommandError(reason)
     _set_state(tx, service, DeployState.DEPLOYING)
@@ -115,6 +130,19 @@ def _dependents(tx: Tx, service: m.Service) -> dict[str, DeployState]:
         name: by_name[name].state
         for name in sorted(g.blast_radius(graph, service.name), key=lambda n: by_name[n].position)
     }
+
+
+def _holds(tx: Tx) -> dict[str, gates.Hold]:
+    """Which services are held now, and by what (the same rule the room shows)."""
+    rows = tx.repo.services()
+    states = {row.name: row.state for row in rows}
+    found = gates.causes(
+        states, {row.name: row.state_since for row in rows}, tx.repo.holding_triggers()
+    )
+    if not found:
+        return {}  # the usual case, without building the graph
+    graph, _ = tx.graph()
+    return gates.holds(graph, states, found, tx.repo.hold_releases())
 
 
 def _service(tx: Tx, command: d.ServiceCommand, action: Action) -> m.Service:
@@ -442,3 +470,64 @@ def raise_trigger(tx: Tx, command: d.RaiseTrigger) -> str:
     tx.system_line(f"⚠ Rollback trigger on {service.name}: {reason}", service.name)
     tx.note(service=service.name, reason=reason)
     return f"raised {LEAD_CALL}@{service.name}"
+
+
+# ---------------------------------------------------------------- gates: overrides and holds
+
+
+@handles(d.Override)
+def override(tx: Tx, command: d.Override) -> str:
+    """Lift the window or a freeze from now for a while; it ends by the clock alone."""
+    tx.require(Action.OVERRIDE)
+    freezes = tx.repo.freezes()
+    target = gates.find_target(command.target, freezes)
+    if target is None:
+        names = ", ".join([gates.WINDOW, *(repr(f.name) for f in freezes)])
+        raise CommandError(
+            f"there is nothing called {command.target!r} to override; name one of: {names}"
+        )
+    duration = gates.parse_override_duration(command.duration)
+    release, zone = tx.release, tx.release.timezone
+    until = tx.now + duration
+    window = gates.Period(release.window_start, release.window_end)
+    if not gates.blocks_within(target, tx.now, until, window, freezes, zone):
+        if target == gates.WINDOW:
+            raise CommandError(
+                f"the deploy window is open until {_hm(window.end, zone)}: "
+                f"overriding it for {format_duration(duration)} would change nothing"
+            )
+        raise CommandError(
+            f"freeze {target!r} is not in force in the next {format_duration(duration)}: "
+            "overriding it would change nothing"
+        )
+    reason = command.reason.strip()
+    given = gates.Override(0, target, reason, tx.actor.name, tx.now, until)
+    tx.created(tx.repo.add_override(given))
+    tx.system_line(
+        f"⚑ Override: {given.subject} lifted for {format_duration(duration)}, "
+        f"until {_hm(until, zone)} — {reason}"
+    )
+    tx.note(target=target, until=until.isoformat())
+    return f"{given.subject} is overridden until {_hm(until, zone)}"
+
+
+@handles(d.ReleaseHold)
+def release_hold(tx: Tx, command: d.ReleaseHold) -> str:
+    """Let a held service start despite what holds it now."""
+    service = _service(tx, command, Action.RELEASE_HOLD)
+    hold = _holds(tx).get(service.name)
+    if hold is None:
+        why = (
+            "nothing upstream of it is pending, firing or failed"
+            if service.state is DeployState.WAITING
+            else f"it is {service.state.label}"
+        )
+        raise CommandError(f"{service.name} is not held: {why}")
+    reason = command.reason.strip()
+    given = gates.HoldRelease(0, service.name, reason, tx.actor.name, tx.now)
+    tx.created(tx.repo.add_hold_release(given))
+    tx.system_line(
+        f"⊘ Hold on {service.name} released (held by {hold.describe()}) — {reason}", service.name
+    )
+    tx.note(service=service.name, held_by=[cause.what for cause in hold.causes])
+    return f"{service.name} may start: its hold by {hold.describe()} is released"

@@ -23,6 +23,7 @@ from warroom.domain.roles import SYSTEM_NAME, Action, Actor, Role, refusal
 from warroom.store import models as m
 from warroom.store.auditkey import AuditKeys
 from warroom.store.engine import Store
+from warroom.store.queries import hold_release_of, override_of
 from warroom.store.repo import Repo
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ class Tx:
     # and the newest log line.
     _changed: dict[tuple[str, str], Row] = field(default_factory=dict)
     _health: dict[str, record.Image] = field(default_factory=dict)
+    _created: list[m.GateOverride | m.HoldRelease] = field(default_factory=list)
     _logged: m.LogEntry | None = None
 
     @property
@@ -142,6 +144,12 @@ class Tx:
         self.topics.add(topic)
         key = row.key if isinstance(row, m.ChecklistItem) else _name(row)
         self._changed[topic, key] = row
+
+    def created(self, row: m.GateOverride | m.HoldRelease) -> None:
+        """`row` (an override or a hold release, added to the repo) is new: the
+        room re-reads its gates, and the next audit event records it whole."""
+        self.topics.add("gates")
+        self._created.append(row)
 
     def health_changed(self, service: str, image: record.Image) -> None:
         """`service`'s health turned (passing ↔ failing): the next audit event records it."""
@@ -220,11 +228,20 @@ class Tx:
                 after.setdefault("triggers", {})[_name(row)] = image
         if self._health:
             after["health"] = dict(self._health)
+        if self._created or self._logged is not None:
+            self.repo.flush()  # the new rows' ids
+        for new in self._created:
+            if isinstance(new, m.GateOverride):
+                overrides = after.setdefault("overrides", {})
+                overrides[str(new.id)] = record.override_image(override_of(new))
+            else:
+                releases = after.setdefault("hold_releases", {})
+                releases[str(new.id)] = record.hold_release_image(hold_release_of(new))
         if self._logged is not None:
-            self.repo.flush()  # the line's id
             after["log"] = self._logged.id
         self._changed.clear()
         self._health.clear()
+        self._created.clear()
         self._logged = None
         return after
 

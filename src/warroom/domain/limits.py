@@ -41,6 +41,7 @@ TEXT_LENGTH = 500  # runbook steps, checklist items, trigger descriptions
 URL_LENGTH = 500  # service.health_url
 COMMAND_LENGTH = 500  # service.rollback_command
 WHEN_LENGTH = 300  # trigger_rule.when
+RRULE_LENGTH = 300  # freeze.rrule
 # ssh_keys are stored as JSON text; one key line of an RSA-16384 key is
 # about 2.8 KB, so this only stops pasted garbage.
 SSH_KEY_LENGTH = 8192

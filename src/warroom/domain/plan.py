@@ -37,8 +37,8 @@ from pydantic import (
     field_validator,
 )
 
+from warroom.domain import gates, limits
 from warroom.domain import graph as g
-from warroom.domain import limits
 from warroom.domain.durations import parse_duration
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.roles import SYSTEM_NAME, Role
@@ -231,6 +231,27 @@ def _to_zone(value: object) -> str:
     return zone
 
 
+def _to_freeze_name(value: object) -> str:
+    """A freeze's name is what people say (`Black Friday`): one line of text,
+    never the word overrides use for the deploy window."""
+    text = " ".join(_text_of(value, limits.NAME_LENGTH).split())
+    if text.casefold() == gates.WINDOW:
+        raise ValueError(
+            f"{gates.WINDOW!r} names the deploy window in overrides: call the freeze something else"
+        )
+    return text
+
+
+def _to_rrule(value: object) -> str:
+    text = _text_of(value, limits.RRULE_LENGTH)
+    problem = gates.check_rule(
+        text, anchored=True
+    )  # what needs no other field (see _check_freezes)
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
 Zone = Annotated[str, BeforeValidator(_to_zone)]
 Duration = Annotated[timedelta, BeforeValidator(_to_duration)]
 Instant = Annotated[datetime, BeforeValidator(_to_instant)]
@@ -242,6 +263,8 @@ Command = Annotated[str, _text(limits.COMMAND_LENGTH)]
 When = Annotated[str, _text(limits.WHEN_LENGTH)]
 RoleField = Annotated[Role, BeforeValidator(_to_role)]
 SshKey = Annotated[str, BeforeValidator(_to_ssh_key)]
+FreezeName = Annotated[str, BeforeValidator(_to_freeze_name)]
+RRule = Annotated[str, BeforeValidator(_to_rrule)]
 
 
 class _Spec(BaseModel):
@@ -370,6 +393,21 @@ class Trigger(_Spec):
         return parse_rule(self.when)
 
 
+class FreezeSpec(_Spec):
+    """A freeze: one-off (`start`, `end`) or recurring (`rrule`, `duration`,
+    and optionally the `start` the rule counts from). See domain/gates.py."""
+
+    name: FreezeName
+    reason: Text | None = None
+    start: Instant | None = None
+    end: Instant | None = None
+    rrule: RRule | None = None
+    duration: Duration | None = None
+
+    def freeze(self) -> gates.Freeze:
+        return gates.Freeze(self.name, self.reason, self.start, self.end, self.rrule, self.duration)
+
+
 class Header(_Spec):
     release: ReleaseName
     manager: Name
@@ -397,6 +435,7 @@ class Plan(_Spec):
     people: tuple[Person, ...]
     services: tuple[Service, ...]
     triggers: tuple[Trigger, ...]
+    freezes: tuple[FreezeSpec, ...] = ()
 
     def steps_for(self, service: Service) -> tuple[str, ...]:
         return service.steps if service.steps is not None else self.default_steps
@@ -605,6 +644,7 @@ _LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "people": Person,
     "services": Service,
     "triggers": Trigger,
+    "freezes": FreezeSpec,
 }
 
 
@@ -633,6 +673,7 @@ def validate_plan(data: object, lines: Mapping[Path, int] | None = None) -> Plan
             out.add((name,), "required field is missing")
 
     _check_references(out, header, sections["people"], sections["services"], sections["triggers"])
+    _check_freezes(out, header, sections["freezes"])
 
     if out.issues:
         raise PlanInvalid(out.issues)
@@ -643,6 +684,7 @@ def validate_plan(data: object, lines: Mapping[Path, int] | None = None) -> Plan
         people=tuple(Person.model_validate(e.values) for e in sections["people"]),
         services=tuple(Service.model_validate(e.values) for e in sections["services"]),
         triggers=tuple(Trigger.model_validate(e.values) for e in sections["triggers"]),
+        freezes=tuple(FreezeSpec.model_validate(e.values) for e in sections["freezes"]),
     )
 
 
@@ -744,6 +786,66 @@ def _check_references(
                 out.add(("triggers", entry.index, "when"), f"{exc} in {when!r}")
         scope = entry.get("services") or ()
         _service_list(out, ("triggers", entry.index, "services"), scope, service_names)
+
+
+def _check_freezes(out: _Collector, header: Mapping[str, Any], freezes: list[_Entry]) -> None:
+    """What a freeze's fields say together: one-off or recurring, and a name used once."""
+    first_seen: dict[str, int] = {}
+    for entry in freezes:
+        name = entry.get("name")
+        if name is not None:
+            key = name.casefold()
+            if key in first_seen:
+                out.add(
+                    ("freezes", entry.index, "name"),
+                    f"duplicate freeze name {name!r} (also freezes[{first_seen[key]}]): "
+                    "overrides name a freeze, so each name is used once",
+                )
+            else:
+                first_seen[key] = entry.index
+    window = header.get("window")
+    for entry in freezes:
+        path: Path = ("freezes", entry.index)
+        raw = entry.raw
+        start, end = entry.get("start"), entry.get("end")
+        if "rrule" in raw:
+            if "end" in raw:
+                out.add(
+                    (*path, "end"),
+                    "a recurring freeze lasts a `duration` from each occurrence, not until an `end`",
+                )
+            if "duration" not in raw:
+                out.add((*path, "duration"), "a recurring freeze needs a duration, like 8h")
+            rule = entry.get("rrule")
+            if rule is not None:
+                problem = gates.check_rule(rule, anchored="start" in raw)
+                if problem is not None:
+                    out.add((*path, "rrule"), f"{problem} in {_shown(rule)}")
+            if (
+                start is not None
+                and window is not None
+                and start < window.start - limits.MAX_SCHEDULE
+            ):
+                out.add(
+                    (*path, "start"),
+                    f"a recurring freeze counts from at most {limits.MAX_SCHEDULE.days} days "
+                    "before the deploy window: give a later start",
+                )
+            continue
+        if "duration" in raw:
+            out.add(
+                (*path, "duration"),
+                "a duration goes with an rrule: a one-off freeze has a start and an end",
+            )
+        for key in ("start", "end"):
+            if key not in raw:
+                out.add(
+                    (*path, key),
+                    "required field is missing (a one-off freeze has a start and an end; "
+                    "a recurring one an rrule and a duration)",
+                )
+        if start is not None and end is not None and end <= start:
+            out.add((*path, "end"), "the freeze ends before it starts")
 
 
 def _check_schedule(out: _Collector, graph: Any, start: datetime, named: list[_Entry]) -> None:

@@ -12,11 +12,15 @@ the report measures. One format, read and written here:
      "triggers": {RULE@SERVICE: {"state", "holding", "since", "fired_at",
                   "acked_by", "acked_at", "raised_by", "detail", "version"}},
      "health": {NAME: {"ok", "reason", "at"}},
+     "overrides": {ID: {"target", "reason", "by", "at", "until"}},
+     "hold_releases": {ID: {"service", "reason", "by", "at"}},
      "log": LAST_LOG_LINE_ID}
 
 Times are ISO 8601 in UTC. A trigger's image is taken at each change of its
 phase or hold (and each acknowledgement), not at every sample that moves its
 streak: the record keeps decisions and transitions, not measurements.
+Overrides and hold releases are written once and never change (an override
+ends by the clock), so their image is the whole of them, under their id.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from warroom.domain import gates
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.snapshot import (
     DecisionView,
@@ -58,6 +63,10 @@ def _time(value: datetime | None) -> str | None:
 
 def _parse(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value)
 
 
 # ---------------------------------------------------------------- images (written by the command layer)
@@ -110,6 +119,25 @@ def trigger_image(
 def health_image(ok: bool, reason: str | None, at: datetime) -> Image:
     """A service's health turned at `at` (the sample's time): passing, or failing and why."""
     return {"ok": ok, "reason": reason, "at": _time(at)}
+
+
+def override_image(override: gates.Override) -> Image:
+    return {
+        "target": override.target,
+        "reason": override.reason,
+        "by": override.by,
+        "at": _time(override.at),
+        "until": _time(override.until),
+    }
+
+
+def hold_release_image(release: gates.HoldRelease) -> Image:
+    return {
+        "service": release.service,
+        "reason": release.reason,
+        "by": release.by,
+        "at": _time(release.at),
+    }
 
 
 # ---------------------------------------------------------------- events
@@ -180,6 +208,8 @@ def pristine(now: ReleaseSnapshot) -> ReleaseSnapshot:
         revision=0,
         latest={},
         poller=None,
+        overrides=(),
+        hold_releases=(),
     )
 
 
@@ -199,6 +229,8 @@ class _State:
     triggers: dict[str, TriggerView]
     decisions: list[DecisionView] = field(default_factory=list)
     health: dict[str, str] = field(default_factory=dict)
+    overrides: dict[int, gates.Override] = field(default_factory=dict)
+    hold_releases: dict[int, gates.HoldRelease] = field(default_factory=dict)
     log_to: int = 0
     revision: int = 0
 
@@ -209,6 +241,8 @@ class _State:
             dict(self.triggers),
             list(self.decisions),
             dict(self.health),
+            dict(self.overrides),
+            dict(self.hold_releases),
             self.log_to,
             self.revision,
         )
@@ -258,6 +292,19 @@ class _State:
             )
         for name, image in after.get("health", {}).items():
             self.health[name] = "healthy" if image["ok"] else "failing"
+        for key, image in after.get("overrides", {}).items():
+            self.overrides[int(key)] = gates.Override(
+                int(key),
+                image["target"],
+                image["reason"],
+                image["by"],
+                _moment(image["at"]),
+                _moment(image["until"]),
+            )
+        for key, image in after.get("hold_releases", {}).items():
+            self.hold_releases[int(key)] = gates.HoldRelease(
+                int(key), image["service"], image["reason"], image["by"], _moment(image["at"])
+            )
         if isinstance(after.get("log"), int):
             self.log_to = max(self.log_to, after["log"])
         decision = event.decision
@@ -343,4 +390,6 @@ class History:
             triggers=tuple(triggers),
             log=self.log[:shown],
             revision=state.revision,
+            overrides=tuple(state.overrides[key] for key in sorted(state.overrides)),
+            hold_releases=tuple(state.hold_releases[key] for key in sorted(state.hold_releases)),
         )

@@ -1,7 +1,8 @@
 """Who may do what (DESIGN.md's role table), as one pure function.
 
     release_manager  everything; alone decides go/no-go, checks the go/no-go
-                     list and orders rollbacks
+                     list, orders rollbacks, overrides the window and
+                     freezes and releases holds
     team_lead        own team's readiness items, own team's deploys and
                      runbook steps, a lead's call (raise a trigger), messages
     oncall           own team's deploys and runbook steps, acknowledging own
@@ -55,6 +56,8 @@ class Action(StrEnum):
     POST_MESSAGE = "post_message"
     ACK_TRIGGER = "ack_trigger"
     RAISE_TRIGGER = "raise_trigger"
+    OVERRIDE = "override"
+    RELEASE_HOLD = "release_hold"
 
     def phrase(self, subject: str | None = None) -> str:
         unnamed = _UNNAMED.get(self, "this service")
@@ -75,9 +78,15 @@ _PHRASES: dict[Action, str] = {
     Action.POST_MESSAGE: "post messages",
     Action.ACK_TRIGGER: "acknowledge {subject}",
     Action.RAISE_TRIGGER: "raise a rollback trigger on {subject}",
+    Action.OVERRIDE: "override {subject}",
+    Action.RELEASE_HOLD: "release the hold on {subject}",
 }
 # The subject when the caller names none; most actions act on a service.
-_UNNAMED = {Action.CHECK_ITEM: "this item", Action.ACK_TRIGGER: "this trigger"}
+_UNNAMED = {
+    Action.CHECK_ITEM: "this item",
+    Action.ACK_TRIGGER: "this trigger",
+    Action.OVERRIDE: "the deploy window or a freeze",
+}
 
 # Running their own team's deploys: what team leads and on-call engineers share.
 _DEPLOYING = frozenset(

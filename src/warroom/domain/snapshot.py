@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from warroom.domain import gates
 from warroom.domain.health import Sample, health_state
 from warroom.domain.lifecycle import Decision, DecisionKind, DeployState
 from warroom.domain.roles import Actor, Role
@@ -196,6 +197,11 @@ class ReleaseSnapshot:
     revision: int = 0
     latest: Mapping[str, Sample] = field(default_factory=dict)  # newest health sample per service
     poller: LeaseView | None = None
+    # The plan's freezes, and the overrides and hold releases given so far
+    # (expired overrides too: `active_overrides` says which are in force).
+    freezes: tuple[gates.Freeze, ...] = ()
+    overrides: tuple[gates.Override, ...] = ()
+    hold_releases: tuple[gates.HoldRelease, ...] = ()
     # Rebuilt from the record (a replay): each service's `health` is what the
     # record says it was at that moment, not a sample to judge against a clock.
     recorded: bool = False
@@ -284,16 +290,41 @@ class ReleaseSnapshot:
         return [s.name for s in self.services if decision.allows(s.name)]
 
     def startable(self) -> list[str]:
-        """Waiting services in scope whose dependencies are all done."""
+        """Waiting services in scope whose dependencies are all done and that
+        nothing holds (the window and freezes, which depend on the clock, aside)."""
         states = self.states
         allowed = set(self.scope)
+        held = self.holds
         return [
             s.name
             for s in self.services
             if s.name in allowed
             and s.state is DeployState.WAITING
+            and s.name not in held
             and all(states.get(dep) is DeployState.DONE for dep in s.depends_on)
         ]
+
+    # ---------------------------------------------------------------- gates
+
+    @cached_property
+    def holds(self) -> dict[str, gates.Hold]:
+        """The held services and what holds each (domain/gates.py: the start gate's own rule)."""
+        found = gates.causes(
+            self.states,
+            {s.name: s.state_since for s in self.services},
+            (gates.TriggerFact(t.id, t.service, t.state, t.since) for t in self.triggers),
+        )
+        if not found:
+            return {}
+        return gates.holds(self.graph, self.states, found, self.hold_releases)
+
+    @property
+    def window(self) -> gates.Period:
+        return gates.Period(self.release.window_start, self.release.window_end)
+
+    def active_overrides(self, now: datetime) -> list[gates.Override]:
+        """The overrides in force at `now`, oldest first."""
+        return [o for o in self.overrides if o.active(now)]
 
     def decision_refusal(
         self, kind: DecisionKind, subset: tuple[str, ...], rationale: str

@@ -134,8 +134,15 @@ def humanize(delta: timedelta) -> str:
     return f"{secs}s"
 
 
+# How many periods of each freeze the day's milestones and bar show.
+FREEZE_PERIODS_SHOWN = 20
+
+
 def milestones(snapshot: ReleaseSnapshot, now: datetime) -> list[Milestone]:
-    """The day's fixed points in time order, each marked done when reached."""
+    """The day's fixed points in time order, each marked done when reached:
+    the plan's moments, each service's planned start, the freezes that begin
+    or end between the go/no-go meeting and the rollback deadline, and when
+    each override given ends."""
     from warroom.domain.lifecycle import DeployState
 
     rel = snapshot.release
@@ -165,5 +172,15 @@ def milestones(snapshot: ReleaseSnapshot, now: datetime) -> list[Milestone]:
             "rollback deadline",
             now >= rel.rollback_until and not unsettled_rollbacks,
         )
+    )
+    day = (rel.go_no_go_at, rel.rollback_until)
+    for freeze in snapshot.freezes:
+        for period in freeze.periods(rel.timezone, *day, limit=FREEZE_PERIODS_SHOWN):
+            for moment, what in ((period.start, "begins"), (period.end, "ends")):
+                if day[0] <= moment <= day[1]:
+                    items.append(Milestone(moment, f"freeze {freeze.name} {what}", now >= moment))
+    items.extend(
+        Milestone(o.until, f"override of {o.subject.removeprefix('the ')} ends", now >= o.until)
+        for o in snapshot.overrides
     )
     return sorted(items, key=lambda m: m.at)

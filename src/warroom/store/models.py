@@ -257,6 +257,48 @@ class TriggerState(_ReleaseRow, table=True):
     row_version: int = 1
 
 
+class Freeze(_ReleaseRow, table=True):
+    """A freeze of the plan: one-off (starts_at, ends_at) or recurring (rrule,
+    duration_s, and starts_at as the rule's first occurrence when given)."""
+
+    __tablename__ = "freeze"
+    __table_args__ = (UniqueConstraint("release_id", "name"),)
+
+    position: int
+    name: str = Field(max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+    starts_at: datetime | None = _at(nullable=True)
+    ends_at: datetime | None = _at(nullable=True)
+    rrule: str | None = Field(default=None, max_length=300)
+    duration_s: int | None = None
+
+
+class GateOverride(_ReleaseRow, table=True):
+    """The release manager lifted the window or a freeze (`target`) from `at` to `ends_at`.
+
+    Never updated: it ends by the clock alone.
+    """
+
+    __tablename__ = "gate_override"
+
+    target: str = Field(max_length=100)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    given_by: str = Field(max_length=100)
+    at: datetime = _at()
+    ends_at: datetime = _at()
+
+
+class HoldRelease(_ReleaseRow, table=True):
+    """The release manager let `service` start despite what held it at `at` (never updated)."""
+
+    __tablename__ = "hold_release"
+
+    service: str = Field(max_length=100)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    released_by: str = Field(max_length=100)
+    at: datetime = _at()
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only, hash-chained: each event's hash covers the previous one's."""
 

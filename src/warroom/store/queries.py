@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
+from warroom.domain import gates
 from warroom.domain.health import Sample, health_state
 from warroom.domain.record import Event, History, pristine
 from warroom.domain.snapshot import (
@@ -56,6 +57,26 @@ def sample_of(row: m.HealthSample | m.ServiceHealth) -> Sample:
     )
 
 
+def freeze_of(row: m.Freeze) -> gates.Freeze:
+    """A stored freeze as the domain sees it."""
+    return gates.Freeze(
+        row.name,
+        row.reason,
+        row.starts_at,
+        row.ends_at,
+        row.rrule,
+        timedelta(seconds=row.duration_s) if row.duration_s is not None else None,
+    )
+
+
+def override_of(row: m.GateOverride) -> gates.Override:
+    return gates.Override(row.id or 0, row.target, row.reason, row.given_by, row.at, row.ends_at)
+
+
+def hold_release_of(row: m.HoldRelease) -> gates.HoldRelease:
+    return gates.HoldRelease(row.id or 0, row.service, row.reason, row.released_by, row.at)
+
+
 def audit_revision(session: Session) -> int:
     head = session.get(m.AuditHead, 1)
     return head.last_id if head is not None else 0
@@ -90,6 +111,8 @@ def load_snapshot(
         revision=audit_revision(session),
         latest=latest,
         poller=lease,
+        freezes=_read_freezes(session, rid),
+        **_read_gates(session, rid),
     )
 
 
@@ -135,6 +158,8 @@ def reload_snapshot(
         changes["decisions"] = _read_decisions(session, rid)
     if "triggers" in topics:
         changes["triggers"] = _read_triggers(session, rid)
+    if "gates" in topics:
+        changes.update(_read_gates(session, rid))
     if "log" in topics:
         after = previous.log[-1].id if previous.log else 0
         log = previous.log + _read_log(session, rid, log_limit, after=after)
@@ -279,6 +304,29 @@ def _read_triggers(session: Session, rid: int | None) -> tuple[TriggerView, ...]
         .order_by(col(m.TriggerState.id))
     ).all()
     return tuple(_view(TriggerView, t, when=rules.get(t.rule, "a lead's call")) for t in triggers)
+
+
+def _read_freezes(session: Session, rid: int | None) -> tuple[gates.Freeze, ...]:
+    rows = session.exec(
+        select(m.Freeze).where(m.Freeze.release_id == rid).order_by(col(m.Freeze.position))
+    ).all()
+    return tuple(freeze_of(row) for row in rows)
+
+
+def _read_gates(session: Session, rid: int | None) -> dict[str, Any]:
+    """The overrides and hold releases given so far, oldest first."""
+    overrides = session.exec(
+        select(m.GateOverride)
+        .where(m.GateOverride.release_id == rid)
+        .order_by(col(m.GateOverride.id))
+    ).all()
+    releases = session.exec(
+        select(m.HoldRelease).where(m.HoldRelease.release_id == rid).order_by(col(m.HoldRelease.id))
+    ).all()
+    return {
+        "overrides": tuple(override_of(row) for row in overrides),
+        "hold_releases": tuple(hold_release_of(row) for row in releases),
+    }
 
 
 def _read_log(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlmodel import Session, SQLModel, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from warroom.domain import gates
 from warroom.domain import lifecycle as lc
 from warroom.domain.health import Sample
 from warroom.domain.triggers import LEAD_CALL, Phase
@@ -25,7 +26,13 @@ from warroom.store import audit
 from warroom.store import models as m
 from warroom.store.auditkey import AuditKeys
 from warroom.store.feed import record_change
-from warroom.store.queries import current_release, sample_of
+from warroom.store.queries import (
+    current_release,
+    freeze_of,
+    hold_release_of,
+    override_of,
+    sample_of,
+)
 
 if TYPE_CHECKING:
     from warroom.domain.plan import Plan
@@ -72,7 +79,15 @@ class Repo:
         self._session.add(row)
 
     def _own(
-        self, row: m.Person | m.Service | m.ChecklistItem | m.TriggerRule | m.TriggerState
+        self,
+        row: m.Person
+        | m.Service
+        | m.ChecklistItem
+        | m.TriggerRule
+        | m.TriggerState
+        | m.Freeze
+        | m.GateOverride
+        | m.HoldRelease,
     ) -> None:
         """Add a row of the repo's release (it belongs to the release: one place says so)."""
         row.release_id = self.release_id
@@ -255,6 +270,70 @@ class Repo:
                 select(m.TriggerRule).where(m.TriggerRule.release_id == self.release_id)
             ).all()
         }
+
+    def holding_triggers(self) -> list[gates.TriggerFact]:
+        """Every trigger that holds its service's dependents (pending or firing)."""
+        return [
+            gates.TriggerFact(f"{row.rule}@{row.service}", row.service, str(row.state), row.since)
+            for row in self._session.exec(
+                select(m.TriggerState).where(
+                    m.TriggerState.release_id == self.release_id,
+                    col(m.TriggerState.state).in_(sorted(gates.HOLDING_PHASES)),
+                )
+            ).all()
+        ]
+
+    # ---------------------------------------------------------------- gates: freezes, overrides, holds
+
+    def freezes(self) -> list[gates.Freeze]:
+        """The plan's freezes, in plan order."""
+        return [
+            freeze_of(row)
+            for row in self._all(
+                select(m.Freeze)
+                .where(m.Freeze.release_id == self.release_id)
+                .order_by(col(m.Freeze.position))
+            )
+        ]
+
+    def overrides(self) -> list[gates.Override]:
+        """Every override given in this release, oldest first (expired ones too)."""
+        return [
+            override_of(row)
+            for row in self._all(
+                select(m.GateOverride)
+                .where(m.GateOverride.release_id == self.release_id)
+                .order_by(col(m.GateOverride.id))
+            )
+        ]
+
+    def hold_releases(self) -> list[gates.HoldRelease]:
+        return [
+            hold_release_of(row)
+            for row in self._all(
+                select(m.HoldRelease)
+                .where(m.HoldRelease.release_id == self.release_id)
+                .order_by(col(m.HoldRelease.id))
+            )
+        ]
+
+    def add_override(self, override: gates.Override) -> m.GateOverride:
+        row = m.GateOverride(
+            target=override.target,
+            reason=override.reason,
+            given_by=override.by,
+            at=override.at,
+            ends_at=override.until,
+        )
+        self._own(row)
+        return row
+
+    def add_hold_release(self, release: gates.HoldRelease) -> m.HoldRelease:
+        row = m.HoldRelease(
+            service=release.service, reason=release.reason, released_by=release.by, at=release.at
+        )
+        self._own(row)
+        return row
 
     # ---------------------------------------------------------------- health
 
@@ -448,4 +527,19 @@ class Repo:
             )
             for name in scope:
                 self._own(m.TriggerState(rule=trigger.name, service=name, state=Phase.INACTIVE))
+
+        for position, spec in enumerate(plan.freezes):
+            self._own(
+                m.Freeze(
+                    position=position,
+                    name=spec.name,
+                    reason=spec.reason,
+                    starts_at=spec.start,
+                    ends_at=spec.end,
+                    rrule=spec.rrule,
+                    duration_s=(
+                        int(spec.duration.total_seconds()) if spec.duration is not None else None
+                    ),
+                )
+            )
         return release

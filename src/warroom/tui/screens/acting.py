@@ -292,6 +292,7 @@ class ActingScreen(Screen[None]):
 
     def _ask(self, spec: Spec, aim: Aim, text: str | None) -> None:
         from warroom.tui.screens.decision import DecisionRequest, DecisionScreen
+        from warroom.tui.screens.override import OverrideRequest, OverrideScreen
         from warroom.tui.screens.prompt import PromptScreen
 
         subject = aim.subject
@@ -323,6 +324,22 @@ class ActingScreen(Screen[None]):
                     )
 
             self.app.push_screen(DecisionScreen(snapshot), decided)
+        elif spec.ask is Ask.OVERRIDE:
+            snapshot = self.room.snapshot
+            assert snapshot is not None, "overriding needs a release (refused without one)"
+
+            def given(request: OverrideRequest | None) -> None:
+                if request is not None:
+                    send(
+                        replace(
+                            subject,
+                            name=request.target,
+                            reason=request.reason,
+                            duration=request.duration,
+                        )
+                    )
+
+            self.app.push_screen(OverrideScreen(snapshot, self.room.clock.now()), given)
         elif spec.ask is Ask.MESSAGE:
             if text is not None:
                 send(replace(subject, text=text))  # written in the message box

@@ -30,6 +30,7 @@ from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.deploy_table import DeployTable
 from warroom.tui.widgets.graph_view import GraphView
 from warroom.tui.widgets.header import WarroomHeader
+from warroom.tui.widgets.override_banner import OverrideBanner
 from warroom.tui.widgets.timeline import Timeline
 
 
@@ -45,9 +46,9 @@ class Pane(Vertical):
 
 # Which change-feed topics each pane shows ("release": a plan was loaded).
 PANE_TOPICS: dict[str, frozenset[str]] = {
-    "graph": frozenset({"release", "services", "triggers", "health"}),
-    "deploys": frozenset({"release", "services", "triggers", "health", "decision"}),
-    "timeline": frozenset({"release", "services", "decision"}),
+    "graph": frozenset({"release", "services", "triggers", "health", "gates"}),
+    "deploys": frozenset({"release", "services", "triggers", "health", "decision", "gates"}),
+    "timeline": frozenset({"release", "services", "decision", "gates"}),
     "checklist": frozenset({"release", "checklist", "decision"}),
     "log": frozenset({"release", "log"}),
 }
@@ -76,6 +77,7 @@ class DashboardScreen(LiveScreen, ActingScreen):
         self._header = self.HEADER(self.room.config.identity, id="header")
         yield self._header
         yield TriggerBanner(id="banner")
+        yield OverrideBanner(id="override-banner")
         yield Static(id="empty")
         panes = Container(id="panes")
         panes.display = False  # until the first read arrives
@@ -142,9 +144,11 @@ class DashboardScreen(LiveScreen, ActingScreen):
 
         with self.app.batch_update():
             self._show_banner(snapshot)
+            self.query_one(OverrideBanner).show(snapshot, now)
             self._show_poller(snapshot, now)
             if changed("graph"):
                 self.query_one(GraphView).show(snapshot)
+                self._show_holds(snapshot)
             if changed("deploys"):
                 self.query_one(DeployTable).show(snapshot, now)
             if changed("timeline"):
@@ -186,6 +190,18 @@ class DashboardScreen(LiveScreen, ActingScreen):
     def _ring(self) -> None:
         """Something new fires: ring every terminal (a hook: a replay does not)."""
         self.app.bell()
+
+    def _show_holds(self, snapshot: ReleaseSnapshot) -> None:
+        """Say under the graph what holds the services drawn held (⊘)."""
+        holds = snapshot.holds
+        causes = list(dict.fromkeys(c for hold in holds.values() for c in hold.causes))
+        subtitle = ""
+        if holds:
+            what = ", ".join(c.describe() for c in causes)
+            subtitle = safe(f"⊘ {len(holds)} held by {what}")
+        pane = self.query_one("#pane-graph")
+        if pane.border_subtitle != subtitle:
+            pane.border_subtitle = subtitle
 
     def _show_poller(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
         lease = snapshot.poller
@@ -246,6 +262,8 @@ class DashboardScreen(LiveScreen, ActingScreen):
         if snapshot is not None:
             self.query_one(Timeline).tick(now)
             self.query_one(DeployTable).tick(now)
+            # An override ends by the clock alone: the banner goes when it does.
+            self.query_one(OverrideBanner).show(snapshot, now)
             self._show_poller(snapshot, now)
             # Health goes stale with time alone (a poller died): re-read so
             # the graph and everything else say so too.

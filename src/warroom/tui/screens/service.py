@@ -52,6 +52,16 @@ def describe_service(
         f" by {service.state_by}" if service.state_by else ""
     )
     table.add_row("since", Text(safe(since)))
+    hold = snapshot.holds.get(name)
+    if hold is not None:
+        table.add_row(
+            "held",
+            Text(
+                safe(f"⊘ by {hold.describe()} upstream: it may not start until that resolves")
+                + " (h: the release manager releases it)",
+                look(looks.HELD),
+            ),
+        )
     planned = f"{when(service.planned_start, zone, label=False)}–{when(service.planned_end, zone)}"
     table.add_row("planned", f"{planned} (wave {service.wave})")
     last = snapshot.latest.get(name)
@@ -83,7 +93,7 @@ def describe_service(
 
 class ServiceScreen(LiveScreen, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,enter", "close", "Close")]
-    COMPONENT_CLASSES: ClassVar[set[str]] = set(looks.STATES)
+    COMPONENT_CLASSES: ClassVar[set[str]] = {*looks.STATES, looks.HELD}
 
     def __init__(self, service: str, fixed: ReleaseSnapshot | None = None) -> None:
         """`service`'s runbook, following the room; or, given `fixed` (a

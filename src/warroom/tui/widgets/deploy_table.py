@@ -67,6 +67,7 @@ class DeployTable(DataTable[Text]):
         looks.FIRING,
         looks.PENDING,
         looks.LATE,
+        looks.HELD,
     }
 
     class ServiceHighlighted(ServiceMessage["DeployTable"]):
@@ -109,7 +110,8 @@ class DeployTable(DataTable[Text]):
         return Text(label, style=style)
 
     def _trigger_cell(self, snapshot: ReleaseSnapshot, service: str) -> Text:
-        """The most pressing trigger on a service: firing beats pending."""
+        """The most pressing trigger on a service: firing beats pending; else
+        what holds it, if something upstream does."""
         mine = [t for t in snapshot.triggers if t.service == service]
         firing = [t for t in mine if t.state == "firing"]
         if firing:
@@ -121,13 +123,25 @@ class DeployTable(DataTable[Text]):
             return Text(
                 safe(f"… {pending[0].rule} {progress}"), style=looks.style(self, looks.PENDING)
             )
+        hold = snapshot.holds.get(service)
+        if hold is not None:
+            # Where the hold comes from, short (a long cell would push the
+            # column off the pane): that row shows its trigger or failure,
+            # the graph's subtitle and the runbook (Enter) say it whole.
+            more = f" +{len(hold.causes) - 1}" if len(hold.causes) > 1 else ""
+            return Text(
+                safe(f"⊘ {hold.causes[0].service}{more}"), style=looks.style(self, looks.HELD)
+            )
         return Text("")
 
     def _row(
         self, service: ServiceView, snapshot: ReleaseSnapshot, now: datetime
     ) -> dict[str, Text]:
         firing = bool(snapshot.firing(service.name))
-        state_style = looks.style(self, looks.FIRING if firing else looks.state(service.state))
+        held = service.name in snapshot.holds
+        look = looks.FIRING if firing else looks.HELD if held else looks.state(service.state)
+        state_style = looks.style(self, look)
+        state = f"{service.state.symbol} {service.state.label}" if not held else "⊘ held"
         nxt = service.next_step
         done_or_closed = service.state in {
             DeployState.DONE,
@@ -147,7 +161,7 @@ class DeployTable(DataTable[Text]):
             name.append(" ⚠", style=state_style)
         return {
             "service": name,
-            "state": Text(f"{service.state.symbol} {service.state.label}", style=state_style),
+            "state": Text(state, style=state_style),
             "steps": Text(f"{service.steps_done}/{len(service.steps)}", justify="right"),
             "next": Text(safe(next_text), style="italic"),
             "elapsed": timed["elapsed"],

@@ -57,13 +57,14 @@ class GraphView(ScrollView, can_focus=True):
     """The service dependency graph, wave 1 on top; arrows point from a
     dependency down to what depends on it. Arrow keys move the selection.
 
-    A node is drawn in its deploy state's look, then what overrides it: a
-    firing trigger beats everything, the blast radius of the selection tints
+    A node is drawn in its deploy state's look (or held, ⊘, when something
+    upstream holds it), then what overrides it: a firing trigger beats everything, the blast radius of the selection tints
     the background (a failed node keeps its red), and the selected node is
     drawn reversed on top of whichever applies (styles/warroom.tcss)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         *looks.STATES,
+        looks.HELD,
         looks.health("failing"),
         looks.health("stale"),
         looks.FIRING,
@@ -360,6 +361,10 @@ class GraphView(ScrollView, can_focus=True):
         else:
             symbol, health = service.state.symbol, service.health
             state = looks.style(self, looks.state(service.state))
+            if name in self._snapshot.holds:
+                # Held: something upstream is pending, firing or failed (the
+                # pane's subtitle says what); drawn so, whatever the selection.
+                symbol, state = "⊘", looks.style(self, looks.HELD)
             if self._firing[name]:
                 style = looks.style(self, looks.FIRING)
             elif name in self._blast and state.bgcolor is None:

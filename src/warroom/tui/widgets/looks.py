@@ -16,6 +16,9 @@ from warroom.domain.lifecycle import DeployState
 FIRING = "trigger--firing"
 PENDING = "trigger--pending"
 LATE = "time--late"
+HELD = "state--held"  # a waiting service held by a trigger or failure upstream
+FREEZE = "time--freeze"  # a freeze on the countdown's bar
+OVERRIDE = "time--override"  # an override on the countdown's bar
 HEALTHS = ("healthy", "failing", "stale", "unknown")
 
 

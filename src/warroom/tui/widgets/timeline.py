@@ -1,16 +1,23 @@
-"""The countdown pane: the clock, T±, the window as a bar with "now", milestones."""
+"""The countdown pane: the clock, T±, the window as a bar with "now", milestones.
+
+Freezes show on the bar as `✕` and overrides as `═` (an override drawn over
+whatever it lifts), and both among the milestones: when a freeze begins and
+ends, when an override ends.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
 from warroom.domain.snapshot import ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.domain.timeline import (
+    FREEZE_PERIODS_SHOWN,
     Milestone,
     day_phase,
     humanize,
@@ -23,25 +30,30 @@ from warroom.tui.widgets import looks
 BAR_STYLE = {"before": "grey35", "window": "green", "rollback": "yellow", "after": "grey35"}
 CELL_WIDTH = 38  # one milestone: "✗ 14:10 auth-service starts — late 5m"
 BAR_CHAR = {"before": "·", "window": "█", "rollback": "▒", "after": "·"}
+FREEZE_CHAR = "✕"
+OVERRIDE_CHAR = "═"
 
 
 class Timeline(Widget, can_focus=True):
     """Renders from the last snapshot and the clock; `tick` moves the clock."""
 
     DEFAULT_CSS = "Timeline { height: auto; min-height: 4; }"
-    COMPONENT_CLASSES: ClassVar[set[str]] = {looks.LATE}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {looks.LATE, looks.FREEZE, looks.OVERRIDE}
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._snapshot: ReleaseSnapshot | None = None
         self._now: datetime | None = None
+        self._count = 0  # milestones shown
 
     def show(self, snapshot: ReleaseSnapshot, now: datetime) -> None:
         # A layout pass only when the number of milestones (so maybe our
         # height) changed; otherwise a repaint will do.
-        resized = self._snapshot is None or len(self._snapshot.services) != len(snapshot.services)
+        count = len(milestones(snapshot, now))
+        resized = self._snapshot is None or count != self._count
         self._snapshot = snapshot
         self._now = now
+        self._count = count
         self.refresh(layout=resized)
 
     def tick(self, now: datetime) -> None:
@@ -62,7 +74,7 @@ class Timeline(Widget, can_focus=True):
     def _milestone_rows(self, width: int) -> int:
         if self._snapshot is None:
             return 1
-        count = len(self._snapshot.services) + 4
+        count = self._count
         columns = max(1, width // CELL_WIDTH)
         # Leave the screen to the graph and the tables: a few rows at 36
         # lines, more on a tall terminal; the rest is summarised.
@@ -108,35 +120,52 @@ class Timeline(Widget, can_focus=True):
         def col(moment: datetime) -> int:
             return int((moment - start).total_seconds() / span * (width - 1))
 
+        zone = rel.timezone
+        frozen = [
+            (period, freeze.name)
+            for freeze in snapshot.freezes
+            for period in freeze.periods(zone, start, end, limit=FREEZE_PERIODS_SHOWN)
+        ]
+        freeze_style = looks.style(self, looks.FREEZE)
+        override_style = looks.style(self, looks.OVERRIDE)
         bar = Text()
         for x in range(width):
             moment = start + timedelta(seconds=span * x / (width - 1))
+            if any(o.at <= moment < o.until for o in snapshot.overrides):
+                bar.append(OVERRIDE_CHAR, override_style)
+                continue
+            if any(period.holds(moment) for period, _ in frozen):
+                bar.append(FREEZE_CHAR, freeze_style)
+                continue
             if moment < rel.window_start:
-                zone = "before"
+                part = "before"
             elif moment < rel.window_end:
-                zone = "window"
+                part = "window"
             elif moment < rel.rollback_until:
-                zone = "rollback"
+                part = "rollback"
             else:
-                zone = "after"
-            bar.append(BAR_CHAR[zone], BAR_STYLE[zone])
+                part = "after"
+            bar.append(BAR_CHAR[part], BAR_STYLE[part])
         labels = Text(" " * width)
-        zone = rel.timezone
 
         def hm(moment: datetime) -> str:
             return when(moment, zone, label=False)
 
-        marks = [
-            (rel.go_no_go_at, f"{hm(rel.go_no_go_at)} go/no-go"),
-            (rel.window_start, f"{hm(rel.window_start)} window"),
-            (rel.window_end, f"{hm(rel.window_end)}"),
-            (rel.rollback_until, f"{hm(rel.rollback_until)} rollback"),
+        marks: list[tuple[datetime, str, str | Style]] = [
+            (rel.go_no_go_at, f"{hm(rel.go_no_go_at)} go/no-go", "dim"),
+            (rel.window_start, f"{hm(rel.window_start)} window", "dim"),
+            (rel.window_end, f"{hm(rel.window_end)}", "dim"),
+            (rel.rollback_until, f"{hm(rel.rollback_until)} rollback", "dim"),
+        ]
+        marks += [
+            (max(period.start, start), safe(f"{FREEZE_CHAR} {name}"), freeze_style)
+            for period, name in frozen
         ]
         cursor = 0
-        for moment, label in marks:
+        for moment, label, style in sorted(marks, key=lambda mark: mark[0]):
             x = max(col(moment), cursor)
             if x + len(label) <= width:
-                labels = labels[:x] + Text(label, "dim") + labels[x + len(label) :]
+                labels = labels[:x] + Text(label, style) + labels[x + len(label) :]
                 cursor = x + len(label) + 1
         if now < start:
             bar = Text("◀ now", "bold reverse") + bar[5:]
