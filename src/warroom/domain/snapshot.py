@@ -226,6 +226,9 @@ class ReleaseSnapshot:
     freezes: tuple[gates.Freeze, ...] = ()
     overrides: tuple[gates.Override, ...] = ()
     hold_releases: tuple[gates.HoldRelease, ...] = ()
+    # Rebuilt from the record (a replay): each service's `health` is what the
+    # record says it was at that moment, not a sample to judge against a clock.
+    recorded: bool = False
 
     # ---------------------------------------------------------------- lookups
 
@@ -375,7 +378,11 @@ class ReleaseSnapshot:
         )
 
     def health_state(self, service: str, now: datetime) -> str:
+        """The service's health at `now`: fresh, failing or stale by its newest
+        sample; in a replay (`recorded`), what the record says it was."""
         view = self.service(service)
+        if view is not None and self.recorded:
+            return view.health
         if view is None or view.health_interval is None:
             return "unknown"
         polled = self.poller is not None and self.poller.alive(now)

@@ -91,6 +91,8 @@ def describe_service(
         # A passing sample may carry a reason too ("kept the first 100 of …").
         health = ("ok" if last.ok else "failing") + (f": {last.reason}" if last.reason else "")
         table.add_row("health", Text(safe(f"{health} (checked {when(last.at, zone, '%H:%M:%S')})")))
+    elif snapshot.recorded and service.health != "unknown":
+        table.add_row("health", Text(f"{service.health} (as recorded)"))
     table.add_row("depends on", Text(safe(", ".join(service.depends_on) or "nothing")))
     radius = sorted(g.blast_radius(snapshot.graph, name), key=snapshot.deploy_order.index)
     table.add_row("blast radius", Text(safe(", ".join(radius) or "nothing depends on it")))
@@ -132,9 +134,16 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
             self.now = now
             super().__init__()
 
-    def __init__(self, service: str) -> None:
+    def __init__(
+        self, service: str, fixed: ReleaseSnapshot | None = None, at: datetime | None = None
+    ) -> None:
+        """`service`'s runbook and rules, following the room; or, given `fixed`
+        (a replay), as that snapshot has them at the moment `at`, whatever
+        happens meanwhile."""
         super().__init__()
         self.service = service
+        self.fixed = fixed
+        self.at = at
         self._reading = False  # a read of samples is under way
         self._again = False  # and another was asked for meanwhile
         self._read: ServiceScreen.SamplesRead | None = None  # the newest read of samples
@@ -146,8 +155,9 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
             yield Vertical(id="service-rules")
 
     def on_mount(self) -> None:
-        self.query_one("#service-box").border_title = f"{safe(self.service)} — runbook and rules"
-        self.show_snapshot(getattr(self.app, "snapshot", None))
+        title = f"{safe(self.service)} — runbook and rules"
+        self.query_one("#service-box").border_title = title + (" as it was" if self.fixed else "")
+        self._show(self.fixed or getattr(self.app, "snapshot", None))
 
     def show_snapshot(
         self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None
@@ -158,6 +168,13 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
         The app calls this on every screen on the stack with each fresh read,
         the same as the dashboard's (see `WarroomApp.on_warroom_app_snapshot_loaded`).
         """
+        if self.fixed is None:
+            self._show(snapshot, topics)
+
+    def _snapshot(self) -> ReleaseSnapshot | None:
+        return self.fixed or room(self.app).snapshot
+
+    def _show(self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None) -> None:
         # A read can arrive while the dialog is still being put together (or
         # taken apart): on_mount shows the newest one then.
         if snapshot is None or not self.query("#service-body"):
@@ -174,7 +191,7 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
         if self._reading:
             self._again = True
             return
-        snapshot = room(self.app).snapshot
+        snapshot = self._snapshot()
         if snapshot is None:
             return
         self._reading = True
@@ -183,9 +200,11 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
     @work(thread=True, group="service-samples", exit_on_error=False)
     def _read_samples(self, release_id: int) -> None:
         app = room(self.app)
-        now = app.clock.now()
+        now = self.at or app.clock.now()
         with app.store().read() as session:
-            samples = reading.recent_samples(session, release_id, self.service, now - SPAN)
+            samples = reading.recent_samples(
+                session, release_id, self.service, now - SPAN, until=self.at
+            )
         if not get_current_worker().is_cancelled:
             self.post_message(self.SamplesRead(release_id, samples, now))
 
@@ -205,7 +224,7 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
         self._draw_rules()
 
     def _draw_rules(self) -> None:
-        snapshot = room(self.app).snapshot
+        snapshot = self._snapshot()
         read = self._read
         if snapshot is None or read is None or read.release_id != snapshot.release_id:
             return
