@@ -449,7 +449,9 @@ def _open_tui(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-@pytest.mark.parametrize("command", [(), ("tui",)], ids=["warroom", "warroom tui"])
+@pytest.mark.parametrize(
+    "command", [(), ("tui",), ("replay",)], ids=["warroom", "warroom tui", "warroom replay"]
+)
 def test_the_war_room_refuses_a_database_that_does_not_exist(
     cli: Cli, command: tuple[str, ...]
 ) -> None:
@@ -460,7 +462,9 @@ def test_the_war_room_refuses_a_database_that_does_not_exist(
     assert not missing.exists()  # looking never creates a database
 
 
-@pytest.mark.parametrize("command", [(), ("tui",)], ids=["warroom", "warroom tui"])
+@pytest.mark.parametrize(
+    "command", [(), ("tui",), ("replay",)], ids=["warroom", "warroom tui", "warroom replay"]
+)
 def test_the_war_room_refuses_a_file_that_is_not_a_database(
     cli: Cli, command: tuple[str, ...]
 ) -> None:
@@ -528,9 +532,10 @@ def test_status_json_shape(loaded: Cli) -> None:
         "at": None,
     }
 
-    assert len(data["triggers"]) == 3 * 6
+    assert len(data["triggers"]) == 4 * 6  # error-rate-trial is a dry run, evaluated too
     for trig in data["triggers"]:
         assert {"name", "service", "state", "since", "fired_at", "acked_by"} <= set(trig)
+        assert trig["dry_run"] is (trig["name"] == "error-rate-trial") and not trig["gates"]
         assert trig["fired_at"] is None and trig["acked_by"] is None
     assert trigger(data, "error-rate", "user-service")["state"] == "inactive"
 

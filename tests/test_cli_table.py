@@ -87,4 +87,4 @@ def test_every_row_with_a_cli_path_is_a_subcommand_of_warroom(spec: Spec) -> Non
         assert f"Who may: {who_may(spec.permission)}." in command.help
     options = {name for param in command.params for name in param.opts}
     assert {"--db", "--as", "--release"} <= options
-    assert ("--reason" in options) == (spec.ask in {Ask.REASON, Ask.OVERRIDE})
+    assert ("--reason" in options) == (spec.ask in {Ask.REASON, Ask.OVERRIDE, Ask.ANSWER})

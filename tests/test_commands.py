@@ -398,9 +398,10 @@ def test_ack_of_unknown_trigger(go: Store, as_: As) -> None:
 
 def test_rule_triggers_are_created_inactive_for_every_service(loaded: Store) -> None:
     triggers = read_snapshot(loaded).triggers
-    assert len(triggers) == 3 * 6
+    assert len(triggers) == 4 * 6
     assert {t.state for t in triggers} == {"inactive"}
-    assert {t.rule for t in triggers} == {"error-rate", "latency", "down"}
+    assert {t.rule for t in triggers} == {"error-rate", "latency", "down", "error-rate-trial"}
+    assert {t.rule for t in triggers if t.dry_run} == {"error-rate-trial"}
 
 
 # ---------------------------------------------------------------- messages

@@ -26,6 +26,7 @@ from warroom.domain.plan import (
     parse_plan_text,
     validate_plan,
 )
+from warroom.domain.rules import NoData, RuleOptions
 from warroom.planfile import read_plan
 
 SOURCE = "release.yaml"
@@ -116,7 +117,9 @@ def test_sample_plan_is_valid(sample_plan: Plan) -> None:
         "error_rate > 1% for 2m",
         "p99_ms > 2x baseline for 2m",
         "health failing for 3 checks",
+        "error_rate > 0.5% for 1m",
     ]
+    assert [t.options.dry_run for t in sample_plan.triggers] == [False, False, False, True]
     assert sample_plan.teams == ["ops", "infra", "backend", "mobile", "frontend", "support"]
 
 
@@ -330,8 +333,8 @@ TEXT_ERRORS = {
         "services[0].version: duplicate key: it is written twice",
     ),
     "top-level key written twice": (
-        "description: Health check failing}\n",
-        "description: Health check failing}\nrelease: v2.5.1\n",
+        "description: A tighter error-rate rule on trial}\n",
+        "description: A tighter error-rate rule on trial}\nrelease: v2.5.1\n",
         "release: duplicate key: it is written twice",
     ),
 }
@@ -344,6 +347,91 @@ def test_an_error_is_reported_on_the_line_written(
     # The line on which the new text ends.
     line = sample_text[: sample_text.index(old)].count("\n") + new.rstrip("\n").count("\n") + 1
     assert invalid(edit(sample_text, old, new)).render() == f"{SOURCE}:{line}: {error}"
+
+
+# ---------------------------------------------------------------- a trigger's options
+
+ERROR_RULE_ENTRY = '{name: error-rate, when: "error_rate > 1% for 2m",'
+DOWN_ENTRY = '{name: down,       when: "health failing for 3 checks",'
+
+# Each row adds options to one trigger of the sample: the plan is refused with
+# exactly this error, on that trigger's line.
+OPTION_ERRORS = {
+    "keep_firing_for not a duration": (
+        ERROR_RULE_ENTRY,
+        "keep_firing_for: 1 minute",
+        f"triggers[0].keep_firing_for: bad duration '1 minute': {ACCEPTED_DURATIONS}",
+    ),
+    "keep_firing_for of zero": (
+        ERROR_RULE_ENTRY,
+        "keep_firing_for: 0s",
+        "triggers[0].keep_firing_for: duration '0s' must be more than zero",
+    ),
+    "keep_firing_for over a week": (
+        ERROR_RULE_ENTRY,
+        "keep_firing_for: 200h",
+        "triggers[0].keep_firing_for: duration '200h' is longer than 168h: "
+        "durations in a plan are at most a week",
+    ),
+    "unknown no_data": (
+        ERROR_RULE_ENTRY,
+        "no_data: maybe",
+        "triggers[0].no_data: unknown no_data 'maybe': use one of ignore, breach, inconclusive",
+    ),
+    "inconclusive_after of zero": (
+        ERROR_RULE_ENTRY,
+        "no_data: inconclusive, inconclusive_after: 0",
+        "triggers[0].inconclusive_after: expected a whole number from 1 to 10000, got '0'",
+    ),
+    "inconclusive_after as text": (
+        ERROR_RULE_ENTRY,
+        "no_data: inconclusive, inconclusive_after: three",
+        "triggers[0].inconclusive_after: expected a whole number from 1 to 10000, got 'three'",
+    ),
+    "inconclusive_after without no_data inconclusive": (
+        ERROR_RULE_ENTRY,
+        "no_data: breach, inconclusive_after: 3",
+        "triggers[0].inconclusive_after: inconclusive_after counts samples without data "
+        "before asking the release manager: it needs no_data: inconclusive",
+    ),
+    "dry_run not true or false": (
+        ERROR_RULE_ENTRY,
+        "dry_run: sometimes",
+        "triggers[0].dry_run: expected true or false, got 'sometimes'",
+    ),
+    "dry_run quoted": (
+        ERROR_RULE_ENTRY,
+        'dry_run: "true"',
+        "triggers[0].dry_run: expected true or false, got 'true'",
+    ),
+    "negative error_limit": (
+        ERROR_RULE_ENTRY,
+        "error_limit: -1",
+        "triggers[0].error_limit: expected a whole number from 0 to 10000, got '-1'",
+    ),
+    "error_limit over the cap": (
+        ERROR_RULE_ENTRY,
+        "error_limit: 10001",
+        "triggers[0].error_limit: expected a whole number from 0 to 10000, got '10001'",
+    ),
+    "no_data on a health rule": (
+        DOWN_ENTRY,
+        "no_data: breach",
+        "triggers[2].no_data: no_data does not apply to 'health failing for 3 checks': "
+        "every probe is data for it",
+    ),
+    "error_limit on a health rule": (
+        DOWN_ENTRY,
+        "error_limit: 2",
+        "triggers[2].error_limit: error_limit does not apply to 'health failing for 3 checks': "
+        "a failing probe is what it watches",
+    ),
+    "misspelt option": (
+        ERROR_RULE_ENTRY,
+        "keep_firing: 1m",
+        f"triggers[0].keep_firing: {UNKNOWN_FIELD}",
+    ),
+}
 
 
 # Each row edits the sample's freezes: `warroom check` (and load) refuses
@@ -453,6 +541,36 @@ FREEZE_ERRORS = {
         f"frozen: {UNKNOWN_FIELD}",
     ),
 }
+
+
+@pytest.mark.parametrize(("entry", "options", "error"), OPTION_ERRORS.values(), ids=OPTION_ERRORS)
+def test_a_bad_trigger_option_is_reported_at_its_field_and_line(
+    sample_text: str, entry: str, options: str, error: str
+) -> None:
+    text = edit(sample_text, entry, f"{entry} {options},")
+    assert invalid(text).render() == f"{SOURCE}:{line_of(text, entry)}: {error}"
+
+
+def test_trigger_options_parse_into_the_rules_options(sample_text: str) -> None:
+    text = edit(
+        sample_text,
+        ERROR_RULE_ENTRY,
+        f"{ERROR_RULE_ENTRY} keep_firing_for: 1m, no_data: inconclusive, inconclusive_after: 4,"
+        " dry_run: true, error_limit: 2,",
+    )
+    trigger = parse_plan_text(text).triggers[0]
+    assert trigger.options == RuleOptions(
+        keep_firing_for=timedelta(minutes=1),
+        no_data=NoData.INCONCLUSIVE,
+        inconclusive_after=4,
+        dry_run=True,
+        error_limit=2,
+    )
+    assert trigger.options.describe() == (
+        "keep_firing_for 1m, no_data inconclusive after 4, error_limit 2, dry run"
+    )
+    # Without any: the rule as it always was.
+    assert parse_plan_text(sample_text).triggers[0].options == RuleOptions()
 
 
 @pytest.mark.parametrize("row", FREEZE_ERRORS.values(), ids=FREEZE_ERRORS)

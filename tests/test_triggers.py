@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from warroom.domain.health import Sample, baseline, classify, health_state
-from warroom.domain.rules import parse_rule
-from warroom.domain.triggers import Phase, TriggerStatus, acknowledge, judge, step, unwatched
+from warroom.domain.lifecycle import DeployState
+from warroom.domain.rules import NoData, RuleOptions, parse_rule
+from warroom.domain.triggers import (
+    Answer,
+    Phase,
+    TriggerStatus,
+    acknowledge,
+    answer,
+    evaluate,
+    holds_back,
+    judge,
+    replay,
+    step,
+    turns,
+    unwatched,
+)
 
 T0 = datetime(2024, 3, 20, 14, 0, tzinfo=UTC)
 EVERY = timedelta(seconds=5)
@@ -33,12 +48,16 @@ def run(
     samples: Iterable[Sample],
     base: float | None = None,
     start: TriggerStatus | None = None,
+    options: RuleOptions | None = None,
 ) -> list[TriggerStatus]:
     rule = parse_rule(rule_text)
     status = start or TriggerStatus()
     out = []
     for s in samples:
-        status = step(rule, status, s, base, max_gap=GAP)
+        if options is None:
+            status = step(rule, status, s, base, max_gap=GAP)
+        else:
+            status = step(rule, status, s, base, max_gap=GAP, options=options)
         out.append(status)
     return out
 
@@ -166,6 +185,226 @@ def test_judging_explains_the_value() -> None:
     rule = parse_rule(ERROR_RULE)
     assert judge(rule, sample(0, error_rate=0.0123), None).why == "error_rate 1.23%"
     assert judge(rule, sample(0, error_rate=0.0123), None).holds is True
+
+
+# ---------------------------------------------------------------- rule options
+
+
+def phases(states: Iterable[TriggerStatus]) -> list[Phase]:
+    """The phases a series went through, repeats collapsed."""
+    out: list[Phase] = []
+    for status in states:
+        if not out or out[-1] is not status.phase:
+            out.append(status.phase)
+    return out
+
+
+def flapping() -> list[Sample]:
+    """Errors at 5% for 2m10s, then clear for 10 s, four times over."""
+    return error_series(([0.05] * 26 + [0.001] * 2) * 4)
+
+
+def test_without_keep_firing_for_a_flapping_metric_resolves_and_fires_again() -> None:
+    # A rule nobody has to acknowledge (on trial) shows it plainly: it fires,
+    # resolves on the first clear sample, and fires again two minutes later.
+    states = run(ERROR_RULE, flapping(), options=RuleOptions(dry_run=True))
+    assert phases(states) == [Phase.PENDING, Phase.FIRING, Phase.RESOLVED] * 4
+    # A live one keeps firing until acknowledged, but "clears" every time.
+    live = run(ERROR_RULE, flapping())
+    cleared = [b for a, b in itertools.pairwise(live) if a.holding and not b.holding]
+    assert len(cleared) == 4 and all(s.phase is Phase.FIRING for s in cleared)
+
+
+def test_keep_firing_for_makes_a_flapping_metric_fire_once() -> None:
+    keep = RuleOptions(keep_firing_for=timedelta(minutes=1), dry_run=True)
+    states = run(ERROR_RULE, flapping()[:-2], options=keep)  # ends on a breach
+    assert phases(states) == [Phase.PENDING, Phase.FIRING]
+    fired = [s for s in states if s.phase is Phase.FIRING]
+    assert all(s.holding for s in fired)  # never "cleared": nothing to announce
+    assert {s.fired_at for s in fired} == {T0 + timedelta(seconds=120)}
+    assert states[26].detail == "firing: clear for 0s / 1m (keep_firing_for) — error_rate 0.10%"
+    # Clear for a whole minute: resolved then, and only then.
+    end = states[-1].last_at
+    assert end is not None
+    quiet = [sample((end - T0).total_seconds() + 5 * i, error_rate=0.001) for i in range(1, 14)]
+    after = run(ERROR_RULE, quiet, start=states[-1], options=keep)
+    assert [s.phase for s in after] == [Phase.FIRING] * 12 + [Phase.RESOLVED]
+    assert after[-1].last_at is not None and after[-1].last_at - quiet[0].at == timedelta(minutes=1)
+    # A live rule: acknowledged while kept firing, it resolves at the same sample.
+    live = RuleOptions(keep_firing_for=timedelta(minutes=1))
+    acked = run(ERROR_RULE, quiet, start=acknowledge(states[-1]), options=live)
+    assert [s.phase for s in acked] == [s.phase for s in after]
+    assert acked[-1].detail == "resolved: cleared and acknowledged — error_rate 0.10%"
+
+
+def no_data_series() -> list[Sample]:
+    """A minute of 5% errors, then the endpoint answers without error_rate."""
+    return error_series([0.05] * 12) + [sample(60 + 5 * i, p99_ms=100) for i in range(6)]
+
+
+def test_no_data_ignored_breaks_the_streak_and_says_so() -> None:
+    states = run(ERROR_RULE, no_data_series(), options=RuleOptions(no_data=NoData.IGNORE))
+    assert states == run(ERROR_RULE, no_data_series())  # the default, named
+    assert states[12].phase is Phase.INACTIVE
+    assert states[12].detail == (
+        "pending interrupted — not evaluable: no error_rate in the health response"
+    )
+    assert states[-1].phase is Phase.INACTIVE and states[-1].no_data_run == 6
+
+
+def test_no_data_as_a_breach_keeps_the_streak_and_fires() -> None:
+    series = no_data_series() + [sample(90 + 5 * i, p99_ms=100) for i in range(7)]
+    states = run(ERROR_RULE, series, options=RuleOptions(no_data=NoData.BREACH))
+    assert phases(states) == [Phase.PENDING, Phase.FIRING]
+    assert states[-1].fired_at == T0 + timedelta(seconds=120)
+    assert states[-1].detail == (
+        "firing: no error_rate in the health response, which counts as a breach (no_data)"
+    )
+
+
+def test_no_data_for_too_long_is_inconclusive_until_data_is_back() -> None:
+    asks = RuleOptions(no_data=NoData.INCONCLUSIVE, inconclusive_after=4)
+    states = run(ERROR_RULE, no_data_series(), options=asks)
+    assert [s.phase for s in states[12:]] == [Phase.INACTIVE] * 3 + [Phase.INCONCLUSIVE] * 3
+    assert states[12].detail.endswith("(no data 1/4 before inconclusive)")
+    asked = states[15]
+    assert asked.since == T0 + timedelta(seconds=75)  # the fourth sample without data
+    assert asked.detail == (
+        "inconclusive: no data for 4 samples in a row — no error_rate in the health response"
+    )
+    # Data comes back: the rule judges again, by itself.
+    back = run(ERROR_RULE, [sample(90, error_rate=0.05)], start=states[-1], options=asks)[-1]
+    assert back.phase is Phase.PENDING and back.since == T0 + timedelta(seconds=90)
+    clear = run(ERROR_RULE, [sample(90, error_rate=0.001)], start=states[-1], options=asks)[-1]
+    assert clear.phase is Phase.INACTIVE and clear.detail == "data is back — error_rate 0.10%"
+
+
+def test_the_release_managers_answer_to_an_inconclusive_rule() -> None:
+    asks = RuleOptions(no_data=NoData.INCONCLUSIVE, inconclusive_after=2)
+    asked = run(ERROR_RULE, no_data_series(), options=asks)[-1]
+    now = T0 + timedelta(seconds=100)
+    rolled = answer(asked, Answer.ROLL_BACK, now, "sarah", "cannot see errors: not worth it")
+    assert rolled.phase is Phase.FIRING and rolled.fired_at == now and not rolled.acked
+    assert rolled.detail == "sarah decided to roll back: cannot see errors: not worth it"
+    assert acknowledge(rolled).phase is Phase.RESOLVED  # nothing holds: acknowledged is done
+    carried = answer(asked, Answer.CARRY_ON, now, "sarah", "exporter restarting")
+    assert carried.phase is Phase.INACTIVE and carried.detail == (
+        "sarah decided to carry on: exporter restarting"
+    )
+    # It asks again only after another whole run without data.
+    more = [sample(105 + 5 * i, p99_ms=100) for i in range(2)]
+    assert [s.phase for s in run(ERROR_RULE, more, start=carried, options=asks)] == [
+        Phase.INACTIVE,
+        Phase.INCONCLUSIVE,
+    ]
+
+
+def test_probe_errors_under_the_cap_are_tolerated_and_past_it_are_a_measurement_problem() -> None:
+    capped = RuleOptions(error_limit=2)
+    down = [sample(60 + 5 * i, ok=False, reason="timeout after 2s") for i in range(3)]
+    series = error_series([0.05] * 12) + down[:2] + error_series([0.05] * 25)[14:]
+    states = run(ERROR_RULE, series, options=capped)
+    # Two errors in a row are tolerated: the streak goes on and fires on time.
+    assert phases(states) == [Phase.PENDING, Phase.FIRING]
+    assert states[-1].fired_at == T0 + timedelta(seconds=120)
+    assert states[12].detail == (
+        "pending 1m / 2m — probe error 1/2 tolerated (the probe failed (timeout after 2s))"
+    )
+    # A third is past the cap: not the service failing the rule, the measurement.
+    broken = run(ERROR_RULE, error_series([0.05] * 12) + down, options=capped)
+    assert [s.phase for s in broken[12:]] == [Phase.PENDING, Phase.PENDING, Phase.INCONCLUSIVE]
+    assert broken[-1].detail.startswith(
+        "inconclusive: measurement failing: 3 probe errors in a row, over its error_limit of 2"
+    )
+    assert broken[-1].fired_at is None and not broken[-1].holding
+    # Breaches are breaches: a metric over the threshold is never "measurement failing".
+    breached = run(ERROR_RULE, error_series([0.05] * 25), options=capped)
+    assert "measurement" not in breached[-1].detail and breached[-1].phase is Phase.FIRING
+    # Without a cap, a failed probe is no data like any other: it breaks the streak.
+    uncapped = run(ERROR_RULE, error_series([0.05] * 12) + down[:1])
+    assert uncapped[-1].phase is Phase.INACTIVE
+
+
+def test_a_firing_trigger_stays_firing_when_its_measurement_breaks() -> None:
+    capped = RuleOptions(error_limit=0)
+    firing = run(ERROR_RULE, error_series([0.05] * 25))[-1]
+    after = run(
+        ERROR_RULE, [sample(125, ok=False, reason="HTTP 502")], start=firing, options=capped
+    )
+    assert after[-1].phase is Phase.FIRING
+    assert after[-1].detail.startswith("firing; measurement failing: 1 probe errors in a row")
+
+
+def test_a_dry_run_rule_goes_through_the_same_states_and_needs_no_acknowledgement() -> None:
+    dry = RuleOptions(dry_run=True)
+    series = error_series([0.05] * 25 + [0.001])
+    states = run(ERROR_RULE, series, options=dry)
+    live = run(ERROR_RULE, series)
+    assert [s.phase for s in states[:25]] == [s.phase for s in live[:25]]
+    assert states[24].phase is Phase.FIRING
+    # Nobody acknowledges a rule on trial: it resolves when it clears.
+    assert live[-1].phase is Phase.FIRING and states[-1].phase is Phase.RESOLVED
+    assert states[-1].detail == "resolved: cleared — error_rate 0.10%"
+
+
+def test_evaluate_is_step_for_a_watched_service_and_unwatched_otherwise() -> None:
+    rule, options = parse_rule(ERROR_RULE), RuleOptions()
+    watched = {DeployState.DEPLOYING, DeployState.VERIFYING, DeployState.DONE}
+    one = sample(0, error_rate=0.05)
+    status = evaluate(
+        rule,
+        options,
+        TriggerStatus(),
+        one,
+        None,
+        state=DeployState.DONE,
+        watched=watched,
+        max_gap=GAP,
+    )
+    assert status == step(rule, TriggerStatus(), one, None, max_gap=GAP)
+    quiet = evaluate(
+        rule,
+        options,
+        status,
+        one,
+        None,
+        state=DeployState.ROLLED_BACK,
+        watched=watched,
+        max_gap=GAP,
+    )
+    assert quiet.phase is Phase.INACTIVE and quiet.detail == "not watched while rolled back"
+    asked = TriggerStatus(phase=Phase.INCONCLUSIVE, since=T0, no_data_run=5)
+    assert unwatched(asked, "not watched while waiting").phase is Phase.INACTIVE
+
+
+def test_what_gates_a_service_downstream() -> None:
+    # Something is or may be wrong, and nobody has settled it: what depends on it waits.
+    for phase in Phase:
+        held = phase in {Phase.PENDING, Phase.FIRING, Phase.INCONCLUSIVE}
+        assert holds_back(phase, dry_run=False) is held
+        assert holds_back(str(phase), dry_run=False) is held
+        assert holds_back(phase, dry_run=True) is False  # a rule on trial never holds anything
+
+
+def test_replay_and_its_turns() -> None:
+    rule = parse_rule(ERROR_RULE)
+    series = error_series([0.001] * 4 + [0.05] * 25 + [0.001] * 4)
+    replayed = replay(
+        rule,
+        RuleOptions(),
+        reversed(series),  # any order: replayed in time order
+        None,
+        max_gap=GAP,
+        state_at=lambda _: DeployState.DONE,
+        watched={DeployState.DONE},
+    )
+    assert [s for s, _ in replayed] == series
+    seen = [(s.at - T0, status.phase) for s, status in turns(replayed)]
+    assert seen == [
+        (timedelta(seconds=20), Phase.PENDING),
+        (timedelta(seconds=140), Phase.FIRING),
+        (timedelta(seconds=145), Phase.RESOLVED),  # taken as acknowledged at once
+    ]
 
 
 # ---------------------------------------------------------------- probe verdicts

@@ -16,6 +16,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.conftest import SAMPLE, check_everything, read_snapshot
+from tests.release_day import rehearse
 from tests.tui_support import LAYOUT_SIZES, SIZE, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
@@ -24,6 +25,7 @@ from warroom.commands.load import load_plan
 from warroom.domain.health import Sample
 from warroom.domain.plan import parse_plan_text
 from warroom.store.engine import Store
+from warroom.tui.screens.replay import ReplayScreen
 from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.graph_view import GraphView
 
@@ -126,9 +128,11 @@ def overridden_early(store: Store, clock: FixedClock) -> None:
 
 
 async def _ready(pilot: Pilot[None]) -> None:
-    """Wait for everything that settles asynchronously: data, layout, scrolling."""
+    """Wait for everything that settles asynchronously: data, layout, scrolling
+    (on the screen shown: the app's own queries go to its default screen)."""
     await settled(pilot)
-    graph = pilot.app.query_one(GraphView)
+    screen = pilot.app.screen
+    graph = screen.query_one(GraphView)
     await wait_until(pilot, lambda: graph._layout is not None, "the graph layout")
 
     def selection_in_view() -> bool:
@@ -143,7 +147,7 @@ async def _ready(pilot: Pilot[None]) -> None:
         selection_in_view,
         f"the graph to show its selected node ({graph.selected}, {graph.scroll_offset}, {graph.size})",
     )
-    log = pilot.app.query_one(CommsLog).lines
+    log = screen.query_one(CommsLog).lines
     await wait_until(
         pilot,
         lambda: log.size.height > 0 and log.scroll_y == log.max_scroll_y,
@@ -270,5 +274,22 @@ def test_no_release_loaded(snap_compare: SnapCompare, db_path: Path, clock: Fixe
 
     async def run_before(pilot: Pilot[None]) -> None:
         await settled(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_replay_mid_rollback(
+    snap_compare: SnapCompare, sqlite_loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    """`warroom replay --at 14:37:30` on the scripted day: user-service rolling
+    back, its trigger resolved, auth-service's lead's call still to come."""
+    rehearse(sqlite_loaded, clock)
+    app = make_app(
+        db_path, "sarah", clock, replay=True, replay_at=at(14, 37) + timedelta(seconds=30)
+    )
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReplayScreen), "the replay")
+        await _ready(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -12,6 +13,7 @@ from warroom.clock import Clock
 from warroom.commands.catalog import ACTIONS, Spec
 from warroom.tui.app import AppConfig, WarroomApp, create_app
 from warroom.tui.screens.dashboard import DashboardScreen
+from warroom.tui.screens.replay import ReplayScreen
 
 SIZE = (120, 36)
 BIG = (200, 60)
@@ -26,8 +28,12 @@ def make_app(
     *,
     poll: float = 0.05,
     actions: tuple[Spec, ...] = ACTIONS,
+    replay: bool = False,
+    replay_at: datetime | None = None,
+    simulator_url: str | None = None,
 ) -> WarroomApp:
-    """The app on a database URL (or a SQLite file path)."""
+    """The app on a database URL (or a SQLite file path); `replay`: opening
+    on a replay at `replay_at` (None: the end of the record), as `warroom replay` does."""
     return create_app(
         AppConfig(
             db_url=db if isinstance(db, str) else f"sqlite:///{db}",
@@ -37,6 +43,9 @@ def make_app(
             # Screens name the database; a temp path would change every run.
             db_label="sqlite:///warroom.db",
             actions=actions,
+            replay=replay,
+            replay_at=replay_at,
+            simulator_url=simulator_url,
         )
     )
 
@@ -99,9 +108,21 @@ async def settled(pilot: Pilot[None]) -> None:
             revision = audit_revision(session)
         busy = any(not w.is_finished for w in app.workers if w.group == "commands")
         # Read, and drawn: the dashboard shows a read that raced its mount
-        # only after its first refresh.
-        drawn = not isinstance(app.screen, DashboardScreen) or app.screen.shown is app.snapshot
-        return app._revision == revision and not busy and drawn
+        # only after its first refresh. (A replay draws its own room's: the
+        # record at its playhead, once read; `warroom replay` starts the live
+        # room below it only when esc goes there.)
+        # (Asked of `app`, not of the screen's `room`: a screen finds its app
+        # through Textual's active app, which in a test running two is the
+        # last one started.)
+        screen = app.screen
+        if isinstance(screen, ReplayScreen):
+            drawn = screen.room.loaded and screen.shown is screen.room.snapshot
+        else:
+            drawn = not isinstance(screen, DashboardScreen) or screen.shown is app.snapshot
+        live = app._revision == revision or (
+            isinstance(screen, ReplayScreen) and app.config.replay and not app.loaded
+        )
+        return live and not busy and drawn
 
     await wait_until(pilot, caught_up, "the app to show the store's latest revision")
     await pilot.pause()

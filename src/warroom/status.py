@@ -173,6 +173,8 @@ def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
                 "holding": t.holding,
                 "pending": t.detail if t.state == "pending" else None,
                 "detail": t.detail,
+                "dry_run": t.dry_run,
+                "gates": t.gates,
             }
             for t in snapshot.triggers
         ],
@@ -285,13 +287,14 @@ def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) ->
         )
     lines.append("Readiness: " + ", ".join(teams))
 
-    active = [t for t in snapshot.triggers if t.state in {"pending", "firing"}]
+    active = [t for t in snapshot.triggers if t.state in {"pending", "firing", "inconclusive"}]
     lines.append("Triggers: " + ("" if active else "none active"))
     for trigger in active:
         acked = f" (acknowledged by {safe(trigger.acked_by)})" if trigger.acked_by else ""
+        trial = " (dry run)" if trigger.dry_run else ""
         lines.append(
             f"  {safe(trigger.id):<28} {trigger.state.upper():<8} "
-            f"{safe(trigger.detail or trigger.when)}{acked}"
+            f"{safe(trigger.detail or trigger.when)}{acked}{trial}"
         )
     lines.append(f"Health: {_poller_text(snapshot.poller, now)}")
     failing = [

@@ -5,8 +5,9 @@ and `--as` (else `$WARROOM_USER`, else the login name). Refusals exit 1 with
 one sentence on stderr and write nothing; usage errors exit 2.
 
 One module per group: plans.py (check, load), actions.py (every action of
-the table in commands/catalog.py), views.py (status, report), operations.py (tui,
-poll, demo, audit), ssh.py (the SSH front door); the simulator's commands
+the table in commands/catalog.py), views.py (status, report), rules.py (rules
+backtest), operations.py (tui, replay, poll, demo, audit), ssh.py (the SSH
+front door); the simulator's commands
 live with it (warroom.health.simulator_cli, also runnable on its own).
 common.py holds what they share.
 
@@ -22,8 +23,9 @@ import click
 
 from warroom.cli.actions import add_actions
 from warroom.cli.common import Flags, common_params
-from warroom.cli.operations import audit, demo, poll, run_tui, tui
+from warroom.cli.operations import audit, demo, poll, replay, run_tui, tui
 from warroom.cli.plans import check, load
+from warroom.cli.rules import rules
 from warroom.cli.ssh import serve_ssh, ssh_authorized_keys
 from warroom.cli.views import report, status
 from warroom.commands.catalog import ACTIONS, Spec
@@ -63,7 +65,9 @@ def build_cli(actions: Iterable[Spec]) -> click.Group:
         load,
         status,
         report,
+        rules,
         tui,
+        replay,
         poll,
         demo,
         audit,

@@ -23,6 +23,7 @@ from warroom.cli.common import common_options, run_command
 from warroom.commands.catalog import Ask, Cli, Spec, Subject, Target
 from warroom.domain.lifecycle import DecisionKind
 from warroom.domain.roles import who_may
+from warroom.domain.triggers import Answer
 
 # Help of the groups the table's paths make (`warroom deploy --help`); a
 # path's group missing here gets no help line, nothing worse.
@@ -31,7 +32,7 @@ GROUP_HELP = {
     "step": "Complete or reopen runbook steps (in order).",
     "rollback": "Order a rollback (release manager) or mark one finished.",
     "item": "Check or uncheck go/no-go and readiness items (ids from `warroom status --json`).",
-    "trigger": "Rollback triggers raised by people (a lead's call).",
+    "trigger": "Rollback triggers: raise one by hand (a lead's call), answer an inconclusive one.",
     "hold": "Holds: services kept from starting by a trigger or failure upstream.",
 }
 
@@ -50,7 +51,7 @@ def _given(spec: Spec, cli: Cli) -> list[Given]:
     match spec.target:
         case Target.SERVICE:
             given.append(Given(click.Argument(["service"]), lambda s, v: replace(s, name=v)))
-        case Target.TRIGGER:
+        case Target.TRIGGER | Target.INCONCLUSIVE:
             given.append(Given(click.Argument(["trigger"]), lambda s, v: replace(s, name=v)))
         case Target.ITEM:
             given.append(
@@ -59,8 +60,16 @@ def _given(spec: Spec, cli: Cli) -> list[Given]:
                     lambda s, v: replace(s, names=tuple(v)),
                 )
             )
+    if spec.ask is Ask.ANSWER:
+        answers = click.Choice([answer.value for answer in Answer], case_sensitive=False)
+        given.append(
+            Given(
+                click.Argument(["answer"], type=answers),
+                lambda s, v: replace(s, answer=Answer(v.lower())),
+            )
+        )
     match spec.ask:
-        case Ask.REASON:
+        case Ask.REASON | Ask.ANSWER:
             # Required, or empty by default; never both: click 8.5 takes even an
             # explicit default of None as a value, and would stop asking for it.
             reason = (

@@ -19,11 +19,16 @@ from warroom.console import echo, fail
 from warroom.domain.text import safe
 
 if TYPE_CHECKING:
+    from warroom.domain.moment import Moment
     from warroom.store.audit import ChainReport
+    from warroom.store.engine import Store
 
 
-def run_tui(via: str = "terminal") -> None:
-    """Open the war room as the current identity, or refuse in one sentence."""
+def run_tui(
+    via: str = "terminal", replay: Moment | None = None, *, replaying: bool = False
+) -> None:
+    """Open the war room as the current identity, or refuse in one sentence;
+    `replaying`: on a replay at `replay` (None: the end of the record)."""
     from warroom.store.engine import StoreError, normalise_url
     from warroom.tui.app import AppConfig, create_app
 
@@ -36,10 +41,16 @@ def run_tui(via: str = "terminal") -> None:
     # Refuse here, in one sentence, what the war room could only retry forever:
     # a missing SQLite file (never created by opening it) or one that is not a
     # database. A database without a release yet is fine: the room waits for one.
-    with open_store():
-        pass
+    with open_store() as store:
+        at = _replay_moment(store, replay) if replaying else None
     config = AppConfig(
-        db_url=url, identity=given.identity, clock=clock(), release=given.release, via=via
+        db_url=url,
+        identity=given.identity,
+        clock=clock(),
+        release=given.release,
+        via=via,
+        replay=replaying,
+        replay_at=at,
     )
     if via == "ssh":
         # Over SSH the terminal can vanish at any moment: leave the room cleanly on a hang-up.
@@ -62,6 +73,65 @@ def run_tui(via: str = "terminal") -> None:
 def tui(via: str) -> None:
     """Open the war-room TUI (the same as `warroom` with no command)."""
     run_tui(via)
+
+
+class MomentType(click.ParamType["Moment", Any]):
+    """A moment of release day as `--at` takes it (domain/moment.py)."""
+
+    name = "TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Moment:
+        from warroom.domain.moment import Moment, parse_moment
+
+        if isinstance(value, Moment):
+            return value
+        try:
+            return parse_moment(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _replay_moment(store: Store, moment: Moment | None) -> datetime | None:
+    """`moment` on the clock of the release replayed (None stays None: the end
+    of the record); a database without a release refuses."""
+    from warroom.store.engine import StoreError
+    from warroom.store.queries import current_release
+
+    given = flags()
+    try:
+        with store.read() as session:
+            release = current_release(session, given.release)
+            window_start, zone = (release.window_start, release.timezone) if release else (None, "")
+    except StoreError as exc:
+        fail(str(exc))
+    if window_start is None:
+        named = f"release {given.release}" if given.release else "release"
+        fail(f"no {named} is loaded in this database: there is no record to replay")
+    return moment.resolve(window_start, zone) if moment is not None else None
+
+
+@common_options
+@click.command()
+@click.option(
+    "--at",
+    "moment",
+    type=MomentType(),
+    default=None,
+    show_default=False,
+    help="The moment to open at (default: the end of the record): 2024-03-20T14:37:00Z, "
+    "14:37[:05] on the release's day in the plan's time zone, or T-30m / T+1h05m "
+    "from the window's start.",
+)
+def replay(moment: Moment | None) -> None:
+    """The war room as it was at a moment of the day, read-only, rebuilt from the audit chain.
+
+    Keys move through the day: , and . step one event, [ and ] one minute,
+    { and } ten minutes, < and > to the previous or next trigger change or
+    decision. Every action key is refused; esc goes to the live room.
+    """
+    run_tui(replay=moment, replaying=True)
 
 
 class FiniteFloatRange(click.FloatRange):

@@ -17,6 +17,7 @@ from warroom.commands import defs as d
 from warroom.commands.execute import Runner
 from warroom.commands.tx import CommandError
 from warroom.domain.lifecycle import DecisionKind
+from warroom.domain.triggers import Answer
 from warroom.store.engine import Store
 
 R = TypeVar("R")
@@ -100,6 +101,12 @@ class Commands(Runner):
     def raise_trigger(self, service_name: str, reason: str) -> str:
         """A lead's call: a rollback trigger raised by a person, not a rule."""
         return self.run(d.RaiseTrigger(service_name, reason))
+
+    def answer_trigger(
+        self, trigger_id: str, answer: str, reason: str, *, expect_version: int | None = None
+    ) -> str:
+        """The release manager's answer to an inconclusive rule: "rollback" or "carry-on"."""
+        return self.run(d.AnswerTrigger(trigger_id, Answer(answer), reason, expect_version))
 
     # ---------------------------------------------------------------- gates
 

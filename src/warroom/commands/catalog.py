@@ -10,9 +10,13 @@ command palette, the help screen, the README's key table and the CLI's
 action subcommands all come from here; adding an action is one row here
 and one handler (see commands/handlers.py).
 
-Rows whose target is VIEW only move the view (zoom, focus a pane): no
-command, no permission. A RELEASE row without a command (the report) is the
-dashboard's own method too: it reads, and everyone may.
+Rows whose target is VIEW only move the view (zoom, focus a pane, move a
+replay through the day): no command, no permission. A RELEASE row without a
+command (the report) is the dashboard's own method too: it reads, and
+everyone may. The replay (tui/screens/replay.py) binds the same table: rows
+that read or move the view work there as in the live room, rows that change
+something are refused as read-only. A key's `owner` says which screens bind
+it (LIVE: the live room only, REPLAY: a replay only).
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ from warroom.commands import defs as d
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
 from warroom.domain.snapshot import ReleaseSnapshot
+from warroom.domain.triggers import Answer
 
 
 class Target(StrEnum):
     SERVICE = "service"  # the selected service (marked in the graph and the deploy table)
     TRIGGER = "trigger"  # the trigger the banner marks: the selected service's, else the first
+    # The inconclusive trigger the banner asks about: the selected service's, else the first.
+    INCONCLUSIVE = "inconclusive"
     ITEM = "item"  # the highlighted checklist item
     RELEASE = "release"  # the release as a whole
     VIEW = "view"  # moves the view: no command, no permission
@@ -42,6 +49,7 @@ class Ask(StrEnum):
     DECISION = "decision"  # the go/no-go dialog: kind, subset, rationale
     MESSAGE = "message"  # the message box
     OVERRIDE = "override"  # which gate (the window or a freeze), why, and for how long
+    ANSWER = "answer"  # roll back or carry on, and why (an inconclusive trigger)
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class Subject:
     subset: tuple[str, ...] = ()
     text: str = ""
     duration: str = ""  # how long, as people write it (`15m`): an override
+    answer: Answer | None = None  # to an inconclusive trigger: roll back or carry on
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,10 @@ class Key:
     show: bool = True  # shown in the footer (else only in help and the palette)
     priority: bool = False
     display: str | None = None  # how the footer and the palette write the key, if not as `key`
-    owner: str = "screen"  # who binds the key: the screen, or a pane widget (by id)
+    # Who binds the key: the screen (the live room's and a replay's alike), the
+    # live room's alone (LIVE), a replay's alone (REPLAY), or a pane widget (by id).
+    owner: str = "screen"
+    group: str = ""  # keys of one group sit together in the footer under this label
 
     @property
     def shown(self) -> str:
@@ -138,6 +150,10 @@ GO_NO_GO = "Go/no-go"
 TALKING = "Talking"
 GATES = "Window, freezes and holds (release manager)"
 MOVING = "Moving around"
+REPLAYING = "Replay (read-only)"
+
+LIVE = "live"  # Key.owner of keys only the live room binds
+REPLAY = "replay"  # Key.owner of keys only a replay binds (tui/screens/replay.py)
 
 H_STEP = HelpLine(RUNBOOK, "n", "complete the next runbook step (the first one starts the deploy)")
 H_UNDO = HelpLine(RUNBOOK, "u", "reopen the last completed step")
@@ -150,6 +166,11 @@ H_ACK = HelpLine(
 )
 H_PLAN = HelpLine(
     RUNBOOK, "b", "roll back per the firing trigger's plan: dependents first (release manager)"
+)
+H_ANSWER = HelpLine(
+    RUNBOOK,
+    "i",
+    "answer an inconclusive trigger: roll back or carry on (release manager)",
 )
 H_OPEN = HelpLine(RUNBOOK, "enter", "open the service: runbook steps, who did what and when")
 H_TOGGLE = HelpLine(GO_NO_GO, "space", "check or uncheck the highlighted item (checklist pane)")
@@ -179,6 +200,22 @@ H_PALETTE = HelpLine(MOVING, "ctrl+p", "command palette: every action by name")
 H_FAULT = HelpLine(MOVING, "F", "demo only: inject a fault into the selected simulated service")
 H_HELP = HelpLine(MOVING, "?", "this help")
 H_QUIT = HelpLine(MOVING, "ctrl+q", "quit")
+H_REPLAY = HelpLine(
+    REPLAYING,
+    "H",
+    "replay the day: the room as it was at any moment, from the record (opens at now)",
+)
+H_EVENT = HelpLine(REPLAYING, ", / .", "previous / next event")
+H_MINUTE = HelpLine(REPLAYING, "[ / ]", "one minute back / on")
+H_TEN = HelpLine(REPLAYING, "{ / }", "ten minutes back / on")
+H_MARK = HelpLine(
+    REPLAYING,
+    "< / >",
+    "previous / next trigger change (pending, fired, acked, resolved) or decision",
+)
+H_LEAVE = HelpLine(
+    REPLAYING, "esc", "back to the live room, which kept up meanwhile (a zoomed pane unzooms first)"
+)
 
 HELP: tuple[HelpLine, ...] = (
     H_STEP,
@@ -189,6 +226,7 @@ HELP: tuple[HelpLine, ...] = (
     H_RAISE,
     H_ACK,
     H_PLAN,
+    H_ANSWER,
     H_OPEN,
     H_TOGGLE,
     H_DECIDE,
@@ -207,6 +245,12 @@ HELP: tuple[HelpLine, ...] = (
     H_FAULT,
     H_HELP,
     H_QUIT,
+    H_REPLAY,
+    H_EVENT,
+    H_MINUTE,
+    H_TEN,
+    H_MARK,
+    H_LEAVE,
 )
 """Every line of the help screen, in order; keys bound by widgets and by the
 app (enter, f, arrows, ?, ctrl+q) have a line here and no row below."""
@@ -239,6 +283,11 @@ def _service_command(command: type[d.ServiceCommand]) -> Callable[[Subject], d.C
     return build
 
 
+def _answer(s: Subject) -> d.Command[Any]:
+    assert s.answer is not None, "the dialog or the command line gives the answer"
+    return d.AnswerTrigger(_name(s), s.answer, s.reason)
+
+
 def _next_in_plan(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
     """The firing trigger `s` names → the next service its rollback plan rolls
     back (dependents first), with the trigger as the reason."""
@@ -266,6 +315,31 @@ def _held(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
     """Only a held service has a hold to release."""
     name = _name(s)
     return s if name in snapshot.holds else f"{name} is not held."
+
+
+# Textual's names of the replay's keys (the footer and help write the characters).
+_KEY_NAMES = {
+    ",": "comma",
+    ".": "full_stop",
+    "[": "left_square_bracket",
+    "]": "right_square_bracket",
+    "{": "left_curly_bracket",
+    "}": "right_curly_bracket",
+    "<": "less_than_sign",
+    ">": "greater_than_sign",
+}
+
+
+def _replay(name: str, line: HelpLine, key: str, group: str, title: str, summary: str) -> Spec:
+    """A replay's own key (it moves the moment shown): `key` as typed, the
+    footer's `group` label it shares with its opposite, and a palette entry."""
+    return Spec(
+        name,
+        line,
+        Target.VIEW,
+        Key(_KEY_NAMES[key], group, display=key, owner=REPLAY, group=group),
+        palette=Palette(f"Replay: {title}", summary),
+    )
 
 
 ACTIONS: tuple[Spec, ...] = (
@@ -378,6 +452,26 @@ ACTIONS: tuple[Spec, ...] = (
         missing="No trigger is firing; to roll back one service, select it and press r.",
         aim=_next_in_plan,
         build=_service_command(d.StartRollback),
+    ),
+    Spec(
+        "answer_trigger",
+        H_ANSWER,
+        Target.INCONCLUSIVE,
+        Key("i", "Decide", show=False),
+        Action.ANSWER_TRIGGER,
+        Palette(
+            "Answer inconclusive trigger",
+            "A rule cannot tell: roll back or carry on, and why (release manager)",
+        ),
+        ask=Ask.ANSWER,
+        question="The rule cannot tell. Roll back, or carry on? (the reason goes in the log)",
+        build=_answer,
+        subcommand=Cli(
+            "trigger answer",
+            "Answer an inconclusive trigger (id like error-rate@user-service): "
+            "rollback or carry-on, with --reason.",
+            reason_required=True,
+        ),
     ),
     Spec("inject_fault", H_FAULT, Target.SERVICE, Key("F", "Fault (demo)")),
     Spec(
@@ -519,6 +613,43 @@ ACTIONS: tuple[Spec, ...] = (
         permission=Action.CHECK_ITEM,
         build=lambda s: d.SetItems(s.names, False),
         subcommand=Cli("item uncheck", "Uncheck one or more items, all or none."),
+    ),
+    # Replay: the room as it was, rebuilt from the record (`warroom replay`).
+    Spec(
+        "replay",
+        H_REPLAY,
+        Target.VIEW,
+        Key("H", "Replay", show=False, owner=LIVE),
+        palette=Palette("Replay the day", "The room as it was at any moment, read-only"),
+    ),
+    _replay("replay_step(-1)", H_EVENT, ",", "Event", "previous event", "One event back"),
+    _replay("replay_step(1)", H_EVENT, ".", "Event", "next event", "One event on"),
+    _replay("replay_shift(-60)", H_MINUTE, "[", "±1m", "a minute back", "A minute earlier"),
+    _replay("replay_shift(60)", H_MINUTE, "]", "±1m", "a minute on", "A minute later"),
+    _replay("replay_shift(-600)", H_TEN, "{", "±10m", "ten minutes back", "Ten minutes earlier"),
+    _replay("replay_shift(600)", H_TEN, "}", "±10m", "ten minutes on", "Ten minutes later"),
+    _replay(
+        "replay_mark(-1)",
+        H_MARK,
+        "<",
+        "Trigger/decision",
+        "previous trigger or decision",
+        "Back to the last trigger change or decision",
+    ),
+    _replay(
+        "replay_mark(1)",
+        H_MARK,
+        ">",
+        "Trigger/decision",
+        "next trigger or decision",
+        "On to the next trigger change or decision",
+    ),
+    Spec(
+        "leave_replay",
+        H_LEAVE,
+        Target.VIEW,
+        Key("escape", "Live room", owner=REPLAY),
+        palette=Palette("Leave the replay", "Back to the live room"),
     ),
 )
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from warroom.domain.lifecycle import DecisionKind
+from warroom.domain.triggers import Answer
 
 R = TypeVar("R")
 
@@ -227,3 +228,20 @@ class ReleaseHold(ServiceCommand):
         if self.reason.strip():
             return None
         return f"say why {self.service} may start despite its hold (the reason goes in the log)"
+
+
+@dataclass(frozen=True)
+class AnswerTrigger(Command[str]):
+    """The release manager's answer to an inconclusive trigger (`rule@service`,
+    or a rule inconclusive on one service): roll back, or carry on, and why."""
+
+    AUDIT: ClassVar[str] = "trigger.answer"
+    trigger: str
+    answer: Answer
+    reason: str
+    expect_version: int | None = None
+
+    def refusal(self) -> str | None:
+        if self.reason.strip():
+            return None
+        return f"say why you {self.answer.label} (the reason goes in the log)"

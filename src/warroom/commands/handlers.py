@@ -24,11 +24,12 @@ from warroom.commands import defs as d
 from warroom.commands.tx import CommandError, Tx
 from warroom.domain import gates
 from warroom.domain import lifecycle as lc
+from warroom.domain import triggers as tr
 from warroom.domain.durations import format_duration
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Action
 from warroom.domain.timeline import when
-from warroom.domain.triggers import LEAD_CALL, Phase
+from warroom.domain.triggers import LEAD_CALL, Answer, Phase
 from warroom.store import models as m
 
 R = TypeVar("R")
@@ -398,19 +399,19 @@ def post_message(tx: Tx, command: d.PostMessage) -> str:
     return "message posted"
 
 
-def _trigger(tx: Tx, trigger_id: str) -> m.TriggerState:
+def _trigger(tx: Tx, trigger_id: str, phase: Phase = Phase.FIRING) -> m.TriggerState:
     rule, sep, service = trigger_id.partition("@")
     if sep:
         row = tx.repo.trigger(rule, service)
     else:
-        # A bare rule name is fine when exactly one service has it firing.
-        firing = tx.repo.firing(rule)
-        if len(firing) > 1:
+        # A bare rule name is fine when exactly one service has it in `phase`.
+        rows = tx.repo.in_phase(rule, phase)
+        if len(rows) > 1:
             raise CommandError(
-                f"{rule} is firing on several services; name one: "
-                + ", ".join(f"{rule}@{r.service}" for r in firing)
+                f"{rule} is {phase} on several services; name one: "
+                + ", ".join(f"{rule}@{r.service}" for r in rows)
             )
-        row = firing[0] if firing else None
+        row = rows[0] if rows else None
     if row is None:
         raise CommandError(
             f"no trigger {trigger_id!r}; trigger ids look like error-rate@user-service"
@@ -426,6 +427,11 @@ def ack_trigger(tx: Tx, command: d.AckTrigger) -> str:
     tx.check_version(tid, trigger.row_version, command.expect_version, trigger.state)
     if trigger.state is not Phase.FIRING:
         raise CommandError(f"{tid} is {trigger.state}, not firing; there is nothing to acknowledge")
+    rule = tx.repo.trigger_rules().get(trigger.rule)
+    if rule is not None and rule.dry_run:
+        raise CommandError(
+            f"{tid} is a dry-run rule: nobody acknowledges it (it resolves when it clears)"
+        )
     if trigger.acked_by:
         raise CommandError(
             f"{tid} was already acknowledged by {trigger.acked_by} "
@@ -518,7 +524,7 @@ def release_hold(tx: Tx, command: d.ReleaseHold) -> str:
     hold = _holds(tx).get(service.name)
     if hold is None:
         why = (
-            "nothing upstream of it is pending, firing or failed"
+            "nothing upstream of it is pending, firing, inconclusive or failed"
             if service.state is DeployState.WAITING
             else f"it is {service.state.label}"
         )
@@ -531,3 +537,43 @@ def release_hold(tx: Tx, command: d.ReleaseHold) -> str:
     )
     tx.note(service=service.name, held_by=[cause.what for cause in hold.causes])
     return f"{service.name} may start: its hold by {hold.describe()} is released"
+
+
+@handles(d.AnswerTrigger)
+def answer_trigger(tx: Tx, command: d.AnswerTrigger) -> str:
+    """A rule that cannot tell asked the release manager: roll back (the
+    trigger fires, by their decision, and offers its rollback plan) or carry
+    on (it goes quiet, and asks again after another run without data)."""
+    from warroom.domain import graph as g
+
+    trigger = _trigger(tx, command.trigger, Phase.INCONCLUSIVE)
+    tid = f"{trigger.rule}@{trigger.service}"
+    tx.require(Action.ANSWER_TRIGGER, tx.service(trigger.service).team, tid)
+    tx.check_version(tid, trigger.row_version, command.expect_version, trigger.state)
+    rule = tx.repo.trigger_rules().get(trigger.rule)
+    if rule is not None and rule.dry_run:
+        raise CommandError(f"{tid} is a dry-run rule: it asks nobody to decide")
+    if trigger.state is not Phase.INCONCLUSIVE:
+        raise CommandError(
+            f"{tid} is {trigger.state}, not inconclusive; there is nothing to decide"
+        )
+    reason = command.reason.strip()
+    who = tx.actor.name
+    trigger.keep(tr.answer(trigger.status, command.answer, tx.now, who, reason))
+    tx.touch(trigger)
+    if command.answer is Answer.ROLL_BACK:
+        graph, by_name = tx.graph()
+        states = {name: row.state for name, row in by_name.items()}
+        plan = " → ".join(g.rollback_plan(graph, trigger.service, states)) or "nothing deployed"
+        tx.system_line(
+            f"⚠ {who} decided to roll back {trigger.service} ({tid} was inconclusive): {reason}"
+            f" — rollback plan: {plan}",
+            trigger.service,
+        )
+    else:
+        tx.system_line(
+            f"{who} decided to carry on with {trigger.service} ({tid} was inconclusive): {reason}",
+            trigger.service,
+        )
+    tx.note(trigger=tid, service=trigger.service)
+    return f"{tid}: {command.answer.label} — {reason}"

@@ -10,6 +10,7 @@ events and change-feed row.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from warroom.domain import record
 from warroom.domain import triggers as tr
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.plan import WATCHED_BY_DEFAULT
-from warroom.domain.rules import BaselineRule, Rule, parse_rule
+from warroom.domain.rules import BaselineRule, Rule, RuleOptions, parse_rule
 from warroom.domain.timeline import when
 from warroom.store import models as m
 from warroom.store.engine import Store
@@ -220,36 +221,65 @@ def record_health(tx: Tx, command: RecordHealth) -> Recorded:
     return Recorded(len(command.samples), tuple(fired), tuple(resolved))
 
 
+@dataclass(frozen=True)
+class _Watch:
+    """One rule of the plan, as evaluated: its condition, options and watched states."""
+
+    rule: Rule
+    options: RuleOptions
+    states: frozenset[DeployState]
+
+
+def _rules(tx: Tx) -> dict[str, _Watch]:
+    return {
+        name: _Watch(
+            parse_rule(row.when),
+            row.options,
+            frozenset(
+                map(DeployState, json.loads(row.states) if row.states else WATCHED_BY_DEFAULT)
+            ),
+        )
+        for name, row in tx.repo.trigger_rules().items()
+    }
+
+
 def _evaluate(tx: Tx, samples: Sequence[h.Sample]) -> tuple[list[str], list[str]]:
     # Only what these samples touch: with a thousand services a flush
     # must not read them all.
     touched = sorted({s.service for s in samples})
     services = tx.repo.services_named(touched)
-    rules: dict[str, tuple[Rule, frozenset[DeployState]]] = {
-        name: (parse_rule(condition), frozenset(map(DeployState, states or WATCHED_BY_DEFAULT)))
-        for name, (condition, states) in tx.repo.trigger_rules().items()
-    }
+    rules = _rules(tx)
     fired: list[str] = []
     resolved: list[str] = []
     for row in tx.repo.rule_triggers(touched):
         if row.rule not in rules or row.service not in services:
             continue
-        rule, watched_states = rules[row.rule]
+        watch = rules[row.rule]
         service = services[row.service]
-        before = _status(row)
+        before = row.status
         status = before
         for sample in sorted((s for s in samples if s.service == row.service), key=lambda s: s.at):
-            if service.state not in watched_states:
-                status = tr.unwatched(status, f"not watched while {service.state.label}")
-                continue
-            baseline = _baseline(tx, row, rule, service)
+            watched = service.state in watch.states
+            baseline = _baseline(tx, row, watch.rule, service) if watched else None
             interval = timedelta(seconds=service.health_interval_s or 5)
-            status = tr.step(rule, status, sample, baseline, max_gap=3 * interval)
+            status = tr.evaluate(
+                watch.rule,
+                watch.options,
+                status,
+                sample,
+                baseline,
+                state=service.state,
+                watched=watch.states,
+                max_gap=3 * interval,
+            )
         if status == before:
             continue
-        tid = f"{row.rule}@{row.service}"
-        _apply(row, status)
+        row.keep(status)
         tx.touch(row)
+        if watch.options.dry_run:
+            _dry_run_changed(tx, row, before, status)
+            continue
+        tid = f"{row.rule}@{row.service}"
         if before.phase is not tr.Phase.FIRING and status.phase is tr.Phase.FIRING:
             fired.append(tid)
             plan = _rollback_plan(tx, row.service)
@@ -266,11 +296,34 @@ def _evaluate(tx: Tx, samples: Sequence[h.Sample]) -> tuple[list[str], list[str]
         elif before.phase is tr.Phase.FIRING and before.holding and not status.holding:
             tx.system_line(f"Trigger {tid}: condition cleared; acknowledge to resolve", row.service)
             tx.audit(record.TRIGGER_CHANGE, {"trigger": tid, "state": str(status.phase)})
+        elif status.phase is tr.Phase.INCONCLUSIVE and before.phase is not tr.Phase.INCONCLUSIVE:
+            why = status.detail.removeprefix("inconclusive: ")
+            tx.system_line(
+                f"? Trigger {tid} is INCONCLUSIVE: {why} — the release manager decides: "
+                "roll back or carry on (key i, or warroom trigger answer)",
+                row.service,
+            )
+            tx.audit(record.TRIGGER_INCONCLUSIVE, {"trigger": tid, "detail": status.detail})
+        elif before.phase is tr.Phase.INCONCLUSIVE and status.phase is not tr.Phase.INCONCLUSIVE:
+            tx.system_line(f"Trigger {tid} is no longer inconclusive: {status.detail}", row.service)
+            tx.audit(record.TRIGGER_CHANGE, {"trigger": tid, "state": str(status.phase)})
         elif _shown(before) != _shown(status):
             # Pending, back to inactive, holding again: transitions, not the
             # streak's every step (the record keeps decisions, not measurements).
             tx.audit(record.TRIGGER_CHANGE, {"trigger": tid, "state": str(status.phase)})
     return fired, resolved
+
+
+def _dry_run_changed(
+    tx: Tx, row: m.TriggerState, before: tr.TriggerStatus, status: tr.TriggerStatus
+) -> None:
+    """A rule on trial changed: recorded (the record and a backtest compare
+    with it), but no log line, no banner, no bell — it notifies nobody."""
+    if _shown(before) != _shown(status):
+        tid = f"{row.rule}@{row.service}"
+        tx.audit(
+            record.TRIGGER_CHANGE, {"trigger": tid, "state": str(status.phase), "dry_run": True}
+        )
 
 
 def _shown(status: tr.TriggerStatus) -> tuple[object, ...]:
@@ -294,30 +347,3 @@ def _rollback_plan(tx: Tx, service: str) -> list[str]:
 
     graph, by_name = tx.graph()
     return g.rollback_plan(graph, service, {name: row.state for name, row in by_name.items()})
-
-
-def _status(row: m.TriggerState) -> tr.TriggerStatus:
-    return tr.TriggerStatus(
-        phase=row.state,
-        holding=row.holding,
-        since=row.since,
-        fired_at=row.fired_at,
-        acked=row.acked_by is not None,
-        streak=row.streak,
-        last_at=row.last_at,
-        detail=row.detail or "",
-    )
-
-
-def _apply(row: m.TriggerState, status: tr.TriggerStatus) -> None:
-    """Keep `status` on the row (an acknowledgement it no longer carries is dropped)."""
-    row.state = status.phase
-    row.holding = status.holding
-    row.since = status.since
-    row.fired_at = status.fired_at
-    row.streak = status.streak
-    row.last_at = status.last_at
-    row.detail = status.detail
-    if not status.acked:
-        row.acked_by = None
-        row.acked_at = None

@@ -95,6 +95,7 @@ class Tx:
     _health: dict[str, record.Image] = field(default_factory=dict)
     _created: list[m.GateOverride | m.HoldRelease] = field(default_factory=list)
     _logged: m.LogEntry | None = None
+    _on_trial: frozenset[str] | None = None  # the dry-run rules, read once if needed
 
     @property
     def release(self) -> m.Release:
@@ -200,6 +201,13 @@ class Tx:
             },
         )
 
+    def _dry_runs(self) -> frozenset[str]:
+        """The names of the release's dry-run rules (their images say so)."""
+        if self._on_trial is None:
+            rules = self.repo.trigger_rules()
+            self._on_trial = frozenset(name for name, rule in rules.items() if rule.dry_run)
+        return self._on_trial
+
     def _after(self) -> dict[str, Any]:
         """The images of what changed since the last audit event (domain/record.py)."""
         after: dict[str, Any] = {}
@@ -224,6 +232,8 @@ class Tx:
                     row.raised_by,
                     row.detail,
                     row.row_version,
+                    row.baseline,
+                    dry_run=row.rule in self._dry_runs(),
                 )
                 after.setdefault("triggers", {})[_name(row)] = image
         if self._health:

@@ -12,7 +12,9 @@
 - **Overrides** are bounded: each lifts one gate from when it was given
   until its end, and expires by itself (everything compares with now).
 - **Holds.** While a trigger on a service is pending or firing (firing
-  lasts until acknowledged and cleared), and while a service is failed,
+  lasts until acknowledged and cleared) or inconclusive (until the release
+  manager answers) — unless it is a dry run, which holds nothing (see
+  triggers.holds_back) — and while a service is failed,
   nothing that depends on it may start: the waiting services of its blast
   radius are held. A hold lifts by itself when its cause goes away, or the
   release manager releases a held service: that releases it from every
@@ -35,6 +37,7 @@ from zoneinfo import ZoneInfo
 from warroom.domain.durations import format_duration
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.timeline import humanize, when
+from warroom.domain.triggers import GATING, holds_back
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -45,8 +48,8 @@ WINDOW = "window"
 # How long one override may last: bounded, so that forgetting one cannot
 # leave a gate open for the rest of the day. Give another to go on.
 MAX_OVERRIDE = timedelta(hours=4)
-# Trigger phases that hold a service's dependents.
-HOLDING_PHASES = frozenset({"pending", "firing"})
+# Trigger phases that hold a service's dependents (a dry run's never do).
+HOLDING_PHASES = frozenset(str(phase) for phase in GATING)
 
 # ---------------------------------------------------------------- recurrence rules
 
@@ -392,6 +395,7 @@ class TriggerFact:
     service: str
     phase: str
     since: datetime | None
+    dry_run: bool = False  # a rule on trial holds nothing
 
 
 @dataclass(frozen=True)
@@ -433,14 +437,17 @@ def causes(
     triggers: Iterable[TriggerFact],
 ) -> list[Cause]:
     """Every cause of a hold in the room: failed services (in `states`'
-    order), then pending and firing triggers."""
+    order), then triggers that hold back their dependents (pending, firing,
+    inconclusive; never a dry run)."""
     found = [
         Cause(name, name, "failed", since.get(name))
         for name, state in states.items()
         if state is DeployState.FAILED
     ]
     found.extend(
-        Cause(t.service, t.id, t.phase, t.since) for t in triggers if t.phase in HOLDING_PHASES
+        Cause(t.service, t.id, t.phase, t.since)
+        for t in triggers
+        if holds_back(t.phase, dry_run=t.dry_run)
     )
     return found
 

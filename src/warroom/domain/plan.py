@@ -42,7 +42,15 @@ from warroom.domain import graph as g
 from warroom.domain.durations import parse_duration
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.roles import SYSTEM_NAME, Role
-from warroom.domain.rules import Rule, RuleSyntaxError, parse_rule
+from warroom.domain.rules import (
+    DEFAULT_INCONCLUSIVE_AFTER,
+    HealthRule,
+    NoData,
+    Rule,
+    RuleOptions,
+    RuleSyntaxError,
+    parse_rule,
+)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -379,6 +387,36 @@ def _to_state(value: object) -> str:
 StateName = Annotated[str, BeforeValidator(_to_state)]
 
 
+def _to_no_data(value: object) -> NoData:
+    choices = ", ".join(kind.value for kind in NoData)
+    if isinstance(value, str) and value in set(NoData):
+        return NoData(value)
+    raise ValueError(f"unknown no_data {_got(value)}: use one of {choices}")
+
+
+def _count(low: int) -> BeforeValidator:
+    """A whole number of samples from `low` to MAX_CHECKS, written as a number."""
+
+    high = limits.MAX_CHECKS
+
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}, got {_got(value)}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _to_flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {_got(value)}")
+    return value
+
+
+NoDataField = Annotated[NoData, BeforeValidator(_to_no_data)]
+Flag = Annotated[bool, BeforeValidator(_to_flag)]
+
+
 class Trigger(_Spec):
     name: Name
     when: When
@@ -387,10 +425,26 @@ class Trigger(_Spec):
     # is being deployed, not while it still runs the old version.
     states: tuple[StateName, ...] = WATCHED_BY_DEFAULT
     description: Text | None = None
+    # How the rule is evaluated beyond its condition (domain/rules.py, RuleOptions).
+    keep_firing_for: Duration | None = None
+    no_data: NoDataField = NoData.IGNORE
+    inconclusive_after: Annotated[int, _count(1)] | None = None
+    dry_run: Flag = False
+    error_limit: Annotated[int, _count(0)] | None = None
 
     @property
     def rule(self) -> Rule:
         return parse_rule(self.when)
+
+    @property
+    def options(self) -> RuleOptions:
+        return RuleOptions(
+            keep_firing_for=self.keep_firing_for,
+            no_data=self.no_data,
+            inconclusive_after=self.inconclusive_after or DEFAULT_INCONCLUSIVE_AFTER,
+            dry_run=self.dry_run,
+            error_limit=self.error_limit,
+        )
 
 
 class FreezeSpec(_Spec):
@@ -779,11 +833,13 @@ def _check_references(
 
     for entry in triggers:
         when = entry.get("when")
+        rule: Rule | None = None
         if when is not None:
             try:
-                parse_rule(when)
+                rule = parse_rule(when)
             except RuleSyntaxError as exc:
                 out.add(("triggers", entry.index, "when"), f"{exc} in {when!r}")
+        _check_options(out, entry, rule)
         scope = entry.get("services") or ()
         _service_list(out, ("triggers", entry.index, "services"), scope, service_names)
 
@@ -846,6 +902,31 @@ def _check_freezes(out: _Collector, header: Mapping[str, Any], freezes: list[_En
                 )
         if start is not None and end is not None and end <= start:
             out.add((*path, "end"), "the freeze ends before it starts")
+
+
+def _check_options(out: _Collector, entry: _Entry, rule: Rule | None) -> None:
+    """A trigger's options that its other fields make meaningless."""
+    where = ("triggers", entry.index)
+    if entry.get("inconclusive_after") is not None and entry.get("no_data") is not (
+        NoData.INCONCLUSIVE
+    ):
+        out.add(
+            (*where, "inconclusive_after"),
+            "inconclusive_after counts samples without data before asking the release "
+            "manager: it needs no_data: inconclusive",
+        )
+    if isinstance(rule, HealthRule):
+        if entry.get("no_data") is not None:
+            out.add(
+                (*where, "no_data"),
+                f"no_data does not apply to {rule.describe()!r}: every probe is data for it",
+            )
+        if entry.get("error_limit") is not None:
+            out.add(
+                (*where, "error_limit"),
+                f"error_limit does not apply to {rule.describe()!r}: "
+                "a failing probe is what it watches",
+            )
 
 
 def _check_schedule(out: _Collector, graph: Any, start: datetime, named: list[_Entry]) -> None:

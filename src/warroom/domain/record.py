@@ -10,7 +10,8 @@ the report measures. One format, read and written here:
     {"services": {NAME: {"state", "since", "by", "version", "steps": [[AT, BY], …]}},
      "items": {KEY: {"done_at", "done_by", "version"}},
      "triggers": {RULE@SERVICE: {"state", "holding", "since", "fired_at",
-                  "acked_by", "acked_at", "raised_by", "detail", "version"}},
+                  "acked_by", "acked_at", "raised_by", "detail", "version",
+                  "baseline", "dry_run"}},
      "health": {NAME: {"ok", "reason", "at"}},
      "overrides": {ID: {"target", "reason", "by", "at", "until"}},
      "hold_releases": {ID: {"service", "reason", "by", "at"}},
@@ -52,6 +53,7 @@ HEALTH_CHANGE = "health.change"
 TRIGGER_CHANGE = "trigger.change"
 TRIGGER_FIRE = "trigger.fire"
 TRIGGER_RESOLVE = "trigger.resolve"
+TRIGGER_INCONCLUSIVE = "trigger.inconclusive"  # a rule asks the release manager to decide
 LOAD = "release.load"
 
 Image = dict[str, Any]
@@ -102,6 +104,9 @@ def trigger_image(
     raised_by: str | None,
     detail: str | None,
     version: int,
+    baseline: float | None = None,
+    *,
+    dry_run: bool = False,
 ) -> Image:
     return {
         "state": str(state),
@@ -113,6 +118,8 @@ def trigger_image(
         "raised_by": raised_by,
         "detail": detail,
         "version": version,
+        "baseline": baseline,
+        "dry_run": dry_run,
     }
 
 
@@ -200,7 +207,21 @@ def pristine(now: ReleaseSnapshot) -> ReleaseSnapshot:
         },
         decisions=(),
         triggers=tuple(
-            TriggerView(t.rule, t.service, str(Phase.INACTIVE), t.when, False, *([None] * 6))
+            TriggerView(
+                t.rule,
+                t.service,
+                str(Phase.INACTIVE),
+                t.when,
+                holding=False,
+                since=None,
+                fired_at=None,
+                acked_by=None,
+                acked_at=None,
+                raised_by=None,
+                detail=None,
+                dry_run=t.dry_run,
+                options=t.options,
+            )
             for t in now.triggers
             if t.rule != LEAD_CALL
         ),
@@ -277,6 +298,8 @@ class _State:
                 )
         for tid, image in after.get("triggers", {}).items():
             rule, _, service = tid.partition("@")
+            # What the rule says of itself (a dry run) stays as the plan loaded it.
+            known = self.triggers.get(tid)
             self.triggers[tid] = TriggerView(
                 rule,
                 service,
@@ -289,6 +312,9 @@ class _State:
                 _parse(image["acked_at"]),
                 image.get("raised_by"),
                 image.get("detail"),
+                dry_run=known.dry_run if known else False,
+                options=known.options if known else "",
+                baseline=image.get("baseline", known.baseline if known else None),
             )
         for name, image in after.get("health", {}).items():
             self.health[name] = "healthy" if image["ok"] else "failing"

@@ -246,6 +246,8 @@ class Fold:
     # triggers
 
     def _trigger(self, event: Event, tid: str, image: Mapping[str, Any]) -> None:
+        if image.get("dry_run"):
+            return  # a rule on trial: recorded, but not part of what happened
         self.triggers[tid] = image
         state = image.get("state")
         episode = self.open_episodes.get(tid)

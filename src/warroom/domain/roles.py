@@ -2,7 +2,7 @@
 
     release_manager  everything; alone decides go/no-go, checks the go/no-go
                      list, orders rollbacks, overrides the window and
-                     freezes and releases holds
+                     freezes, releases holds and answers an inconclusive rule
     team_lead        own team's readiness items, own team's deploys and
                      runbook steps, a lead's call (raise a trigger), messages
     oncall           own team's deploys and runbook steps, acknowledging own
@@ -58,6 +58,7 @@ class Action(StrEnum):
     RAISE_TRIGGER = "raise_trigger"
     OVERRIDE = "override"
     RELEASE_HOLD = "release_hold"
+    ANSWER_TRIGGER = "answer_trigger"  # roll back or carry on when a rule is inconclusive
 
     def phrase(self, subject: str | None = None) -> str:
         unnamed = _UNNAMED.get(self, "this service")
@@ -80,12 +81,14 @@ _PHRASES: dict[Action, str] = {
     Action.RAISE_TRIGGER: "raise a rollback trigger on {subject}",
     Action.OVERRIDE: "override {subject}",
     Action.RELEASE_HOLD: "release the hold on {subject}",
+    Action.ANSWER_TRIGGER: "decide on {subject}",
 }
 # The subject when the caller names none; most actions act on a service.
 _UNNAMED = {
     Action.CHECK_ITEM: "this item",
     Action.ACK_TRIGGER: "this trigger",
     Action.OVERRIDE: "the deploy window or a freeze",
+    Action.ANSWER_TRIGGER: "this trigger",
 }
 
 # Running their own team's deploys: what team leads and on-call engineers share.

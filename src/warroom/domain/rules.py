@@ -9,6 +9,10 @@ Three forms, deliberately small (Prometheus alerting is the model):
 OP is one of > >= < <= == !=. A percentage is divided by 100, so `1%`
 compares against a fraction such as `error_rate: 0.012`. DURATION uses the
 plan's duration syntax (`90s`, `2m`, `1h30m`). Errors name the column.
+
+A plan's trigger entry may add `RuleOptions` beside its `when:` (how a
+rule treats missing data and broken probes, how long it keeps firing,
+whether it only tries itself out); domain/triggers.py gives them meaning.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from warroom.domain.durations import format_duration, parse_duration
 from warroom.domain.limits import MAX_CHECKS
@@ -83,6 +88,57 @@ class HealthRule:
 
 
 Rule = ThresholdRule | BaselineRule | HealthRule
+
+
+class NoData(StrEnum):
+    """What a sample the rule cannot judge means (`no_data:` in a plan)."""
+
+    IGNORE = "ignore"  # it breaks the streak, and says why (the default)
+    BREACH = "breach"  # it counts as the condition holding
+    INCONCLUSIVE = "inconclusive"  # after `inconclusive_after` in a row: ask the release manager
+
+
+DEFAULT_INCONCLUSIVE_AFTER = 3
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    """How a rule is evaluated, beyond its condition (all optional in a plan).
+
+    - `keep_firing_for`: once firing, the condition counts as cleared only
+      after it has stayed clear this long (Prometheus' keep_firing_for), so a
+      flapping metric fires once instead of resolving and firing again.
+    - `no_data` and `inconclusive_after`: see NoData.
+    - `dry_run`: evaluated and shown, but it never holds a deploy, never
+      raises the banner, never notifies, and needs no acknowledgement.
+    - `error_limit`: with a cap, probes that get no answer are measurement
+      errors, not missing data: up to `error_limit` in a row are tolerated
+      (the streak goes on), one more makes the rule inconclusive
+      ("measurement failing") — a broken measurement is not a failing
+      service (Argo Rollouts' consecutiveErrorLimit). Without one they are
+      no data like any other.
+    """
+
+    keep_firing_for: timedelta | None = None
+    no_data: NoData = NoData.IGNORE
+    inconclusive_after: int = DEFAULT_INCONCLUSIVE_AFTER
+    dry_run: bool = False
+    error_limit: int | None = None
+
+    def describe(self) -> str:
+        """The options that differ from the defaults, as a plan writes them."""
+        parts = []
+        if self.keep_firing_for:
+            parts.append(f"keep_firing_for {format_duration(self.keep_firing_for)}")
+        if self.no_data is NoData.INCONCLUSIVE:
+            parts.append(f"no_data inconclusive after {self.inconclusive_after}")
+        elif self.no_data is not NoData.IGNORE:
+            parts.append(f"no_data {self.no_data}")
+        if self.error_limit is not None:
+            parts.append(f"error_limit {self.error_limit}")
+        if self.dry_run:
+            parts.append("dry run")
+        return ", ".join(parts)
 
 
 _TOKEN = re.compile(

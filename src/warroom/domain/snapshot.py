@@ -17,7 +17,7 @@ from warroom.domain import gates
 from warroom.domain.health import Sample, health_state
 from warroom.domain.lifecycle import Decision, DecisionKind, DeployState
 from warroom.domain.roles import Actor, Role
-from warroom.domain.triggers import Phase
+from warroom.domain.triggers import Phase, holds_back
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -150,10 +150,34 @@ class TriggerView:
     acked_at: datetime | None
     raised_by: str | None
     detail: str | None
+    # A rule on trial (`dry_run: true`): shown, greyed, with its state, but
+    # it never gates, raises the banner or notifies.
+    dry_run: bool = False
+    # A baseline rule's pre-deploy median, once known.
+    baseline: float | None = None
+    # The rule's other options as a plan writes them ("keep_firing_for 1m, error_limit 2").
+    options: str = ""
 
     @property
     def id(self) -> str:
         return f"{self.rule}@{self.service}"
+
+    @property
+    def gates(self) -> bool:
+        """Whether this trigger holds back what depends on its service: it is
+        pending, firing (until resolved, acknowledged or not) or inconclusive
+        (the release manager has not answered), and not a dry run."""
+        return holds_back(self.state, dry_run=self.dry_run)
+
+    @property
+    def alarm(self) -> bool:
+        """Firing for real (not a dry run): the red of the graph and the table."""
+        return not self.dry_run and self.state == Phase.FIRING
+
+    @property
+    def asks(self) -> bool:
+        """Inconclusive and waiting for the release manager's answer (not a dry run)."""
+        return not self.dry_run and self.state == Phase.INCONCLUSIVE
 
 
 @dataclass(frozen=True)
@@ -202,6 +226,9 @@ class ReleaseSnapshot:
     freezes: tuple[gates.Freeze, ...] = ()
     overrides: tuple[gates.Override, ...] = ()
     hold_releases: tuple[gates.HoldRelease, ...] = ()
+    # Rebuilt from the record (a replay): each service's `health` is what the
+    # record says it was at that moment, not a sample to judge against a clock.
+    recorded: bool = False
 
     # ---------------------------------------------------------------- lookups
 
@@ -309,7 +336,10 @@ class ReleaseSnapshot:
         found = gates.causes(
             self.states,
             {s.name: s.state_since for s in self.services},
-            (gates.TriggerFact(t.id, t.service, t.state, t.since) for t in self.triggers),
+            (
+                gates.TriggerFact(t.id, t.service, t.state, t.since, dry_run=t.dry_run)
+                for t in self.triggers
+            ),
         )
         if not found:
             return {}
@@ -348,15 +378,24 @@ class ReleaseSnapshot:
         )
 
     def health_state(self, service: str, now: datetime) -> str:
+        """The service's health at `now`: fresh, failing or stale by its newest
+        sample; in a replay (`recorded`), what the record says it was."""
         view = self.service(service)
+        if view is not None and self.recorded:
+            return view.health
         if view is None or view.health_interval is None:
             return "unknown"
         polled = self.poller is not None and self.poller.alive(now)
         return health_state(self.latest.get(service), view.health_interval, now, polled)
 
     def firing(self, service: str) -> list[TriggerView]:
-        """Triggers currently firing on `service` (acknowledged or not)."""
-        return [t for t in self.triggers if t.service == service and t.state == Phase.FIRING]
+        """Triggers currently firing on `service` (acknowledged or not; dry runs are not)."""
+        return [t for t in self.triggers if t.service == service and t.alarm]
+
+    def gating(self, service: str) -> list[TriggerView]:
+        """The triggers on `service` that hold back everything depending on it
+        (see TriggerView.gates)."""
+        return [t for t in self.triggers if t.service == service and t.gates]
 
     def trigger(self, trigger_id: str) -> TriggerView | None:
         return next((t for t in self.triggers if t.id == trigger_id), None)

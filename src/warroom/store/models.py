@@ -9,7 +9,7 @@ that the migrations and these models describe the same schema.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -27,7 +27,8 @@ from sqlmodel import Field, SQLModel
 
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Role
-from warroom.domain.triggers import Phase
+from warroom.domain.rules import DEFAULT_INCONCLUSIVE_AFTER, NoData, RuleOptions
+from warroom.domain.triggers import Phase, TriggerStatus
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -232,6 +233,23 @@ class TriggerRule(_ReleaseRow, table=True):
     services: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Deploy states in which the rule watches a service (JSON list; NULL: the default).
     states: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The rule's options (domain/rules.py RuleOptions); NULL: the default.
+    keep_firing_for_s: float | None = None
+    no_data: str | None = Field(default=None, max_length=16)
+    inconclusive_after: int | None = None
+    dry_run: bool = False
+    error_limit: int | None = None
+
+    @property
+    def options(self) -> RuleOptions:
+        keep = self.keep_firing_for_s
+        return RuleOptions(
+            keep_firing_for=timedelta(seconds=keep) if keep else None,
+            no_data=NoData(self.no_data or NoData.IGNORE),
+            inconclusive_after=self.inconclusive_after or DEFAULT_INCONCLUSIVE_AFTER,
+            dry_run=self.dry_run,
+            error_limit=self.error_limit,
+        )
 
 
 class TriggerState(_ReleaseRow, table=True):
@@ -255,6 +273,42 @@ class TriggerState(_ReleaseRow, table=True):
     last_at: datetime | None = _at(nullable=True)
     baseline: float | None = None
     row_version: int = 1
+    cleared_since: datetime | None = _at(nullable=True)  # firing, kept by keep_firing_for
+    no_data_run: int = 0  # samples in a row the rule could not judge
+    error_run: int = 0  # probe errors in a row (with an error_limit)
+
+    @property
+    def status(self) -> TriggerStatus:
+        """The row as the trigger state machine (domain/triggers.py) sees it."""
+        return TriggerStatus(
+            phase=self.state,
+            holding=self.holding,
+            since=self.since,
+            fired_at=self.fired_at,
+            acked=self.acked_by is not None,
+            streak=self.streak,
+            last_at=self.last_at,
+            detail=self.detail or "",
+            cleared_since=self.cleared_since,
+            no_data_run=self.no_data_run,
+            error_run=self.error_run,
+        )
+
+    def keep(self, status: TriggerStatus) -> None:
+        """Keep `status` on the row (an acknowledgement it no longer carries is dropped)."""
+        self.state = status.phase
+        self.holding = status.holding
+        self.since = status.since
+        self.fired_at = status.fired_at
+        self.streak = status.streak
+        self.last_at = status.last_at
+        self.detail = status.detail
+        self.cleared_since = status.cleared_since
+        self.no_data_run = status.no_data_run
+        self.error_run = status.error_run
+        if not status.acked:
+            self.acked_by = None
+            self.acked_at = None
 
 
 class Freeze(_ReleaseRow, table=True):

@@ -295,7 +295,7 @@ def _read_decisions(session: Session, rid: int | None) -> tuple[DecisionView, ..
 
 def _read_triggers(session: Session, rid: int | None) -> tuple[TriggerView, ...]:
     rules = {
-        r.name: r.when
+        r.name: r
         for r in session.exec(select(m.TriggerRule).where(m.TriggerRule.release_id == rid)).all()
     }
     triggers = session.exec(
@@ -303,7 +303,16 @@ def _read_triggers(session: Session, rid: int | None) -> tuple[TriggerView, ...]
         .where(m.TriggerState.release_id == rid)
         .order_by(col(m.TriggerState.id))
     ).all()
-    return tuple(_view(TriggerView, t, when=rules.get(t.rule, "a lead's call")) for t in triggers)
+    return tuple(
+        _view(
+            TriggerView,
+            t,
+            when=rule.when if (rule := rules.get(t.rule)) else "a lead's call",
+            dry_run=bool(rule and rule.dry_run),
+            options=replace(rule.options, dry_run=False).describe() if rule else "",
+        )
+        for t in triggers
+    )
 
 
 def _read_freezes(session: Session, rid: int | None) -> tuple[gates.Freeze, ...]:
@@ -355,6 +364,22 @@ def _read_log(
         query
     ).all()
     return tuple(LogView(*row) for row in reversed(rows))
+
+
+def recent_samples(
+    session: Session, release_id: int, service: str, since: datetime, until: datetime | None = None
+) -> tuple[Sample, ...]:
+    """`service`'s samples taken from `since` (to `until`), oldest first (the
+    poller keeps about 30 minutes of them)."""
+    query = select(m.HealthSample).where(
+        m.HealthSample.release_id == release_id,
+        m.HealthSample.service == service,
+        col(m.HealthSample.at) >= since,
+    )
+    if until is not None:
+        query = query.where(col(m.HealthSample.at) <= until)
+    rows = session.exec(query.order_by(col(m.HealthSample.at), col(m.HealthSample.id))).all()
+    return tuple(sample_of(row) for row in rows)
 
 
 def read_history(session: Session, release: m.Release) -> History:

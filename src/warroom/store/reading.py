@@ -15,7 +15,13 @@ from warroom.store.engine import Store, StoreError, load_hint, normalise_url
 from warroom.store.feed import Coalescer, open_feed
 from warroom.store.migrate import ensure_schema
 from warroom.store.presence import beat, leave, present
-from warroom.store.queries import audit_revision, current_release, read_history, reload_snapshot
+from warroom.store.queries import (
+    audit_revision,
+    current_release,
+    read_history,
+    recent_samples,
+    reload_snapshot,
+)
 
 __all__ = [
     "Coalescer",
@@ -32,5 +38,6 @@ __all__ = [
     "open_feed",
     "present",
     "read_history",
+    "recent_samples",
     "reload_snapshot",
 ]

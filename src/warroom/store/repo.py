@@ -244,11 +244,15 @@ class Repo:
 
     def firing(self, rule: str) -> list[m.TriggerState]:
         """Every service on which `rule` is firing."""
+        return self.in_phase(rule, Phase.FIRING)
+
+    def in_phase(self, rule: str, phase: Phase) -> list[m.TriggerState]:
+        """Every service on which `rule` is in `phase`."""
         return self._all(
             select(m.TriggerState).where(
                 m.TriggerState.release_id == self.release_id,
                 m.TriggerState.rule == rule,
-                m.TriggerState.state == Phase.FIRING,
+                m.TriggerState.state == phase,
             )
         )
 
@@ -262,19 +266,28 @@ class Repo:
             )
         )
 
-    def trigger_rules(self) -> dict[str, tuple[str, list[str] | None]]:
-        """Each rule's condition and the deploy states it watches in (None: the default)."""
+    def trigger_rules(self) -> dict[str, m.TriggerRule]:
+        """Each rule of the release, by name: its condition, the deploy states it
+        watches in (`states`, JSON; None: the default) and its options."""
         return {
-            row.name: (row.when, json.loads(row.states) if row.states else None)
+            row.name: row
             for row in self._session.exec(
                 select(m.TriggerRule).where(m.TriggerRule.release_id == self.release_id)
             ).all()
         }
 
     def holding_triggers(self) -> list[gates.TriggerFact]:
-        """Every trigger that holds its service's dependents (pending or firing)."""
+        """Every trigger that holds its service's dependents (pending, firing or
+        inconclusive, and not a dry run)."""
+        on_trial = {name for name, rule in self.trigger_rules().items() if rule.dry_run}
         return [
-            gates.TriggerFact(f"{row.rule}@{row.service}", row.service, str(row.state), row.since)
+            gates.TriggerFact(
+                f"{row.rule}@{row.service}",
+                row.service,
+                str(row.state),
+                row.since,
+                dry_run=row.rule in on_trial,
+            )
             for row in self._session.exec(
                 select(m.TriggerState).where(
                     m.TriggerState.release_id == self.release_id,
@@ -523,6 +536,13 @@ class Repo:
                     description=trigger.description,
                     services=json.dumps(list(trigger.services)) if trigger.services else None,
                     states=json.dumps(list(trigger.states)),
+                    keep_firing_for_s=(
+                        trigger.keep_firing_for.total_seconds() if trigger.keep_firing_for else None
+                    ),
+                    no_data=trigger.no_data.value,
+                    inconclusive_after=trigger.inconclusive_after,
+                    dry_run=trigger.dry_run,
+                    error_limit=trigger.error_limit,
                 )
             )
             for name in scope:

@@ -27,18 +27,17 @@ from textual.worker import Worker, WorkerState
 from warroom.commands import CommandError
 from warroom.commands import defs as d
 from warroom.commands.execute import execute
+from warroom.domain.record import History
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.resources import stylesheet
 from warroom.store import reading
 from warroom.store.reading import Coalescer, Store, StoreError
-from warroom.tui.room import AppConfig, Room
+from warroom.tui.room import LOG_LIMIT, AppConfig, Room
 from warroom.tui.screens.acting import ActingScreen
 from warroom.tui.screens.live import LiveScreen
 
 __all__ = ["AppConfig", "WarroomApp", "create_app"]
-
-LOG_LIMIT = 2000  # lines of the communication log kept on screen
 
 
 class WarroomApp(App[None]):
@@ -115,6 +114,20 @@ class WarroomApp(App[None]):
         return DashboardScreen.bound_to(self.config.actions)()
 
     def on_mount(self) -> None:
+        if self.config.replay:
+            # `warroom replay`: over the live room, as H opens it, so esc lands
+            # in the room now; the live room starts then. Until that, the
+            # record has the machine to itself, and someone reading the past
+            # is not announced as in the room.
+            from warroom.tui.screens.replay import ReplayScreen
+
+            replay = ReplayScreen.bound_to(self.config.actions)(self.config.replay_at)
+            self.push_screen(replay, lambda _: self._go_live())
+            return
+        self._go_live()
+
+    def _go_live(self) -> None:
+        """Read the room, follow the change feed, and say we are here."""
         self.refresh_now()
         self._follow()
         self._heartbeat()
@@ -267,6 +280,12 @@ class WarroomApp(App[None]):
         # itself in its on_mount.
         for screen in self._live_screens():
             screen.show_snapshot(message.snapshot, message.topics)
+
+    def read_history(self) -> History | None:
+        store = self.store()
+        with store.read() as session:
+            release = reading.current_release(session, self.config.release)
+            return reading.read_history(session, release) if release else None
 
     # ---------------------------------------------------------------- presence
 

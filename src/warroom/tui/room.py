@@ -8,6 +8,7 @@ which imports them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -16,7 +17,11 @@ from textual.app import App
 from warroom.clock import Clock, SystemClock
 from warroom.commands import defs as d
 from warroom.commands.catalog import ACTIONS, Spec
+from warroom.domain.record import History
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
+from warroom.store.reading import Store
+
+LOG_LIMIT = 2000  # lines of the communication log kept on screen
 
 
 @dataclass
@@ -42,6 +47,10 @@ class AppConfig:
     # The actions people take: the dashboard's keys, the palette and the help
     # screen are made from this table (tests add a row to it).
     actions: tuple[Spec, ...] = ACTIONS
+    # `warroom replay`: open on a replay of the day (over the live room, which
+    # esc returns to), at `replay_at` (None: the end of the record).
+    replay: bool = False
+    replay_at: datetime | None = None
 
 
 class Room(Protocol):
@@ -78,8 +87,15 @@ class Room(Protocol):
     def request_reload(self, topics: frozenset[str] | None) -> None:
         """Read these topics again (None: everything)."""
 
+    def store(self) -> Store:
+        """The store, for a screen's own reads (in a thread worker: it may touch disk)."""
+
     def run_command(self, command: d.Command[str]) -> None:
         """Run `command` as the viewer, off the event loop; the answer comes as a toast."""
+
+    def read_history(self) -> History | None:
+        """The release's whole record (None: no release is loaded). Reads every
+        audit event: call it from a worker thread, never the event loop."""
 
     def report_path(self, release: str) -> Path:
         """Where the report of `release` goes unless the viewer says otherwise."""

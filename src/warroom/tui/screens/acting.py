@@ -16,9 +16,11 @@ the message box) all end in `ActingScreen.act(name)`, which for that row
    thread worker and shows the answer.
 
 Keys are bound per class in Textual, so the screen for a table is a class
-made from it (`ActingScreen.bound_to`). Rows that only move the view
-(Target.VIEW), the report (a RELEASE row without a command) and the demo's
-fault key are the dashboard's own methods.
+made from it (`ActingScreen.bound_to`); a screen binds the rows whose key
+owner is one of its `KEYS` (the live room: SCREEN and LIVE; a replay: SCREEN
+and REPLAY). Rows that only move the view (Target.VIEW), the report (a
+RELEASE row without a command) and the demo's fault key are the screens' own
+methods.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache, partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, cast
 
 from textual import events, on
 from textual.actions import SkipAction
@@ -36,18 +38,19 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input
 
-from warroom.commands.catalog import Ask, Key, Spec, Subject, Target
+from warroom.commands.catalog import LIVE, REPLAY, Ask, Key, Spec, Subject, Target
 from warroom.domain.roles import refusal
 from warroom.domain.snapshot import TriggerView
 from warroom.domain.text import safe
 from warroom.tui.room import Room, room
-from warroom.tui.widgets.banner import unacknowledged
+from warroom.tui.widgets.banner import asking, unacknowledged
 from warroom.tui.widgets.checklist import Checklist
 from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.deploy_table import DeployTable
 from warroom.tui.widgets.graph_view import GraphView
 
-SCREEN = "screen"  # Key.owner of the rows the screen binds (others: a pane's id)
+SCREEN = "screen"  # Key.owner of the rows every acting screen binds (others: see Key.owner)
+SCREENS = frozenset({SCREEN, LIVE, REPLAY})  # owners that are screens, not panes
 
 # When a target has nothing to act on: the reason that greys the key (it
 # follows "Not allowed"), and the warning when a key gets through anyway (the
@@ -55,6 +58,7 @@ SCREEN = "screen"  # Key.owner of the rows the screen binds (others: a pane's id
 NOTHING: dict[Target, tuple[str, str]] = {
     Target.SERVICE: ("select a service first", "Select a service first (deploy table or graph)."),
     Target.TRIGGER: ("no unacknowledged trigger is firing", "No unacknowledged trigger is firing."),
+    Target.INCONCLUSIVE: ("no trigger is inconclusive", "No trigger is waiting for an answer."),
 }
 
 
@@ -68,15 +72,20 @@ class Aim:
     follow: str | None = None  # the service the selection moves to once allowed
 
 
-def screen_keys(actions: Iterable[Spec]) -> Iterator[tuple[Spec, Key]]:
-    """The rows whose key the screen binds (others are bound by a pane), with the key."""
-    for spec in actions:
-        if spec.binding is not None and spec.binding.owner == SCREEN:
-            yield spec, spec.binding
+def screen_keys(
+    actions: Iterable[Spec], owners: tuple[str, ...] = (SCREEN,)
+) -> Iterator[tuple[Spec, Key]]:
+    """The rows whose key a screen binding `owners` binds (others: a pane, or
+    another screen), with the key: in the order of `owners`, then the table's."""
+    for owner in owners:
+        for spec in actions:
+            if spec.binding is not None and spec.binding.owner == owner:
+                yield spec, spec.binding
 
 
-def bindings(actions: Iterable[Spec]) -> list[BindingType]:
-    """The screen's keys: one per row with a key that the screen owns, in table order."""
+def bindings(actions: Iterable[Spec], owners: tuple[str, ...] = (SCREEN,)) -> list[BindingType]:
+    """The screen's keys: one per row with a key that the screen owns, in that
+    order (the footer's)."""
     return [
         Binding(
             key.key,
@@ -85,14 +94,30 @@ def bindings(actions: Iterable[Spec]) -> list[BindingType]:
             show=key.show,
             key_display=key.display,
             priority=key.priority,
+            group=Binding.Group(key.group) if key.group else None,
         )
-        for spec, key in screen_keys(actions)
+        for spec, key in screen_keys(actions, owners)
     ]
 
 
 @cache
 def _by_name(actions: tuple[Spec, ...]) -> dict[str, Spec]:
     return {spec.name: spec for spec in actions}
+
+
+@cache  # one class per screen and table: Textual binds keys per class
+def _bound(screen: type[ActingScreen], actions: tuple[Spec, ...]) -> type[ActingScreen]:
+    namespace: dict[str, Any] = {
+        "__module__": screen.__module__,
+        "__qualname__": screen.__qualname__,
+        "ACTIONS": actions,
+        "BINDINGS": bindings(actions, screen.KEYS),
+    }
+    for spec in actions:
+        pane_bound = spec.binding is not None and spec.binding.owner not in SCREENS
+        if spec.build is not None and not pane_bound:
+            namespace[f"action_{spec.name}"] = _action_method(spec.name, spec.help.text)
+    return type(screen.__name__, (screen,), namespace)
 
 
 def _action_method(name: str, doc: str) -> Callable[[ActingScreen], None]:
@@ -107,31 +132,27 @@ class ActingScreen(Screen[None]):
     """A screen whose keys, footer, palette and refusals come from an action table."""
 
     ACTIONS: ClassVar[tuple[Spec, ...]] = ()
+    KEYS: ClassVar[tuple[str, ...]] = (SCREEN, LIVE)
+    """The key owners (Key.owner) whose rows this screen binds, in the order
+    the footer shows them."""
 
     selected: reactive[str | None] = reactive(None, init=False)
     """The selected service, by name: what the service keys act on, highlighted
     (and marked with ❯) in the graph and the deploy table alike."""
 
     @classmethod
-    @cache
-    def bound_to(cls, actions: tuple[Spec, ...]) -> type[ActingScreen]:
+    def bound_to(cls, actions: tuple[Spec, ...]) -> type[Self]:
         """This screen with `actions` as its keys: a binding per row the screen
         owns, and an `action_<name>` for each that builds a command."""
-        namespace: dict[str, Any] = {
-            "__module__": cls.__module__,
-            "__qualname__": cls.__qualname__,
-            "ACTIONS": actions,
-            "BINDINGS": bindings(actions),
-        }
-        for spec in actions:
-            pane_bound = spec.binding is not None and spec.binding.owner != SCREEN
-            if spec.build is not None and not pane_bound:
-                namespace[f"action_{spec.name}"] = _action_method(spec.name, spec.help.text)
-        return type(cls.__name__, (cls,), namespace)
+        return cast("type[Self]", _bound(cls, actions))
 
     @property
     def room(self) -> Room:
         return room(self.app)
+
+    def spec_named(self, name: str) -> Spec | None:
+        """This screen's row called `name` (an action name, without parameters)."""
+        return _by_name(self.ACTIONS).get(name)
 
     # ---------------------------------------------------------------- what the keys act on
 
@@ -153,9 +174,16 @@ class ActingScreen(Screen[None]):
         snapshot = self.room.snapshot
         if snapshot is None:
             return None
-        firing = unacknowledged(snapshot)
-        mine = [t for t in firing if t.service == self._highlighted()]
-        candidates = mine or firing
+        return self._mine_first(unacknowledged(snapshot))
+
+    def _asked_trigger(self) -> TriggerView | None:
+        """The inconclusive trigger `i` answers: the selected service's, else the first."""
+        snapshot = self.room.snapshot
+        return self._mine_first(asking(snapshot)) if snapshot is not None else None
+
+    def _mine_first(self, triggers: list[TriggerView]) -> TriggerView | None:
+        mine = [t for t in triggers if t.service == self._highlighted()]
+        candidates = mine or triggers
         return candidates[0] if candidates else None
 
     def _typing(self) -> bool:
@@ -183,6 +211,13 @@ class ActingScreen(Screen[None]):
             target = snapshot.service(trigger.service)
             team = target.team if target else None
             return Aim(Subject(trigger.id), team, trigger.service, follow=trigger.service)
+        if spec.target is Target.INCONCLUSIVE:
+            trigger = self._asked_trigger()
+            if trigger is None:
+                return None
+            target = snapshot.service(trigger.service)
+            team = target.team if target else None
+            return Aim(Subject(trigger.id), team, trigger.id, follow=trigger.service)
         item = snapshot.item(pointed or self.query_one(Checklist).highlighted_key or "")
         if item is None:
             return None
@@ -207,17 +242,22 @@ class ActingScreen(Screen[None]):
             return NOTHING[spec.target][0] if spec.target in NOTHING else None
         return refusal(me.actor, spec.permission, aim.team, aim.about)
 
+    def may_refuse(self, spec: Spec) -> bool:
+        """Whether `spec` can be refused here (its key greys, the palette says
+        why): rows that need a permission."""
+        return spec.permission is not None
+
     def _greyed(self) -> tuple[bool, ...]:
         """Which of the screen's keys the footer shows greyed out."""
         return tuple(
             self.refusal_for(spec) is not None
-            for spec, _ in screen_keys(self.ACTIONS)
-            if spec.permission is not None
+            for spec, _ in screen_keys(self.ACTIONS, self.KEYS)
+            if self.may_refuse(spec)
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         spec = _by_name(self.ACTIONS).get(action)
-        if spec is not None and spec.permission is not None:
+        if spec is not None and self.may_refuse(spec):
             # None: shown greyed out in the footer rather than hidden.
             return None if self.refusal_for(spec) else True
         return True
@@ -243,7 +283,7 @@ class ActingScreen(Screen[None]):
         names the item or service a pane asked about; `text` is a message
         already written (the message box)."""
         spec = _by_name(self.ACTIONS)[name]
-        if spec.target in {Target.SERVICE, Target.TRIGGER}:
+        if spec.target in {Target.SERVICE, Target.TRIGGER, Target.INCONCLUSIVE}:
             self._catch_up_selection()
         aim = self._aim(spec, pointed)
         if aim is None:
@@ -266,6 +306,7 @@ class ActingScreen(Screen[None]):
         self._ask(spec, aim, text)
 
     def _ask(self, spec: Spec, aim: Aim, text: str | None) -> None:
+        from warroom.tui.screens.answer import AnswerRequest, AnswerScreen
         from warroom.tui.screens.decision import DecisionRequest, DecisionScreen
         from warroom.tui.screens.override import OverrideRequest, OverrideScreen
         from warroom.tui.screens.prompt import PromptScreen
@@ -315,6 +356,17 @@ class ActingScreen(Screen[None]):
                     )
 
             self.app.push_screen(OverrideScreen(snapshot, self.room.clock.now()), given)
+        elif spec.ask is Ask.ANSWER:
+            snapshot = self.room.snapshot
+            trigger = snapshot.trigger(subject.name or "") if snapshot is not None else None
+            detail = (trigger.detail or trigger.when) if trigger is not None else ""
+
+            def chosen(request: AnswerRequest | None) -> None:
+                if request is not None:
+                    send(replace(subject, answer=request.answer, reason=request.reason))
+
+            question = f"{safe(aim.about)}: {spec.question}" if aim.about else spec.question
+            self.app.push_screen(AnswerScreen(question, detail), chosen)
         elif spec.ask is Ask.MESSAGE:
             if text is not None:
                 send(replace(subject, text=text))  # written in the message box
@@ -351,9 +403,12 @@ class ActingScreen(Screen[None]):
         for spec in self.ACTIONS:
             if spec.palette is None:
                 continue
+            owner = spec.binding.owner if spec.binding else SCREEN
+            if owner in SCREENS and owner not in self.KEYS:
+                continue  # another screen's (the replay's keys, in the live room)
             key = f" ({spec.binding.shown})" if spec.binding else ""
             help_text = f"{spec.palette.summary}{key}"
-            reason = self.refusal_for(spec) if spec.permission is not None else None
+            reason = self.refusal_for(spec) if self.may_refuse(spec) else None
             if reason is not None:
                 help_text += f" — not for you: {reason}"
             run = (

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal, Vertical
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
@@ -54,7 +55,14 @@ PANE_TOPICS: dict[str, frozenset[str]] = {
 
 
 class DashboardScreen(LiveScreen, ActingScreen):
-    """The room; its keys are the app's action table (`DashboardScreen.bound_to`)."""
+    """The room; its keys are the app's action table (`DashboardScreen.bound_to`).
+
+    A replay (screens/replay.py) is this screen fed from the record: it
+    changes what the class attributes below name, and the hooks marked so.
+    """
+
+    HEADER: ClassVar[type[WarroomHeader]] = WarroomHeader
+    READING: ClassVar[str] = "Reading the release…"
 
     def __init__(self) -> None:
         super().__init__()
@@ -66,7 +74,7 @@ class DashboardScreen(LiveScreen, ActingScreen):
         self._header: WarroomHeader | None = None
 
     def compose(self) -> ComposeResult:
-        self._header = WarroomHeader(self.room.config.identity, id="header")
+        self._header = self.HEADER(self.room.config.identity, id="header")
         yield self._header
         yield TriggerBanner(id="banner")
         yield OverrideBanner(id="override-banner")
@@ -89,7 +97,7 @@ class DashboardScreen(LiveScreen, ActingScreen):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick, name="clock")
-        self._show_empty("Reading the release…")
+        self._show_empty(self.READING)
         # The first read may already have arrived (it races our mount): show
         # it once every pane has mounted and been laid out.
         self.call_after_refresh(self._catch_up)
@@ -172,12 +180,19 @@ class DashboardScreen(LiveScreen, ActingScreen):
             pane.border_subtitle = note
 
     def _show_banner(self, snapshot: ReleaseSnapshot) -> None:
-        target = self._banner_trigger()
-        firing = self.query_one(TriggerBanner).show(snapshot, target.id if target else None)
-        ids = {t.id for t in firing}
+        target, question = self._banner_trigger(), self._asked_trigger()
+        shown = self.query_one(TriggerBanner).show(
+            snapshot, target.id if target else None, question.id if question else None
+        )
+        # Something new fires, or asks: ring every terminal.
+        ids = {f"{t.id} {t.state}" for t in shown}
         if ids - self._firing_seen:
-            self.app.bell()  # something new fires: ring every terminal
+            self._ring()
         self._firing_seen = ids
+
+    def _ring(self) -> None:
+        """Something new fires: ring every terminal (a hook: a replay does not)."""
+        self.app.bell()
 
     def _show_holds(self, snapshot: ReleaseSnapshot) -> None:
         """Say under the graph what holds the services drawn held (⊘)."""
@@ -268,7 +283,7 @@ class DashboardScreen(LiveScreen, ActingScreen):
     def _selection_moved(self) -> None:
         snapshot = self.room.snapshot
         if snapshot is not None:
-            self._show_banner(snapshot)  # which trigger a and b act on
+            self._show_banner(snapshot)  # which trigger a, b and i act on
         self._regrey()
 
     def _regrey(self) -> None:
@@ -294,9 +309,21 @@ class DashboardScreen(LiveScreen, ActingScreen):
 
     @on(DeployTable.ServiceOpened)
     def _open_service(self, event: DeployTable.ServiceOpened) -> None:
+        self.app.push_screen(self._service_screen(event.service))
+
+    def _service_screen(self, service: str) -> Screen[None]:
+        """The runbook Enter opens (a hook: a replay's shows the steps as they were)."""
         from warroom.tui.screens.service import ServiceScreen
 
-        self.app.push_screen(ServiceScreen(event.service))
+        return ServiceScreen(service)
+
+    def action_replay(self) -> None:
+        """H: the day replayed from the record, from now; esc comes back here,
+        and this screen keeps following the room meanwhile."""
+        from warroom.tui.screens.replay import ReplayScreen
+
+        replay = ReplayScreen.bound_to(self.ACTIONS)
+        self.app.push_screen(replay(self.room.clock.now(), selected=self._highlighted()))
 
     def action_inject_fault(self) -> None:
         from warroom.tui.screens.fault import FaultScreen

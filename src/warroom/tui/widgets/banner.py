@@ -3,7 +3,9 @@
 Shown under the header in every terminal while any trigger fires and is not
 yet acknowledged; it names the rule, the service, what was seen, and the
 rollback plan for the affected subgraph (the service and everything that
-depends on it, in rollback order), with the keys to act on it.
+depends on it, in rollback order), with the keys to act on it. A rule that
+cannot tell (inconclusive) asks the release manager here too. A dry-run
+rule never shows here, whatever its state: it is on trial.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from warroom.domain.timeline import when
 
 
 def unacknowledged(snapshot: ReleaseSnapshot) -> list[TriggerView]:
-    return [t for t in snapshot.triggers if t.state == "firing" and not t.acked_by]
+    """Firing for real, and nobody has acknowledged it yet."""
+    return [t for t in snapshot.triggers if t.alarm and not t.acked_by]
+
+
+def asking(snapshot: ReleaseSnapshot) -> list[TriggerView]:
+    """Inconclusive, waiting for the release manager's answer."""
+    return [t for t in snapshot.triggers if t.asks]
 
 
 class TriggerBanner(Static):
@@ -30,22 +38,48 @@ class TriggerBanner(Static):
         padding: 0 1;
         display: none;
     }
+    TriggerBanner.-asking {
+        background: $warning;
+        color: $text;
+    }
     """
 
     def show(
-        self, snapshot: ReleaseSnapshot | None, target: str | None = None
+        self,
+        snapshot: ReleaseSnapshot | None,
+        target: str | None = None,
+        question: str | None = None,
     ) -> list[TriggerView]:
         """Show what fires, marking `target`, the trigger `a` and `b` act
-        on; returns the firing, unacknowledged triggers."""
+        on, and what asks, marking `question`, the one `i` answers; returns
+        the triggers shown (firing and unacknowledged, then inconclusive)."""
         firing = unacknowledged(snapshot) if snapshot is not None else []
-        self.display = bool(firing)
-        if not firing or snapshot is None:
-            return firing
+        asked = asking(snapshot) if snapshot is not None else []
+        self.display = bool(firing or asked)
+        self.set_class(bool(asked) and not firing, "-asking")
+        if snapshot is None or not (firing or asked):
+            return firing + asked
+        lines = Text()
+        if firing:
+            self._firing(lines, snapshot, firing, target)
+        if asked:
+            if firing:
+                lines.append("\n")
+            self._asking(lines, snapshot, asked, question)
+        self.update(lines)
+        return firing + asked
+
+    def _firing(
+        self,
+        lines: Text,
+        snapshot: ReleaseSnapshot,
+        firing: list[TriggerView],
+        target: str | None,
+    ) -> None:
         zone = snapshot.release.timezone
         shown = firing[:3]
         if target is not None and target not in {t.id for t in shown}:
             shown = [*firing[:2], *(t for t in firing if t.id == target)]
-        lines = Text()
         for index, trigger in enumerate(shown):
             if index:
                 lines.append("\n")
@@ -65,5 +99,28 @@ class TriggerBanner(Static):
         lines.append("a", "bold reverse")
         lines.append(" acknowledge (on-call)   ")
         lines.append("(❯: the selected service's trigger, else the first)", "italic")
-        self.update(lines)
-        return firing
+
+    def _asking(
+        self,
+        lines: Text,
+        snapshot: ReleaseSnapshot,
+        asked: list[TriggerView],
+        question: str | None,
+    ) -> None:
+        zone = snapshot.release.timezone
+        shown = asked[:2]
+        if question is not None and question not in {t.id for t in shown}:
+            shown = [asked[0], *(t for t in asked if t.id == question)]
+        for index, trigger in enumerate(shown):
+            if index:
+                lines.append("\n")
+            lines.append("❯ " if trigger.id == question else "  ", "bold")
+            since = f" since {when(trigger.since, zone, '%H:%M:%S')}" if trigger.since else ""
+            lines.append(safe(f"? {trigger.rule} INCONCLUSIVE on {trigger.service}{since}"), "bold")
+            what = (trigger.detail or trigger.when).removeprefix("inconclusive: ")
+            lines.append(safe(f" — {what}"))
+        if len(asked) > len(shown):
+            lines.append(f"\n  … and {len(asked) - len(shown)} more inconclusive")
+        lines.append("\n")
+        lines.append("i", "bold reverse")
+        lines.append(" decide: roll back or carry on, and why (release manager)")

@@ -123,6 +123,7 @@ class CommsLog(Vertical):
         self._filter_options: list[tuple[str, str]] = [("Everything", ALL)]
         # Where focus goes back to once a message is sent or abandoned.
         self._return_to: Widget | None = None
+        self.read_only = False  # a replay: no message box (see `make_read_only`)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="log-bar"):
@@ -154,19 +155,29 @@ class CommsLog(Vertical):
             return entry.author == value
         return True
 
+    def make_read_only(self) -> None:
+        """No message box (a replay): `m` is then the screen's to refuse."""
+        self.read_only = True
+        self.query_one("#log-input").display = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "compose" and self.read_only)
+
     def show(self, snapshot: ReleaseSnapshot) -> None:
-        """Append what is new; scroll along only if the reader is at the bottom."""
+        """Append what is new; scroll along only if the reader is at the bottom.
+
+        A log that lost lines (a replay stepping back) is written afresh."""
         self._snapshot = snapshot
         self._update_filter_options(snapshot)
-        if self._placeholder or self._last_id == 0:
+        newest = snapshot.log[-1].id if snapshot.log else 0
+        if self._placeholder or self._last_id == 0 or newest < self._last_id:
             self._rewrite()
             return
         log = self.lines
         follow = log.following
         fresh = [entry for entry in snapshot.log if entry.id > self._last_id]
         shown = [entry for entry in fresh if self._matches(entry)]
-        for entry in shown:
-            log.write(format_line(entry, snapshot), scroll_end=False)
+        self._write(shown, snapshot, scroll_end=False)
         if shown and follow:
             # Scroll now rather than after the next refresh (write's way):
             # the new lines and the scroll then cost one repaint, not two.
@@ -189,8 +200,15 @@ class CommsLog(Vertical):
             )
         elif not shown:
             log.write(Text("Nothing matches this filter yet.", "dim"))
-        for entry in shown:
-            log.write(format_line(entry, snapshot), scroll_end=True)
+        self._write(shown, snapshot, scroll_end=True)
+
+    def _write(self, entries: list[LogView], snapshot: ReleaseSnapshot, scroll_end: bool) -> None:
+        """`entries` at the bottom, in one write: RichLog pays its bookkeeping
+        (size, scrollbar, refresh) per write, and a replay jumping through the
+        day writes hundreds of lines at once."""
+        if entries:
+            lines = Text("\n").join(format_line(entry, snapshot) for entry in entries)
+            self.lines.write(lines, scroll_end=scroll_end)
 
     def _update_filter_options(self, snapshot: ReleaseSnapshot) -> None:
         options = [("Everything", ALL), ("System lines", SYSTEM), ("People", PEOPLE)]

@@ -110,13 +110,19 @@ class DeployTable(DataTable[Text]):
         return Text(label, style=style)
 
     def _trigger_cell(self, snapshot: ReleaseSnapshot, service: str) -> Text:
-        """The most pressing trigger on a service: firing beats pending; else
-        what holds it, if something upstream does."""
-        mine = [t for t in snapshot.triggers if t.service == service]
+        """The most pressing trigger on a service: firing beats inconclusive beats
+        pending (a dry run is on trial: only the service's own screen shows it);
+        else what holds it, if something upstream does."""
+        mine = [t for t in snapshot.triggers if t.service == service and not t.dry_run]
         firing = [t for t in mine if t.state == "firing"]
         if firing:
             acked = "" if not firing[0].acked_by else f" (ack {firing[0].acked_by})"
             return Text(safe(f"⚠ {firing[0].rule}{acked}"), style=looks.style(self, looks.FIRING))
+        asked = [t for t in mine if t.asks]
+        if asked:
+            return Text(
+                safe(f"? {asked[0].rule} inconclusive"), style=looks.style(self, looks.PENDING)
+            )
         pending = [t for t in mine if t.state == "pending"]
         if pending:
             progress = (pending[0].detail or "").split(" — ")[0].removeprefix("pending ")

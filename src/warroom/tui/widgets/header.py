@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual.widgets import Static
@@ -96,4 +97,46 @@ class WarroomHeader(Static):
             names = ", ".join(safe(p.label()) for p in others[:MAX_NAMES])
             more = f" +{len(others) - MAX_NAMES}" if len(others) > MAX_NAMES else ""
             text.append(f"  in the room: {names}{more}", "dim")
+        return text
+
+
+class ReplayHeader(WarroomHeader):
+    """The top line of a replay: REPLAY, the moment on the plan's clock, and
+    where in the record it is — in colours the live room never uses, so a
+    replay cannot be taken for the room now (styles/warroom.tcss)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"replay--badge", "replay--moment", "replay--hint"}
+
+    def __init__(self, identity: str, **kwargs: object) -> None:
+        super().__init__(identity, **kwargs)
+        self._count = 0
+        self._total = 0
+        self._what = ""
+
+    def place(self, count: int, total: int, what: str) -> None:
+        """Where the replay is: `count` of `total` events had happened, the last being `what`."""
+        self._count, self._total, self._what = count, total, what
+
+    def _compose_text(self) -> Text:
+        badge = self.get_component_rich_style("replay--badge", partial=True)
+        strong = self.get_component_rich_style("replay--moment", partial=True)
+        hint = self.get_component_rich_style("replay--hint", partial=True)
+        text = Text.assemble((" REPLAY ", badge), " ")
+        snapshot, now = self._snapshot, self._now
+        if snapshot is None or now is None:
+            text.append("reading the record…", strong)
+            return text
+        rel = snapshot.release
+        zone = rel.timezone
+        stamp = when(now, zone, "%Y-%m-%d %H:%M:%S")
+        if zone != "UTC":
+            stamp += f" · {when(now, 'UTC', '%H:%M:%S')}"
+        text.append(stamp, strong)
+        text.append(f"  {t_offset(now, rel.window_start)}", strong)
+        text.append(f"  {day_phase(snapshot, now).value}", "italic")
+        text.append(f"  {safe(rel.name)}")
+        text.append(f"  event {self._count}/{self._total}")
+        if self._what:
+            text.append(f": {safe(self._what)}")
+        text.append("  read-only · esc: live room", hint)
         return text
