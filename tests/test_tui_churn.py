@@ -227,6 +227,10 @@ async def test_a_runbook_stays_open_through_any_number_of_changes(
             await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
 
 
+# The dialogs that follow the room as it changes (the others only sit over it).
+READS_THE_ROOM = (ServiceScreen, DecisionScreen)
+
+
 @pytest.mark.parametrize(
     ("key", "screen"),
     [
@@ -242,6 +246,8 @@ async def test_a_runbook_stays_open_through_any_number_of_changes(
 async def test_every_dialog_lives_through_changes_and_closes(
     loaded: Store, db_url: str, clock: FixedClock, key: str, screen: type
 ) -> None:
+    if db_url.startswith("postgresql") and screen not in READS_THE_ROOM:
+        pytest.skip("this dialog reads nothing from the database: SQLite's run says it all")
     check_everything(loaded, clock)  # readiness moves under the decision dialog too
     app = make_app(db_url, "sarah", clock)
     app.config.simulator_url = "http://127.0.0.1:9"  # F opens its dialog; nothing is sent
@@ -252,13 +258,12 @@ async def test_every_dialog_lives_through_changes_and_closes(
             await pilot.press(key)
             await until(pilot, lambda: isinstance(app.screen, screen), f"{screen.__name__}")
             opened = app.screen
-            for _ in range(2):
-                await changes_arrive(pilot, churn, 6)
-                await pilot.resize_terminal(120, 40)
-                await changes_arrive(pilot, churn, 3)
-                await pilot.resize_terminal(*SIZE)
-                alive(app)
-                assert app.screen is opened
+            await changes_arrive(pilot, churn, 6)
+            await pilot.resize_terminal(120, 40)
+            await changes_arrive(pilot, churn, 3)
+            await pilot.resize_terminal(*SIZE)
+            alive(app)
+            assert app.screen is opened
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
             await changes_arrive(pilot, churn, 5)
