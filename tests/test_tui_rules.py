@@ -179,3 +179,27 @@ def test_snapshot_of_a_service_with_its_rules(
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 80), run_before=run_before)
+
+
+async def test_the_runbook_scrolls_by_keyboard_to_the_last_rule(
+    day: Store, clock: FixedClock, db_url: str
+) -> None:
+    """Four rules' charts are taller than the screen: the keys reach the last one."""
+    Feed(day, clock)(*[metrics(error_rate=0.008)] * 3)
+    app = make_app(db_url, "sarah", clock)
+    async with app.run_test(size=WIDE) as pilot:
+        await settled(pilot)
+        screen = await open_service(pilot, SERVICE)
+        await until(pilot, lambda: len(charts(screen)) >= 3, "the charts")
+        box = screen.query_one("#service-box")
+        await until(pilot, lambda: box.max_scroll_y > 0, "the runbook to overflow")
+        assert screen.focused is box
+        last = list(charts(screen).values())[-1]
+        assert not box.region.contains_region(last.region)
+        await pilot.press("end")
+        await until(pilot, lambda: box.scroll_y == box.max_scroll_y, "the end")
+        assert box.region.contains_region(last.region)
+        await pilot.press("home")
+        await until(pilot, lambda: box.scroll_y == 0, "the top")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")

@@ -83,15 +83,19 @@ def screen_keys(
                 yield spec, spec.binding
 
 
-def bindings(actions: Iterable[Spec], owners: tuple[str, ...] = (SCREEN,)) -> list[BindingType]:
+def bindings(
+    actions: Iterable[Spec],
+    owners: tuple[str, ...] = (SCREEN,),
+    in_footer: Callable[[Spec, Key], bool] = lambda spec, key: key.show,
+) -> list[BindingType]:
     """The screen's keys: one per row with a key that the screen owns, in that
-    order (the footer's)."""
+    order (the footer's); `in_footer` says which the footer shows."""
     return [
         Binding(
             key.key,
             spec.name,
             key.label,
-            show=key.show,
+            show=in_footer(spec, key),
             key_display=key.display,
             priority=key.priority,
             group=Binding.Group(key.group) if key.group else None,
@@ -111,7 +115,7 @@ def _bound(screen: type[ActingScreen], actions: tuple[Spec, ...]) -> type[Acting
         "__module__": screen.__module__,
         "__qualname__": screen.__qualname__,
         "ACTIONS": actions,
-        "BINDINGS": bindings(actions, screen.KEYS),
+        "BINDINGS": bindings(actions, screen.KEYS, screen.in_footer),
     }
     for spec in actions:
         pane_bound = spec.binding is not None and spec.binding.owner not in SCREENS
@@ -241,6 +245,11 @@ class ActingScreen(Screen[None]):
         if aim is None:
             return NOTHING[spec.target][0] if spec.target in NOTHING else None
         return refusal(me.actor, spec.permission, aim.team, aim.about)
+
+    @classmethod
+    def in_footer(cls, spec: Spec, key: Key) -> bool:
+        """Whether the footer shows `spec`'s key (help and the palette show every one)."""
+        return key.show
 
     def may_refuse(self, spec: Spec) -> bool:
         """Whether `spec` can be refused here (its key greys, the palette says

@@ -18,9 +18,10 @@ learns it for both.
 
 **Action keys stay bound and are refused in one sentence** ("replay is
 read-only: …"), rather than the dashboard being built from a read-only
-table. The footer, the palette and the help then show the room people know,
-greyed where they cannot act, like a key the viewer's role may not use; and
-a key pressed from habit (`n` at 14:37 to "complete" a step) says why
+table. The palette and the help then show the room people know, greyed
+where they cannot act, like a key the viewer's role may not use (the footer
+keeps to the keys that work here: with the action keys in it too, it had no
+room left for `? Help`); and a key pressed from habit (`n` at 14:37 to "complete" a step) says why
 nothing happened instead of doing nothing, or something else. Rows that move
 the view or only read (the report, W) work here as live; the replay's own
 keys are rows of the same table whose owner is REPLAY.
@@ -47,7 +48,7 @@ from textual.worker import Worker, WorkerState
 
 from warroom.clock import FixedClock
 from warroom.commands import defs as d
-from warroom.commands.catalog import REPLAY, Spec
+from warroom.commands.catalog import REPLAY, Key, Spec
 from warroom.domain.record import Event, History
 from warroom.domain.replay import Playhead, Reel
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
@@ -331,11 +332,23 @@ class ReplayScreen(DashboardScreen):
             "esc goes back to the live room to act"
         )
 
-    def may_refuse(self, spec: Spec) -> bool:
-        # What would change something: every command, and the demo's fault
-        # (it changes what the services answer). Moving the view and reading
-        # (the report) work here as in the live room.
+    @staticmethod
+    def changes_something(spec: Spec) -> bool:
+        """Every command, and the demo's fault (it changes what the services
+        answer). Moving the view and reading (the report) work here as in the
+        live room."""
         return spec.build is not None or spec.name == "inject_fault"
+
+    @classmethod
+    def in_footer(cls, spec: Spec, key: Key) -> bool:
+        # The footer keeps to what works here: with every action key greyed
+        # in it, the replay's own keys pushed `? Help` off a 160-column screen.
+        # The keys stay bound (pressed, they say why not), and help and the
+        # palette list them greyed.
+        return key.show and not cls.changes_something(spec)
+
+    def may_refuse(self, spec: Spec) -> bool:
+        return self.changes_something(spec)
 
     def refusal_for(self, spec: Spec) -> str | None:
         return self.read_only() if self.may_refuse(spec) else super().refusal_for(spec)
