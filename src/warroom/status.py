@@ -293,7 +293,7 @@ def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) ->
         acked = f" (acknowledged by {safe(trigger.acked_by)})" if trigger.acked_by else ""
         trial = " (dry run)" if trigger.dry_run else ""
         lines.append(
-            f"  {safe(trigger.id):<28} {trigger.state.upper():<8} "
+            f"  {safe(trigger.id):<28} {trigger.state.upper():<12} "
             f"{safe(trigger.detail or trigger.when)}{acked}{trial}"
         )
     lines.append(f"Health: {_poller_text(snapshot.poller, now)}")

@@ -329,7 +329,9 @@ class _Judging:
         if status.acked or self.no_ack:
             how = "cleared and acknowledged" if status.acked else "cleared"
             return replace(status, phase=Phase.RESOLVED, detail=f"resolved: {how} — {why}")
-        return replace(status, detail=f"cleared at {at:%H:%M:%S}; acknowledge to resolve — {why}")
+        return replace(
+            status, detail=f"cleared at {at:%H:%M:%S} UTC; acknowledge to resolve — {why}"
+        )
 
 
 def _unjudged(verdict: Verdict) -> str:
