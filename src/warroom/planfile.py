@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from warroom.domain import limits
@@ -22,11 +23,13 @@ class PlanFile(NamedTuple):
     text: str  # as read: `load` keeps it, so loading the same file again is recognised
 
 
-def read_plan(path: str) -> PlanFile:
+def read_plan(path: str, env: Mapping[str, str] | None = None) -> PlanFile:
     """Read and validate the plan file at `path`; PlanInvalid (carrying `path`) for
-    any problem, reading included."""
+    any problem, reading included. With `env` (`check` and `load` pass
+    os.environ), the environment variables the plan's `notify:` names are
+    looked up there too."""
     text = read_plan_text(path)
-    return PlanFile(parse_plan_text(text, source=path), text)
+    return PlanFile(parse_plan_text(text, source=path, env=env), text)
 
 
 def read_plan_text(path: str) -> str:

@@ -6,7 +6,7 @@ one sentence on stderr and write nothing; usage errors exit 2.
 
 One module per group: plans.py (check, load), actions.py (every action of
 the table in commands/catalog.py), views.py (status, report), rules.py (rules
-backtest), operations.py (tui, replay, poll, demo, audit), ssh.py (the SSH
+backtest), notify.py (notify status, notify test), operations.py (tui, replay, poll, demo, audit), ssh.py (the SSH
 front door); the simulator's commands
 live with it (warroom.health.simulator_cli, also runnable on its own).
 common.py holds what they share.
@@ -23,6 +23,7 @@ import click
 
 from warroom.cli.actions import add_actions
 from warroom.cli.common import Flags, common_params
+from warroom.cli.notify import notify
 from warroom.cli.operations import audit, demo, poll, replay, run_tui, tui
 from warroom.cli.plans import check, load
 from warroom.cli.rules import rules
@@ -73,6 +74,7 @@ def build_cli(actions: Iterable[Spec]) -> click.Group:
         audit,
         serve_ssh,
         ssh_authorized_keys,
+        notify,
     ):
         cli.add_command(command)
     cli.add_command(simulate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
@@ -20,7 +21,7 @@ def check(plan: str, as_json: bool) -> None:
     from warroom.planfile import read_plan
 
     try:
-        parsed = read_plan(plan).plan
+        parsed = read_plan(plan, os.environ).plan
     except PlanInvalid as exc:
         echo(exc.render(), err=True)
         fail(f"{plan} is not a valid plan ({exc})")
@@ -48,6 +49,11 @@ def check(plan: str, as_json: bool) -> None:
     echo("Rollback order: " + " → ".join(g.rollback_order(graph)))
     if parsed.freezes:
         echo("Freezes: " + ", ".join(spec.name for spec in parsed.freezes))
+    if parsed.notify:
+        echo(
+            "Notifications: "
+            + ", ".join(f"{spec.name} ({spec.destination().kind})" for spec in parsed.notify)
+        )
 
 
 @common_options
@@ -62,7 +68,7 @@ def load(plan: str) -> None:
     from warroom.store.engine import StoreError
 
     try:
-        parsed, text = read_plan(plan)
+        parsed, text = read_plan(plan, os.environ)
     except PlanInvalid as exc:
         echo(exc.render(), err=True)
         fail(f"{plan} is not a valid plan ({exc}); nothing was loaded")

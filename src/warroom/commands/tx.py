@@ -11,6 +11,8 @@ anything raises, nothing of it is written.
 from __future__ import annotations
 
 import contextlib
+import json
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
 from warroom.clock import Clock
+from warroom.domain import notify as nt
 from warroom.domain import record
 from warroom.domain.roles import SYSTEM_NAME, Action, Actor, Role, refusal
 from warroom.store import models as m
@@ -96,6 +99,7 @@ class Tx:
     _created: list[m.GateOverride | m.HoldRelease] = field(default_factory=list)
     _logged: m.LogEntry | None = None
     _on_trial: frozenset[str] | None = None  # the dry-run rules, read once if needed
+    _destinations: list[nt.Destination] | None = None  # where notifications go, read once
 
     @property
     def release(self) -> m.Release:
@@ -189,17 +193,66 @@ class Tx:
         """An audit event of the handler's own (execute writes the command's),
         with how this transaction left what it changed since the last one."""
         after = self._after()
+        full = {"release": self.release.name, **payload, **({"after": after} if after else {})}
         self.repo.append_audit(
-            self.keys,
-            at=self.now,
-            actor=self.actor.name,
-            action=action,
-            payload={
-                "release": self.release.name,
-                **payload,
-                **({"after": after} if after else {}),
-            },
+            self.keys, at=self.now, actor=self.actor.name, action=action, payload=full
         )
+        if action != record.LOAD:
+            self._announce(action, full)
+
+    def _announce(self, action: str, payload: Mapping[str, Any]) -> None:
+        """Write what this event tells people outside the room to the outbox,
+        in this transaction (domain/notify.py decides what and says it):
+        the message exists exactly if the change does, and nobody waits for it."""
+        if self._destinations is None:
+            self._destinations = self.repo.destinations()
+        if not self._destinations:
+            return
+        names: list[str] = []
+        if action == "message":
+            names = self.repo.person_names() + self.repo.team_names()
+        found = nt.happenings(action, payload, self.actor.name, self.now, names=names)
+        settled = {
+            name
+            for name, image in payload.get("after", {}).get("services", {}).items()
+            if image.get("state") in {"done", "rolled_back"}
+        }
+        if settled:
+            decision = self.repo.decision()
+            states = {row.name: row.state.value for row in self.repo.services()}
+            if decision is None or decision.kind.value == "NO-GO":
+                allowed: list[str] = []
+            elif decision.subset:
+                allowed = list(decision.subset)
+            else:
+                allowed = list(states)
+            if nt.release_done(allowed, states, settled_now=True):
+                found.append(nt.done_happening(self.release.name, states, self.now))
+        if found:
+            self.enqueue(found)
+
+    def enqueue(self, happenings: list[nt.Happening], only: str | None = None) -> int:
+        """Put `happenings` in the outbox for every destination that wants
+        them (`only`: that destination alone); how many messages that made."""
+        if self._destinations is None:
+            self._destinations = self.repo.destinations()
+        room = self.repo.room()
+        count = 0
+        for happening in happenings:
+            for destination in self._destinations:
+                if only is not None and destination.name != only:
+                    continue
+                if not destination.wants(happening.event):
+                    continue
+                # The idempotency key: sent with every try at this message,
+                # so a receiver can tell a resend from a new message.
+                key = uuid.uuid4().hex
+                body = json.dumps(nt.render(destination.kind, happening, room, key))
+                self.repo.enqueue(destination.name, happening.event.value, key, body, self.now)
+                count += 1
+        if count:
+            self.topics.add("notify")
+        return count
 
     def _dry_runs(self) -> frozenset[str]:
         """The names of the release's dry-run rules (their images say so)."""

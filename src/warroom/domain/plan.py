@@ -39,6 +39,7 @@ from pydantic import (
 
 from warroom.domain import gates, limits
 from warroom.domain import graph as g
+from warroom.domain import notify as nt
 from warroom.domain.durations import parse_duration
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.roles import SYSTEM_NAME, Role
@@ -303,7 +304,12 @@ def _to_health_url(value: object) -> str:
     never meets a URL it cannot request."""
     if not isinstance(value, str):
         raise ValueError(f"expected a health url such as http://host:8080/health, got {value!r}")
-    bad = f"bad health url {_shown(value, 60)}"
+    return check_http_url(value, f"bad health url {_shown(value, 60)}")
+
+
+def check_http_url(value: str, bad: str) -> str:
+    """`value` if it is an http(s) URL an HTTP client can request, else
+    ValueError starting with `bad` (what to call it) and saying why."""
     if len(value) > limits.URL_LENGTH:
         raise ValueError(
             f"{bad}: it is {len(value)} characters long, use at most {limits.URL_LENGTH}"
@@ -462,6 +468,84 @@ class FreezeSpec(_Spec):
         return gates.Freeze(self.name, self.reason, self.start, self.end, self.rrule, self.duration)
 
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _to_env_name(value: object) -> str:
+    if not isinstance(value, str) or not ENV_NAME.fullmatch(value) or len(value) > 100:
+        raise ValueError(
+            f"expected the name of an environment variable (letters, digits and _, "
+            f"like SLACK_RELEASE_WEBHOOK), got {_got(value)}: the plan names the "
+            "variable that holds the secret, never the secret itself"
+        )
+    return value
+
+
+def _to_event(value: object) -> str:
+    words = nt.event_words()
+    if not isinstance(value, str) or value not in words:
+        raise ValueError(f"unknown event {_got(value)}: use one of {', '.join(words)}")
+    return value
+
+
+EnvName = Annotated[str, BeforeValidator(_to_env_name)]
+EventName = Annotated[str, BeforeValidator(_to_event)]
+
+# A destination names exactly one of these: how it is spoken to.
+NOTIFY_KINDS: Mapping[str, nt.Kind] = {
+    "slack_url_env": nt.Kind.SLACK,
+    "webhook_url_env": nt.Kind.WEBHOOK,
+    "pagerduty_key_env": nt.Kind.PAGERDUTY,
+}
+
+
+class NotifySpec(_Spec):
+    """A destination outside the room (domain/notify.py): where, and which events."""
+
+    name: Name
+    slack_url_env: EnvName | None = None
+    webhook_url_env: EnvName | None = None
+    pagerduty_key_env: EnvName | None = None
+    pagerduty_url_env: EnvName | None = None  # an Events API v2 endpoint other than PagerDuty's
+    events: tuple[EventName, ...]
+
+    def destination(self) -> nt.Destination:
+        kind = next(k for key, k in NOTIFY_KINDS.items() if getattr(self, key))
+        url_env = {
+            nt.Kind.SLACK: self.slack_url_env,
+            nt.Kind.WEBHOOK: self.webhook_url_env,
+            nt.Kind.PAGERDUTY: self.pagerduty_url_env,
+        }[kind]
+        return nt.Destination(
+            self.name, kind, url_env, self.pagerduty_key_env, nt.expand(self.events)
+        )
+
+
+class SshDoor(_Spec):
+    """Where people join the room over SSH (`warroom serve-ssh`), for notifications to say."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 2222
+
+    @field_validator("host", mode="before")
+    @classmethod
+    def _a_host(cls, host: object) -> str:
+        if (
+            not isinstance(host, str)
+            or len(host) > 253
+            or not _ADDRESS.fullmatch(host)
+            or ":" in host
+        ):
+            raise ValueError(
+                f"expected a host name or address people can reach, like warroom.example.com, got {_got(host)}"
+            )
+        return host
+
+    @property
+    def join(self) -> str | None:
+        return nt.join_command(self.host, self.port)
+
+
 class Header(_Spec):
     release: ReleaseName
     manager: Name
@@ -472,6 +556,7 @@ class Header(_Spec):
     default_steps: tuple[Text, ...] = ("Deploy", "Run smoke tests", "Verify")
     go_no_go: tuple[Text, ...] = ()
     readiness: dict[Name, tuple[Text, ...]] = Field(default_factory=dict)
+    ssh_door: SshDoor | None = None
 
 
 class Plan(_Spec):
@@ -490,6 +575,8 @@ class Plan(_Spec):
     services: tuple[Service, ...]
     triggers: tuple[Trigger, ...]
     freezes: tuple[FreezeSpec, ...] = ()
+    notify: tuple[NotifySpec, ...] = ()
+    ssh_door: SshDoor | None = None
 
     def steps_for(self, service: Service) -> tuple[str, ...]:
         return service.steps if service.steps is not None else self.default_steps
@@ -699,6 +786,7 @@ _LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "services": Service,
     "triggers": Trigger,
     "freezes": FreezeSpec,
+    "notify": NotifySpec,
 }
 
 
@@ -710,9 +798,17 @@ def _inert(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
-def validate_plan(data: object, lines: Mapping[Path, int] | None = None) -> Plan:
+def validate_plan(
+    data: object, lines: Mapping[Path, int] | None = None, env: Mapping[str, str] | None = None
+) -> Plan:
     """Validate raw plan data (as parsed from YAML) into a Plan, or raise
-    PlanInvalid listing every error found."""
+    PlanInvalid listing every error found.
+
+    `env` is the environment the plan's notification secrets are read from
+    (`warroom check` and `warroom load` pass the process's): each variable
+    `notify:` names must be set there, and a URL in it must be one. None
+    skips that look-up (a plan read for something else: the simulator, the demo).
+    """
     out = _Collector(lines=lines or {})
     if not isinstance(data, dict):
         out.add((), _NOT_A_MAPPING)
@@ -728,6 +824,7 @@ def validate_plan(data: object, lines: Mapping[Path, int] | None = None) -> Plan
 
     _check_references(out, header, sections["people"], sections["services"], sections["triggers"])
     _check_freezes(out, header, sections["freezes"])
+    _check_notify(out, sections["notify"], env)
 
     if out.issues:
         raise PlanInvalid(out.issues)
@@ -739,6 +836,7 @@ def validate_plan(data: object, lines: Mapping[Path, int] | None = None) -> Plan
         services=tuple(Service.model_validate(e.values) for e in sections["services"]),
         triggers=tuple(Trigger.model_validate(e.values) for e in sections["triggers"]),
         freezes=tuple(FreezeSpec.model_validate(e.values) for e in sections["freezes"]),
+        notify=tuple(NotifySpec.model_validate(e.values) for e in sections["notify"]),
     )
 
 
@@ -904,6 +1002,61 @@ def _check_freezes(out: _Collector, header: Mapping[str, Any], freezes: list[_En
             out.add((*path, "end"), "the freeze ends before it starts")
 
 
+def _check_notify(out: _Collector, entries: list[_Entry], env: Mapping[str, str] | None) -> None:
+    """A destination names one way to reach it, events it can carry, and
+    environment variables that are set and hold what they should."""
+    _duplicates(out, "notify", entries, "destination")
+    for entry in entries:
+        path: Path = ("notify", entry.index)
+        kinds = [field for field in NOTIFY_KINDS if field in entry.raw]
+        if len(kinds) != 1:
+            where = (*path, kinds[1]) if kinds else path
+            out.add(
+                where,
+                "a destination names exactly one of slack_url_env, webhook_url_env or "
+                "pagerduty_key_env" + (f", not {' and '.join(kinds)}" if kinds else ""),
+            )
+            continue
+        kind = NOTIFY_KINDS[kinds[0]]
+        if "pagerduty_url_env" in entry.raw and kind is not nt.Kind.PAGERDUTY:
+            out.add(
+                (*path, "pagerduty_url_env"),
+                "pagerduty_url_env goes with pagerduty_key_env (an Events API v2 endpoint)",
+            )
+        events = entry.get("events")
+        if events is not None:
+            if not events:
+                out.add((*path, "events"), "list the events it wants, or [all]")
+            if kind is nt.Kind.PAGERDUTY:
+                for index, word in enumerate(events):
+                    if word != "all" and not nt.expand([word]) <= nt.PAGERDUTY_EVENTS:
+                        out.add(
+                            (*path, "events", index),
+                            f"PagerDuty pages for fired triggers and resolves them: use "
+                            f"trigger_fired, trigger_resolved or all, not {word!r}",
+                        )
+        if env is None:
+            continue
+        urls = {"slack_url_env", "webhook_url_env", "pagerduty_url_env"}
+        for key in (*kinds, "pagerduty_url_env"):
+            name = entry.get(key)
+            if name is None:
+                continue
+            value = env.get(name)
+            if not value:
+                out.add(
+                    (*path, key),
+                    f"the environment variable {name} is not set (or empty): set it where "
+                    "warroom check, load and poll run, or fix the name",
+                )
+            elif key in urls:
+                try:
+                    # The URL itself is a secret: say what is wrong, never what it is.
+                    check_http_url(value, f"${name} does not hold a usable URL")
+                except ValueError as exc:
+                    out.add((*path, key), str(exc))
+
+
 def _check_options(out: _Collector, entry: _Entry, rule: Rule | None) -> None:
     """A trigger's options that its other fields make meaningless."""
     where = ("triggers", entry.index)
@@ -1065,8 +1218,11 @@ def _line_map(node: yaml.Node, out: _Collector, path: Path = ()) -> dict[Path, i
     return lines
 
 
-def parse_plan_text(text: str, source: str | None = None) -> Plan:
-    """Parse and validate plan YAML; PlanInvalid carries `source` for messages."""
+def parse_plan_text(
+    text: str, source: str | None = None, env: Mapping[str, str] | None = None
+) -> Plan:
+    """Parse and validate plan YAML; PlanInvalid carries `source` for messages.
+    `env`: see `validate_plan`."""
     out = _Collector()
     if len(text) > limits.MAX_PLAN_BYTES:
         raise PlanInvalid([PlanIssue("", too_big(len(text)))], source)
@@ -1097,7 +1253,7 @@ def parse_plan_text(text: str, source: str | None = None) -> Plan:
         what = _inert(str(getattr(exc, "reason", None) or exc))
         raise PlanInvalid([PlanIssue("", f"not valid YAML: {what}", line)], source) from None
     try:
-        plan = validate_plan(data, lines)
+        plan = validate_plan(data, lines, env)
     except PlanInvalid as exc:
         raise PlanInvalid(out.issues + exc.issues, source) from None
     if out.issues:

@@ -221,6 +221,8 @@ class ReleaseSnapshot:
     revision: int = 0
     latest: Mapping[str, Sample] = field(default_factory=dict)  # newest health sample per service
     poller: LeaseView | None = None
+    # Notifications out of the room that are failing (retrying or given up).
+    notify_failing: int = 0
     # The plan's freezes, and the overrides and hold releases given so far
     # (expired overrides too: `active_overrides` says which are in force).
     freezes: tuple[gates.Freeze, ...] = ()

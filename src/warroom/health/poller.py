@@ -21,7 +21,7 @@ import math
 import os
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +29,9 @@ from typing import Any
 from warroom.clock import Clock
 from warroom.commands.health import HealthCommands, Recorded, Target, targets
 from warroom.commands.tx import CommandError
+from warroom.domain import notify as nt
 from warroom.domain.health import Sample, bounded
+from warroom.health.notifier import Notifier
 from warroom.health.probe import make_client, probe
 from warroom.store.engine import Store, StoreError
 from warroom.store.migrate import ensure_schema
@@ -45,6 +47,17 @@ def default_holder() -> str:
     except (KeyError, OSError):
         user = "poller"
     return f"{user}@{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class NotifyOptions:
+    """How the lease holder sends notifications (health/notifier.py)."""
+
+    every: float = 0.25  # seconds between looks at the outbox
+    timeout: float = 10.0  # per request
+    backoff_first: timedelta = nt.BACKOFF_FIRST
+    max_attempts: int = nt.MAX_ATTEMPTS
+    env: Mapping[str, str] | None = None  # None: the process's environment
 
 
 @dataclass
@@ -67,6 +80,7 @@ class Poller:
         concurrency: int = 100,
         flush_interval: float = 0.1,
         on_status: Callable[[str], None] | None = None,
+        notify: NotifyOptions | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -79,6 +93,8 @@ class Poller:
         self.concurrency = concurrency
         self.flush_interval = flush_interval
         self.on_status = on_status or (lambda text: log.info("%s", text))
+        self.notify = notify or NotifyOptions()
+        self.notifier: Notifier | None = None
         self.stats = PollerStats()
         self.targets: dict[str, Target] = {}
         self._queue: deque[Sample] = deque(maxlen=MAX_QUEUED)
@@ -111,6 +127,18 @@ class Poller:
         await asyncio.to_thread(ensure_schema, self._store)
         self._commands = HealthCommands(self._store, self.clock, self.holder, self.release)
         self._client = make_client(self.concurrency)
+        options = self.notify
+        self.notifier = Notifier(
+            self._store,
+            self.clock,
+            self.holder,
+            self.release,
+            active=lambda: self.stats.active and not self._stopping,
+            env=options.env,
+            timeout=options.timeout,
+            backoff_first=options.backoff_first,
+            max_attempts=options.max_attempts,
+        )
         self._scheduler = AsyncIOScheduler(
             event_loop=asyncio.get_running_loop(),
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 5},
@@ -122,6 +150,10 @@ class Poller:
             self._lease_tick, "interval", seconds=lease_every, id="lease", next_run_time=now
         )
         self._scheduler.add_job(self._flush, "interval", seconds=self.flush_interval, id="flush")
+        # The outbox: what commands anywhere wrote for people outside the room.
+        self._scheduler.add_job(
+            self.notifier.tick, "interval", seconds=options.every, id="notify", next_run_time=now
+        )
         self._scheduler.start()
         try:
             await stop.wait()
@@ -139,6 +171,7 @@ class Poller:
             if self._running:
                 await asyncio.wait(list(self._running))
             self._scheduler.shutdown(wait=False)
+            await self.notifier.aclose(STOP_GRACE_S)
             await self._flush()
             if self.stats.active:
                 with contextlib.suppress(CommandError, StoreError):
@@ -275,3 +308,6 @@ class Poller:
         for trigger in result.fired:
             self.stats.fired.append(trigger)
             self.on_status(f"TRIGGER FIRING: {trigger}")
+        if (result.fired or result.resolved) and self.notifier is not None:
+            # Out of the room at once, not at the outbox's next look.
+            await self.notifier.tick()

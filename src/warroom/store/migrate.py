@@ -25,7 +25,7 @@ from warroom.store.engine import Store
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x77617272  # "warr": any constant shared by every warroom process
 

@@ -456,3 +456,63 @@ class PollerLease(SQLModel, table=True):
     acquired_at: datetime = _at()
     expires_at: datetime = _at()
     last_poll_at: datetime | None = _at(nullable=True)
+
+
+class NotifyDestination(_ReleaseRow, table=True):
+    """A destination of the plan's `notify:`: its kind, the environment
+    variables that hold its secrets (never the secrets) and its events."""
+
+    __tablename__ = "notify_destination"
+    __table_args__ = (UniqueConstraint("release_id", "name"),)
+
+    position: int
+    name: str = Field(max_length=100)
+    kind: str = Field(max_length=16)  # domain.notify.Kind
+    url_env: str | None = Field(default=None, max_length=100)
+    key_env: str | None = Field(default=None, max_length=100)
+    events: str = Field(sa_type=Text, nullable=False)  # a JSON list of domain.notify.Event
+    # How its messages tell people to join: `ssh -p 2222 host` (the plan's ssh_door).
+    # Here rather than on the release: SQLite cannot drop a column of a table
+    # others cascade from without copying it, so a downgrade would lose them.
+    ssh_join: str | None = Field(default=None, max_length=300)
+
+
+class NotifyOutbox(_ReleaseRow, table=True):
+    """One message to one destination, written in the transaction of the
+    change that caused it; the poller lease's holder sends it.
+
+    `state`: pending (due at `due_at`), sending (claimed by `claimed_by`; a
+    claim by anyone but the lease's holder is stale and is taken over, with
+    the same `key`), sent, or failed (given up). `body` is the JSON to post,
+    without secrets: the sender adds PagerDuty's routing key.
+    """
+
+    __tablename__ = "notify_outbox"
+    __table_args__ = (Index("ix_notify_outbox_due", "release_id", "state", "due_at"),)
+
+    destination: str = Field(max_length=100)
+    event: str = Field(max_length=32)
+    key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    body: str = Field(sa_type=Text, nullable=False)
+    created_at: datetime = _at()
+    state: str = Field(max_length=16)
+    attempts: int = 0
+    due_at: datetime = _at()
+    claimed_by: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = _at(nullable=True)
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
+
+
+class NotifyAttempt(SQLModel, table=True):
+    """Every try at delivering an outbox row: when, by whom, what came back."""
+
+    __tablename__ = "notify_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = _fk("notify_outbox")
+    at: datetime = _at()
+    holder: str = Field(max_length=200)
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_type=Text, nullable=True)
+    outcome: str = Field(max_length=16)  # sent, retry, failed

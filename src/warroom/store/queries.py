@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from warroom.domain import gates
+from warroom.domain import notify as nt
 from warroom.domain.health import Sample, health_state
 from warroom.domain.record import Event, History, pristine
 from warroom.domain.snapshot import (
@@ -42,6 +43,90 @@ def current_release(session: Session, name: str | None = None) -> m.Release | No
     if name is not None:
         query = query.where(m.Release.name == name)
     return session.exec(query.order_by(col(m.Release.id).desc())).first()
+
+
+# An outbox row's states (store/models.py, NotifyOutbox).
+OUTBOX_PENDING = "pending"
+OUTBOX_SENDING = "sending"
+OUTBOX_SENT = "sent"
+OUTBOX_FAILED = "failed"
+
+
+def destination_of(row: m.NotifyDestination) -> nt.Destination:
+    return nt.Destination(
+        row.name,
+        nt.Kind(row.kind),
+        row.url_env,
+        row.key_env,
+        frozenset(nt.Event(e) for e in json.loads(row.events)),
+    )
+
+
+def notify_failing(session: Session, release_id: int | None) -> int:
+    """How many deliveries are failing: given up, or retrying after a failed try."""
+    query = (
+        select(sa.func.count())
+        .select_from(m.NotifyOutbox)
+        .where(
+            m.NotifyOutbox.release_id == release_id,
+            (col(m.NotifyOutbox.state) == OUTBOX_FAILED)
+            | ((col(m.NotifyOutbox.state) != OUTBOX_SENT) & (col(m.NotifyOutbox.attempts) > 0)),
+        )
+    )
+    return int(session.exec(query).one())
+
+
+def due_deliveries(
+    session: Session, release_id: int | None, now: datetime, busy: Sequence[str] = ()
+) -> int:
+    """How many outbox rows a sender busy with `busy` would claim now (see Repo.claim_deliveries)."""
+    row = m.NotifyOutbox
+    query = (
+        select(sa.func.count())
+        .select_from(row)
+        .where(
+            row.release_id == release_id,
+            col(row.destination).not_in(list(busy)),
+            ((col(row.state) == OUTBOX_PENDING) & (col(row.due_at) <= now))
+            | (col(row.state) == OUTBOX_SENDING),
+        )
+    )
+    return int(session.exec(query).one())
+
+
+def deliveries(session: Session, release_id: int | None, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest outbox rows (newest first), as plain data for `warroom notify status`."""
+    rows = session.exec(
+        select(m.NotifyOutbox)
+        .where(m.NotifyOutbox.release_id == release_id)
+        .order_by(col(m.NotifyOutbox.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": row.id,
+            "destination": row.destination,
+            "event": row.event,
+            "state": row.state,
+            "attempts": row.attempts,
+            "created_at": row.created_at,
+            "due_at": row.due_at,
+            "sent_at": row.sent_at,
+            "last_status": row.last_status,
+            "last_error": row.last_error,
+            "key": row.key,
+        }
+        for row in rows
+    ]
+
+
+def destinations(session: Session, release_id: int | None) -> list[nt.Destination]:
+    rows = session.exec(
+        select(m.NotifyDestination)
+        .where(m.NotifyDestination.release_id == release_id)
+        .order_by(col(m.NotifyDestination.position))
+    ).all()
+    return [destination_of(row) for row in rows]
 
 
 def sample_of(row: m.HealthSample | m.ServiceHealth) -> Sample:
@@ -111,6 +196,7 @@ def load_snapshot(
         revision=audit_revision(session),
         latest=latest,
         poller=lease,
+        notify_failing=notify_failing(session, rid),
         freezes=_read_freezes(session, rid),
         **_read_gates(session, rid),
     )
@@ -152,6 +238,8 @@ def reload_snapshot(
             changes["services"] = tuple(
                 replace(s, health=health_of(s.name, s.health_interval)) for s in previous.services
             )
+    if "notify" in topics:
+        changes["notify_failing"] = notify_failing(session, rid)
     if "checklist" in topics:
         changes["go_no_go"], changes["readiness"] = _read_items(session, rid)
     if "decision" in topics:

@@ -20,6 +20,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from warroom.domain import gates
 from warroom.domain import lifecycle as lc
+from warroom.domain import notify as nt
 from warroom.domain.health import Sample
 from warroom.domain.triggers import LEAD_CALL, Phase
 from warroom.store import audit
@@ -27,7 +28,10 @@ from warroom.store import models as m
 from warroom.store.auditkey import AuditKeys
 from warroom.store.feed import record_change
 from warroom.store.queries import (
+    OUTBOX_PENDING,
+    OUTBOX_SENDING,
     current_release,
+    destinations,
     freeze_of,
     hold_release_of,
     override_of,
@@ -87,7 +91,8 @@ class Repo:
         | m.TriggerState
         | m.Freeze
         | m.GateOverride
-        | m.HoldRelease,
+        | m.HoldRelease
+        | m.NotifyDestination,
     ) -> None:
         """Add a row of the repo's release (it belongs to the release: one place says so)."""
         row.release_id = self.release_id
@@ -113,6 +118,16 @@ class Repo:
 
     def person_names(self) -> list[str]:
         return self._all(select(m.Person.name).where(m.Person.release_id == self.release_id))
+
+    def team_names(self) -> list[str]:
+        """Every team of the release: its people's and its services'."""
+        people = self._session.exec(
+            select(m.Person.team).where(m.Person.release_id == self.release_id).distinct()
+        ).all()
+        services: list[str] = self._all(
+            select(m.Service.team).where(m.Service.release_id == self.release_id).distinct()
+        )
+        return sorted({team for team in [*people, *services] if team})
 
     # ---------------------------------------------------------------- services
 
@@ -562,4 +577,90 @@ class Repo:
                     ),
                 )
             )
+        for position, notify in enumerate(plan.notify):
+            destination = notify.destination()
+            self._own(
+                m.NotifyDestination(
+                    position=position,
+                    name=destination.name,
+                    kind=destination.kind.value,
+                    url_env=destination.url_env,
+                    key_env=destination.key_env,
+                    events=json.dumps(sorted(e.value for e in destination.events)),
+                    ssh_join=plan.ssh_door.join if plan.ssh_door else None,
+                )
+            )
         return release
+
+    # ---------------------------------------------------------------- notifications
+
+    def destinations(self) -> list[nt.Destination]:
+        """The release's notification destinations, in plan order."""
+        return destinations(self._session, self.release_id)
+
+    def room(self) -> nt.Room:
+        release = self.release
+        assert release is not None
+        join = self._session.exec(
+            select(m.NotifyDestination.ssh_join).where(
+                m.NotifyDestination.release_id == self.release_id
+            )
+        ).first()
+        return nt.Room(release.name, release.timezone, release.window_start, join)
+
+    def enqueue(self, destination: str, event: str, key: str, body: str, at: datetime) -> None:
+        """A message to send, in this transaction: it exists exactly if the change does."""
+        self._session.add(
+            m.NotifyOutbox(
+                release_id=self.release_id,
+                destination=destination,
+                event=event,
+                key=key,
+                body=body,
+                created_at=at,
+                state=OUTBOX_PENDING,
+                due_at=at,
+            )
+        )
+
+    def claim_deliveries(
+        self, holder: str, now: datetime, limit: int, busy: Collection[str] = ()
+    ) -> list[m.NotifyOutbox]:
+        """The oldest due message of each destination not in `busy` (at most
+        `limit`), marked as `holder`'s: a destination gets one message at a
+        time, in order, and `sending` means a request is under way. Due are
+        pending messages whose time has come, and those in flight to a
+        destination that is not busy here: their sender died mid-delivery or
+        lost the lease, and they go again with the same key."""
+        rows = self._all(
+            select(m.NotifyOutbox)
+            .where(
+                m.NotifyOutbox.release_id == self.release_id,
+                col(m.NotifyOutbox.destination).not_in(list(busy)),
+                (
+                    (col(m.NotifyOutbox.state) == OUTBOX_PENDING)
+                    & (col(m.NotifyOutbox.due_at) <= now)
+                )
+                # In flight to no destination busy here: its sender is gone
+                # (this one after an error, or one that lost the lease).
+                | (col(m.NotifyOutbox.state) == OUTBOX_SENDING),
+            )
+            .order_by(col(m.NotifyOutbox.id))
+        )
+        first: dict[str, m.NotifyOutbox] = {}
+        for row in rows:
+            if len(first) >= limit:
+                break
+            first.setdefault(row.destination, row)
+        for row in first.values():
+            row.state = OUTBOX_SENDING
+            row.claimed_by = holder
+            self._session.add(row)
+        return list(first.values())
+
+    def outbox(self, outbox_id: int) -> m.NotifyOutbox | None:
+        row = self._session.get(m.NotifyOutbox, outbox_id)
+        return row if row is not None and row.release_id == self.release_id else None
+
+    def add_attempt(self, attempt: m.NotifyAttempt) -> None:
+        self._session.add(attempt)

@@ -90,6 +90,10 @@ class WarroomHeader(Static):
             text.append("  ● live", "bold green")
         else:
             text.append("  ● disconnected — retrying", "bold white on red")
+        failing = snapshot.notify_failing if snapshot is not None else 0
+        if failing:
+            # People outside are not hearing what the room decides: say so in every terminal.
+            text.append(f"  ✉ notifications failing: {failing}", "bold black on yellow")
         others = [
             p for p in self._present if not (p.person == self.identity and p.via == "terminal")
         ]
