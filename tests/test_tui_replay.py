@@ -133,6 +133,7 @@ def shows_the_room_as_seen(screen: Screen[None], seen: ReleaseSnapshot, moment: 
     assert bool(banner(screen)) == bool(firing)
     for trigger in firing:
         assert f"{trigger.rule} FIRING on {trigger.service}" in banner(screen)
+    assert "roll back per plan" not in banner(screen)  # b and a act in the live room only
     last = seen.log[-1]
     assert safe(last.text)[:40] in log_tail(screen), (last.text, log_tail(screen))
 

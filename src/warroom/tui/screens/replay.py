@@ -58,7 +58,7 @@ from warroom.store.reading import Store
 from warroom.tui.room import AppConfig, Room, room
 from warroom.tui.screens.acting import SCREEN
 from warroom.tui.screens.dashboard import DashboardScreen
-from warroom.tui.widgets.banner import unacknowledged
+from warroom.tui.widgets.banner import TriggerBanner, unacknowledged
 from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.header import ReplayHeader
 
@@ -198,6 +198,7 @@ class ReplayScreen(DashboardScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one(CommsLog).make_read_only()
+        self.query_one(TriggerBanner).offers_keys = False  # b, a and i act in the live room
         self._show_header(None)  # REPLAY, reading the record…
         live = room(self.app).snapshot
         if live is not None:  # (`warroom replay` opens before the first live read)

@@ -44,6 +44,9 @@ class TriggerBanner(Static):
     }
     """
 
+    offers_keys = True
+    """Whether the banner says which keys act on what it shows (a replay's does not)."""
+
     def show(
         self,
         snapshot: ReleaseSnapshot | None,
@@ -93,6 +96,8 @@ class TriggerBanner(Static):
                 lines.append(safe(f" · rollback plan: {' → '.join(plan)}"), "bold")
         if len(firing) > len(shown):
             lines.append(f"\n  … and {len(firing) - len(shown)} more firing")
+        if not self.offers_keys:
+            return
         lines.append("\n")
         lines.append("b", "bold reverse")
         lines.append(" roll back per plan (release manager)   ")
@@ -121,6 +126,8 @@ class TriggerBanner(Static):
             lines.append(safe(f" — {what}"))
         if len(asked) > len(shown):
             lines.append(f"\n  … and {len(asked) - len(shown)} more inconclusive")
+        if not self.offers_keys:
+            return
         lines.append("\n")
         lines.append("i", "bold reverse")
         lines.append(" decide: roll back or carry on, and why (release manager)")
