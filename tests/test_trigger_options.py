@@ -209,3 +209,30 @@ def test_what_holds_the_services_downstream(day: Store, clock: FixedClock) -> No
     assert holds["auth-service"].describe() == f"blind@{SERVICE} (inconclusive)"
     Commands(day, clock, "sarah").answer_trigger("blind", "carry-on", "exporter restarting")
     assert read_snapshot(day).holds == {}  # answered: the hold lifts with it
+
+
+def test_a_dry_run_rule_puts_nothing_in_the_outbox(
+    store: Store, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A destination that wants every event hears of the live rule and never of the trial."""
+    from sqlmodel import select
+
+    from tests.notify_support import with_notify
+    from tests.rules_day import RULES_PLAN
+    from warroom.store import models as m
+
+    monkeypatch.setenv("HOOK", "http://127.0.0.1:9/hook")
+    plan = with_notify(RULES_PLAN, [{"name": "hook", "webhook_url_env": "HOOK", "events": ["all"]}])
+    day = deployed(store, clock, plan)
+    feed = Feed(day, clock)
+    feed(*[metrics(error_rate=0.008)] * 7)  # 0.8%: the trial fires, error-rate (1%) does not
+    trial = read_snapshot(day).trigger(f"trial@{SERVICE}")
+    assert trial is not None and trial.state == "firing"
+    feed(*[metrics(error_rate=0.05)] * 30)  # 5% for 2m30s: the live rule fires too
+    live = read_snapshot(day).trigger(f"error-rate@{SERVICE}")
+    assert live is not None and live.state == "firing"
+    with day.read() as session:
+        sent = [(row.event, row.body) for row in session.exec(select(m.NotifyOutbox)).all()]
+    about = [body for event, body in sent if event.startswith("trigger")]
+    assert any(f"error-rate@{SERVICE}" in body for body in about)
+    assert not any(f"trial@{SERVICE}" in body for body in about), about
