@@ -236,3 +236,26 @@ def test_a_dry_run_rule_puts_nothing_in_the_outbox(
     about = [body for event, body in sent if event.startswith("trigger")]
     assert any(f"error-rate@{SERVICE}" in body for body in about)
     assert not any(f"trial@{SERVICE}" in body for body in about), about
+
+
+def test_the_report_tells_an_inconclusive_rule_and_the_answer(
+    day: Store, clock: FixedClock
+) -> None:
+    """Asked, then carried on: the report's episode says so (not "cleared before firing")."""
+    from warroom.domain.report import build_report
+
+    def episodes() -> list[tuple[str, str]]:
+        with day.read() as session:
+            release = current_release(session)
+            assert release is not None
+            report = build_report(read_history(session, release), clock.now())
+        return [(t.rule, t.ended) for t in report.triggers if t.rule == "blind"]
+
+    feed = Feed(day, clock)
+    feed(*[metrics(p99_ms=100)] * 3)  # no error rate three times: blind asks
+    assert episodes() == [("blind", "inconclusive")]
+    Commands(day, clock, "sarah").answer_trigger("blind", "carry-on", "exporter restarting")
+    assert episodes() == [("blind", "carried on")]
+    feed(*[metrics(p99_ms=100)] * 3)
+    Commands(day, clock, "sarah").answer_trigger("blind", "rollback", "flying blind")
+    assert episodes() == [("blind", "carried on"), ("blind", "firing")]

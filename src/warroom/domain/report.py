@@ -164,8 +164,10 @@ class TriggerEntry:
     fired_at: datetime | None
     acked_by: str | None
     acked_at: datetime | None
-    ended_at: datetime | None  # resolved, or cleared before firing (None: still on)
-    ended: str  # "resolved", "cleared before firing", "pending" or "firing"
+    ended_at: datetime | None  # resolved, cleared before firing, or carried on (None: still on)
+    # "resolved", "cleared before firing", "carried on" (an inconclusive rule
+    # the release manager answered so), or still "pending", "firing" or "inconclusive"
+    ended: str
 
     @property
     def id(self) -> str:

@@ -261,7 +261,7 @@ class Fold:
             # Fired again without our seeing it end: a new episode.
             self._end(tid, episode, fired, "resolved")
             episode = None
-        if state in {Phase.PENDING, Phase.FIRING}:
+        if state in {Phase.PENDING, Phase.FIRING, Phase.INCONCLUSIVE}:
             if episode is None:
                 rule, _, service = tid.partition("@")
                 episode = Episode(rule, service)
@@ -270,9 +270,16 @@ class Fold:
                 self.open_episodes[tid] = episode
                 self.episodes.append(episode)
             episode.take(image)
+            if state == Phase.INCONCLUSIVE and episode.fired_at is None:
+                episode.ended = "inconclusive"  # asking the release manager
         elif episode is not None:
             episode.take(image)
-            ended = "resolved" if episode.fired_at is not None else "cleared before firing"
+            if episode.fired_at is not None:
+                ended = "resolved"
+            elif episode.ended == "inconclusive":
+                ended = "carried on"  # the release manager's answer (rolling back fires it)
+            else:
+                ended = "cleared before firing"
             self._end(tid, episode, event.at, ended)
 
     def _end(self, tid: str, episode: Episode, at: datetime, how: str) -> None:
