@@ -109,6 +109,7 @@ def test(destination: str, timeout: float) -> None:
 
     It goes straight out (not through the outbox) and changes nothing in the room.
     """
+    from warroom.commands.notify import Message
     from warroom.domain import notify as nt
     from warroom.health.notifier import send_now
 
@@ -121,9 +122,8 @@ def test(destination: str, timeout: float) -> None:
     key = uuid.uuid4().hex
     happening = nt.test_happening(found.name, flags().identity, time.now())
     body = json.dumps(nt.render(found.kind, happening, room, key))
-    outcome = send_now(
-        found.kind, found.url_env, found.key_env, body, key, os.environ, time, timeout
-    )
+    message = Message(found.kind, found.url_env, found.key_env, body, key)
+    outcome = send_now(message, os.environ, time, timeout)
     if not outcome.ok:
         fail(f"the test message to {found.name} was not delivered: {outcome.error}")
     echo(f"test message delivered to {found.name} ({found.kind.value}): HTTP {outcome.status}")

@@ -29,18 +29,27 @@ MAX_ERROR = 300  # characters of an error kept with an attempt
 
 
 @dataclass(frozen=True)
+class Message:
+    """What one post needs: where (the destination's kind and the environment
+    variables naming its URL and key, never the secrets) and what (the body
+    and its idempotency key)."""
+
+    kind: nt.Kind
+    url_env: str | None
+    key_env: str | None
+    body: str
+    key: str  # the idempotency key: the same on every try
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One claimed outbox row, with what the sender needs to post it."""
 
     id: int
     destination: str
-    kind: nt.Kind
-    url_env: str | None
-    key_env: str | None
     event: str
-    key: str  # the idempotency key: the same on every try
-    body: str
     attempts: int
+    message: Message
 
 
 @dataclass(frozen=True)
@@ -120,13 +129,11 @@ def claim_deliveries(tx: Tx, command: ClaimDeliveries) -> tuple[Delivery, ...]:
             Delivery(
                 row.id,
                 row.destination,
-                destination.kind,
-                destination.url_env,
-                destination.key_env,
                 row.event,
-                row.key,
-                row.body,
                 row.attempts,
+                Message(
+                    destination.kind, destination.url_env, destination.key_env, row.body, row.key
+                ),
             )
         )
     return tuple(out)

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.record import History
@@ -62,6 +63,14 @@ class Status(StrEnum):
     IN_PROGRESS = "in progress"
     COMPLETE = "complete"  # a decision, and every service it let deploy is settled
     NO_GO = "no-go"  # NO-GO, and nothing was started
+
+
+_Time = TypeVar("_Time", datetime, timedelta)
+
+
+def _minus(later: _Time | None, earlier: _Time | None) -> timedelta | None:
+    """`later - earlier`, or None when either is not known (yet)."""
+    return None if later is None or earlier is None else later - earlier
 
 
 # ---------------------------------------------------------------- the report's parts
@@ -130,7 +139,7 @@ class ServiceEntry:
     @property
     def start_delay(self) -> timedelta | None:
         """Actual start - planned start (negative: early)."""
-        return None if self.started_at is None else self.started_at - self.planned_start
+        return _minus(self.started_at, self.planned_start)
 
     @property
     def on_time(self) -> bool | None:
@@ -140,14 +149,11 @@ class ServiceEntry:
     @property
     def duration(self) -> timedelta | None:
         """Deploy start → done (None: it never reached done)."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return self.finished_at - self.started_at
+        return _minus(self.finished_at, self.started_at)
 
     @property
     def overrun(self) -> timedelta | None:
-        duration = self.duration
-        return None if duration is None else duration - self.expected
+        return _minus(self.duration, self.expected)
 
 
 @dataclass(frozen=True)
@@ -180,15 +186,11 @@ class TriggerEntry:
     @property
     def detection(self) -> timedelta | None:
         """Fired - condition start: rules only (a lead's call is a person's detection)."""
-        if self.lead_call or self.fired_at is None or self.condition_since is None:
-            return None
-        return self.fired_at - self.condition_since
+        return None if self.lead_call else _minus(self.fired_at, self.condition_since)
 
     @property
     def to_acknowledge(self) -> timedelta | None:
-        if self.fired_at is None or self.acked_at is None:
-            return None
-        return self.acked_at - self.fired_at
+        return _minus(self.acked_at, self.fired_at)
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ class RollbackEntry:
 
     @property
     def time_to_recover(self) -> timedelta | None:
-        return None if self.recovered_at is None else self.recovered_at - self.trouble_at
+        return _minus(self.recovered_at, self.trouble_at)
 
 
 @dataclass(frozen=True)
@@ -263,15 +265,11 @@ class DeployDurations:
 
     @property
     def mean_overrun(self) -> timedelta | None:
-        if self.mean is None or self.mean_expected is None:
-            return None
-        return self.mean - self.mean_expected
+        return _minus(self.mean, self.mean_expected)
 
     @property
     def worst_overrun(self) -> timedelta | None:
-        if self.worst_duration is None or self.worst_expected is None:
-            return None
-        return self.worst_duration - self.worst_expected
+        return _minus(self.worst_duration, self.worst_expected)
 
 
 @dataclass(frozen=True)
@@ -295,9 +293,7 @@ class Metrics:
 
     @property
     def total_duration(self) -> timedelta | None:
-        if self.first_start is None or self.last_final is None:
-            return None
-        return self.last_final - self.first_start
+        return _minus(self.last_final, self.first_start)
 
     @property
     def on_time_share(self) -> float | None:

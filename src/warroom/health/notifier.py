@@ -29,7 +29,7 @@ from functools import partial
 import httpx
 
 from warroom.clock import Clock
-from warroom.commands.notify import Delivery, NotifyCommands, Outcome
+from warroom.commands.notify import Delivery, Message, NotifyCommands, Outcome
 from warroom.commands.tx import CommandError
 from warroom.domain import notify as nt
 from warroom.store.engine import Store, StoreError
@@ -40,44 +40,36 @@ USER_AGENT = "warroom-notify/1"
 CLAIM_BATCH = 50
 
 
-def target(
-    kind: nt.Kind, url_env: str | None, key_env: str | None, body: str, env: Mapping[str, str]
-) -> tuple[str, bytes] | str:
+def target(message: Message, env: Mapping[str, str]) -> tuple[str, bytes] | str:
     """Where to post and what, from the sender's environment; or why it cannot."""
-    if kind is nt.Kind.PAGERDUTY:
+    url_env, key_env = message.url_env, message.key_env
+    if message.kind is nt.Kind.PAGERDUTY:
         routing_key = env.get(key_env or "")
         if not routing_key:
             return f"${key_env} is not set in the sender's environment"
         url = env.get(url_env) if url_env else nt.PAGERDUTY_URL
         if not url:
             return f"${url_env} is not set in the sender's environment"
-        data = json.loads(body)
+        data = json.loads(message.body)
         data["routing_key"] = routing_key
         return url, json.dumps(data).encode()
     url = env.get(url_env or "")
     if not url:
         return f"${url_env} is not set in the sender's environment"
-    return url, body.encode()
+    return url, message.body.encode()
 
 
 async def post(
-    client: httpx.AsyncClient,
-    kind: nt.Kind,
-    url_env: str | None,
-    key_env: str | None,
-    body: str,
-    key: str,
-    env: Mapping[str, str],
-    clock: Clock,
+    client: httpx.AsyncClient, message: Message, env: Mapping[str, str], clock: Clock
 ) -> Outcome:
     """One try: POST the body with its idempotency key; never raises for the destination's sake."""
-    where = target(kind, url_env, key_env, body, env)
+    where = target(message, env)
     if isinstance(where, str):
         return Outcome(None, where, permanent=True)
     url, content = where
     headers = {
         "Content-Type": "application/json",
-        "Idempotency-Key": key,
+        "Idempotency-Key": message.key,
         "User-Agent": USER_AGENT,
     }
     try:
@@ -177,16 +169,7 @@ class Notifier:
     async def _work(self, delivery: Delivery) -> None:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
-        outcome = await post(
-            self._client,
-            delivery.kind,
-            delivery.url_env,
-            delivery.key_env,
-            delivery.body,
-            delivery.key,
-            self.env,
-            self.clock,
-        )
+        outcome = await post(self._client, delivery.message, self.env, self.clock)
         try:
             said = await asyncio.to_thread(
                 self.commands.record, delivery, outcome, self.backoff_first, self.max_attempts
@@ -215,19 +198,12 @@ class Notifier:
 
 
 def send_now(
-    kind: nt.Kind,
-    url_env: str | None,
-    key_env: str | None,
-    body: str,
-    key: str,
-    env: Mapping[str, str],
-    clock: Clock,
-    timeout: float = 10.0,
+    message: Message, env: Mapping[str, str], clock: Clock, timeout: float = 10.0
 ) -> Outcome:
     """One try, now, outside any event loop (`warroom notify test`)."""
 
     async def once() -> Outcome:
         async with httpx.AsyncClient(timeout=timeout) as client:
-            return await post(client, kind, url_env, key_env, body, key, env, clock)
+            return await post(client, message, env, clock)
 
     return asyncio.run(once())

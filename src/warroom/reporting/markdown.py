@@ -11,20 +11,8 @@ from __future__ import annotations
 
 from warroom.domain.report import Report
 from warroom.domain.text import safe
+from warroom.reporting import document as d
 from warroom.reporting import mermaid
-from warroom.reporting.document import (
-    Block,
-    Bullets,
-    Figure,
-    Heading,
-    Line,
-    Paragraph,
-    Picture,
-    Style,
-    Table,
-    Text,
-    build_document,
-)
 
 # Backslash-escaped: what starts emphasis, code, links, math, strikethrough or
 # a table column anywhere in a line (line-start syntax cannot occur: every
@@ -40,37 +28,37 @@ def md(text: str) -> str:
     return safe(text).translate(_ESCAPES)
 
 
-_MARKS = {Style.PLAIN: "", Style.BOLD: "**", Style.ITALIC: "*"}
+_MARKS = {d.Style.PLAIN: "", d.Style.BOLD: "**", d.Style.ITALIC: "*"}
 
 
-def piece(text: Text) -> str:
+def piece(text: d.Text) -> str:
     if isinstance(text, str):
         return md(text)
     mark = _MARKS[text.style]
     return f"{mark}{md(text.text)}{mark}"
 
 
-def inline(text: Line) -> str:
+def inline(text: d.Line) -> str:
     return "".join(map(piece, text))
 
 
-def block(item: Block, report: Report) -> str:
+def block(item: d.Block, report: Report) -> str:
     match item:
-        case Heading(level, text):
+        case d.Heading(level, text):
             return f"{'#' * level} {inline(text)}"
-        case Paragraph(text):
+        case d.Paragraph(text):
             return inline(text)
-        case Bullets(items):
+        case d.Bullets(items):
             return "\n".join(f"- {inline(text)}" for text in items)
-        case Table(header, rows):
+        case d.Table(header, rows):
             lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
             lines += ["| " + " | ".join(map(piece, row)) + " |" for row in rows]
             return "\n".join(lines)
-        case Picture(figure):
-            source = mermaid.gantt(report) if figure is Figure.GANTT else mermaid.graph(report)
+        case d.Picture(figure):
+            source = mermaid.gantt(report) if figure is d.Figure.GANTT else mermaid.graph(report)
             return f"```mermaid\n{source}```"
     raise AssertionError(f"no Markdown for {item!r}")
 
 
 def render_markdown(report: Report) -> str:
-    return "\n\n".join(block(item, report) for item in build_document(report)) + "\n"
+    return "\n\n".join(block(item, report) for item in d.build_document(report)) + "\n"

@@ -18,20 +18,8 @@ from warroom.domain.lifecycle import DeployState
 from warroom.domain.report import Report, ServiceEntry
 from warroom.domain.text import safe
 from warroom.domain.timeline import local
+from warroom.reporting import document as d
 from warroom.reporting import mermaid
-from warroom.reporting.document import (
-    Block,
-    Bullets,
-    Figure,
-    Heading,
-    Line,
-    Paragraph,
-    Picture,
-    Style,
-    Table,
-    Text,
-    build_document,
-)
 from warroom.reporting.words import STATE_WORDS, duration
 
 CSS = """
@@ -158,25 +146,25 @@ def _legend(states: Sequence[DeployState]) -> str:
 
 
 _TAGS = {
-    Style.PLAIN: ("", ""),
-    Style.BOLD: ("<strong>", "</strong>"),
-    Style.ITALIC: ("<em>", "</em>"),
+    d.Style.PLAIN: ("", ""),
+    d.Style.BOLD: ("<strong>", "</strong>"),
+    d.Style.ITALIC: ("<em>", "</em>"),
 }
 
 
-def _piece(text: Text) -> str:
+def _piece(text: d.Text) -> str:
     if isinstance(text, str):
         return _e(text)
     start, end = _TAGS[text.style]
     return f"{start}{_e(text.text)}{end}"
 
 
-def _inline(text: Line) -> str:
+def _inline(text: d.Line) -> str:
     return "".join(map(_piece, text))
 
 
-def _picture(figure: Figure, report: Report) -> str:
-    if figure is Figure.GANTT:
+def _picture(figure: d.Figure, report: Report) -> str:
+    if figure is d.Figure.GANTT:
         drawn, source = gantt_svg(report), mermaid.gantt(report)
     else:
         used = [state for state in DeployState if any(s.state is state for s in report.services)]
@@ -188,27 +176,27 @@ def _picture(figure: Figure, report: Report) -> str:
     )
 
 
-def _block(item: Block, report: Report) -> str:
+def _block(item: d.Block, report: Report) -> str:
     match item:
-        case Heading(level, text):
+        case d.Heading(level, text):
             return f"<h{level}>{_inline(text)}</h{level}>"
-        case Paragraph(text):
+        case d.Paragraph(text):
             return f"<p>{_inline(text)}</p>"
-        case Bullets(items):
+        case d.Bullets(items):
             return "<ul>\n" + "".join(f"<li>{_inline(text)}</li>\n" for text in items) + "</ul>"
-        case Table(header, rows):
+        case d.Table(header, rows):
             head = "".join(f"<th>{_e(cell)}</th>" for cell in header)
             body = "\n".join(
                 "<tr><td>" + "</td><td>".join(map(_piece, row)) + "</td></tr>" for row in rows
             )
             return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
-        case Picture(figure):
+        case d.Picture(figure):
             return _picture(figure, report)
     raise AssertionError(f"no HTML for {item!r}")
 
 
 def render_html(report: Report) -> str:
-    body = "\n".join(_block(item, report) for item in build_document(report))
+    body = "\n".join(_block(item, report) for item in d.build_document(report))
     title = _e(f"Release {report.release.name}: post-release report")
     return (
         "<!DOCTYPE html>\n"

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from warroom.domain.plan import Plan
 
 T = TypeVar("T")
+_Gate = TypeVar("_Gate", m.Freeze, m.GateOverride, m.HoldRelease)  # the gates' own tables
 
 
 class Repo:
@@ -313,36 +314,21 @@ class Repo:
 
     # ---------------------------------------------------------------- gates: freezes, overrides, holds
 
+    def _gate_rows(self, table: type[_Gate], order: Any) -> list[_Gate]:
+        """This release's rows of one of the gates' tables, in `order`."""
+        return self._all(select(table).where(table.release_id == self.release_id).order_by(order))
+
     def freezes(self) -> list[gates.Freeze]:
         """The plan's freezes, in plan order."""
-        return [
-            freeze_of(row)
-            for row in self._all(
-                select(m.Freeze)
-                .where(m.Freeze.release_id == self.release_id)
-                .order_by(col(m.Freeze.position))
-            )
-        ]
+        return [freeze_of(row) for row in self._gate_rows(m.Freeze, col(m.Freeze.position))]
 
     def overrides(self) -> list[gates.Override]:
         """Every override given in this release, oldest first (expired ones too)."""
-        return [
-            override_of(row)
-            for row in self._all(
-                select(m.GateOverride)
-                .where(m.GateOverride.release_id == self.release_id)
-                .order_by(col(m.GateOverride.id))
-            )
-        ]
+        return [override_of(row) for row in self._gate_rows(m.GateOverride, col(m.GateOverride.id))]
 
     def hold_releases(self) -> list[gates.HoldRelease]:
         return [
-            hold_release_of(row)
-            for row in self._all(
-                select(m.HoldRelease)
-                .where(m.HoldRelease.release_id == self.release_id)
-                .order_by(col(m.HoldRelease.id))
-            )
+            hold_release_of(row) for row in self._gate_rows(m.HoldRelease, col(m.HoldRelease.id))
         ]
 
     def add_override(self, override: gates.Override) -> m.GateOverride:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache, partial
-from typing import Any, ClassVar, Self, cast
+from typing import Any, ClassVar, Self, TypeVar, cast
 
 from textual import events, on
 from textual.actions import SkipAction
@@ -51,6 +51,7 @@ from warroom.tui.widgets.graph_view import GraphView
 
 SCREEN = "screen"  # Key.owner of the rows every acting screen binds (others: see Key.owner)
 SCREENS = frozenset({SCREEN, LIVE, REPLAY})  # owners that are screens, not panes
+_Answer = TypeVar("_Answer")  # what a dialog dismisses with
 
 # When a target has nothing to act on: the reason that greys the key (it
 # follows "Not allowed"), and the warning when a key gets through anyway (the
@@ -207,21 +208,17 @@ class ActingScreen(Screen[None]):
                 return None
             subject = Subject(service.name, version=service.row_version)
             return Aim(subject, service.team, service.name)
-        if spec.target is Target.TRIGGER:
-            trigger = self._banner_trigger()
+        if spec.target in {Target.TRIGGER, Target.INCONCLUSIVE}:
+            firing = spec.target is Target.TRIGGER
+            trigger = self._banner_trigger() if firing else self._asked_trigger()
             if trigger is None:
                 return None
-            # Who may act on a trigger depends on its service's team.
+            # Who may act on a trigger depends on its service's team; a
+            # question names the trigger it asks about, an action its service.
             target = snapshot.service(trigger.service)
             team = target.team if target else None
-            return Aim(Subject(trigger.id), team, trigger.service, follow=trigger.service)
-        if spec.target is Target.INCONCLUSIVE:
-            trigger = self._asked_trigger()
-            if trigger is None:
-                return None
-            target = snapshot.service(trigger.service)
-            team = target.team if target else None
-            return Aim(Subject(trigger.id), team, trigger.id, follow=trigger.service)
+            about = trigger.service if firing else trigger.id
+            return Aim(Subject(trigger.id), team, about, follow=trigger.service)
         item = snapshot.item(pointed or self.query_one(Checklist).highlighted_key or "")
         if item is None:
             return None
@@ -320,71 +317,56 @@ class ActingScreen(Screen[None]):
         from warroom.tui.screens.override import OverrideRequest, OverrideScreen
         from warroom.tui.screens.prompt import PromptScreen
 
-        subject = aim.subject
+        subject, snapshot = aim.subject, self.room.snapshot
+        question = f"{safe(aim.about)}: {spec.question}" if aim.about else spec.question
 
-        def send(answer: Subject) -> None:
-            self._send(spec, aim, answer)
+        def then(build: Callable[[_Answer], Subject]) -> Callable[[_Answer | None], None]:
+            """A dialog's callback: nothing when it was cancelled, else the
+            command built from its answer."""
+
+            def answered(answer: _Answer | None) -> None:
+                if answer is not None:
+                    self._send(spec, aim, build(answer))
+
+            return answered
 
         if spec.ask is Ask.REASON:
-            question = f"{safe(aim.about)}: {spec.question}" if aim.about else spec.question
 
-            def answered(reason: str | None) -> None:
-                if reason is not None:
-                    send(replace(subject, reason=reason))
+            def reasoned(reason: str) -> Subject:
+                return replace(subject, reason=reason)
 
-            self.app.push_screen(PromptScreen(question), answered)
+            self.app.push_screen(PromptScreen(question), then(reasoned))
         elif spec.ask is Ask.DECISION:
-            snapshot = self.room.snapshot
             assert snapshot is not None, "deciding needs a release (refused without one)"
 
-            def decided(request: DecisionRequest | None) -> None:
-                if request is not None:
-                    send(
-                        replace(
-                            subject,
-                            kind=request.kind,
-                            subset=request.subset,
-                            reason=request.rationale,
-                        )
-                    )
+            def decided(r: DecisionRequest) -> Subject:
+                return replace(subject, kind=r.kind, subset=r.subset, reason=r.rationale)
 
-            self.app.push_screen(DecisionScreen(snapshot), decided)
+            self.app.push_screen(DecisionScreen(snapshot), then(decided))
         elif spec.ask is Ask.OVERRIDE:
-            snapshot = self.room.snapshot
             assert snapshot is not None, "overriding needs a release (refused without one)"
 
-            def given(request: OverrideRequest | None) -> None:
-                if request is not None:
-                    send(
-                        replace(
-                            subject,
-                            name=request.target,
-                            reason=request.reason,
-                            duration=request.duration,
-                        )
-                    )
+            def given(r: OverrideRequest) -> Subject:
+                return replace(subject, name=r.target, reason=r.reason, duration=r.duration)
 
-            self.app.push_screen(OverrideScreen(snapshot, self.room.clock.now()), given)
+            self.app.push_screen(OverrideScreen(snapshot, self.room.clock.now()), then(given))
         elif spec.ask is Ask.ANSWER:
-            snapshot = self.room.snapshot
             trigger = snapshot.trigger(subject.name or "") if snapshot is not None else None
             detail = (trigger.detail or trigger.when) if trigger is not None else ""
 
-            def chosen(request: AnswerRequest | None) -> None:
-                if request is not None:
-                    send(replace(subject, answer=request.answer, reason=request.reason))
+            def chosen(r: AnswerRequest) -> Subject:
+                return replace(subject, answer=r.answer, reason=r.reason)
 
-            question = f"{safe(aim.about)}: {spec.question}" if aim.about else spec.question
-            self.app.push_screen(AnswerScreen(question, detail), chosen)
+            self.app.push_screen(AnswerScreen(question, detail), then(chosen))
         elif spec.ask is Ask.MESSAGE:
             if text is not None:
-                send(replace(subject, text=text))  # written in the message box
+                self._send(spec, aim, replace(subject, text=text))  # written in the message box
             elif self._typing():
                 raise SkipAction  # the key is a letter in a text box
             else:
                 self.query_one(CommsLog).action_compose()  # the box answers: MessageSubmitted
         else:
-            send(subject)
+            self._send(spec, aim, subject)
 
     def _send(self, spec: Spec, aim: Aim, subject: Subject) -> None:
         # Asked again: the answer may have taken a while, and the room moves.

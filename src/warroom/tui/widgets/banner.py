@@ -10,6 +10,8 @@ rule never shows here, whatever its state: it is on trial.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -27,6 +29,27 @@ def unacknowledged(snapshot: ReleaseSnapshot) -> list[TriggerView]:
 def asking(snapshot: ReleaseSnapshot) -> list[TriggerView]:
     """Inconclusive, waiting for the release manager's answer."""
     return [t for t in snapshot.triggers if t.asks]
+
+
+def in_view(triggers: list[TriggerView], selected: str | None, most: int) -> list[TriggerView]:
+    """The first `most` triggers; the selected one is always among them (last,
+    in place of the one it pushes out, when it would not be)."""
+    shown = triggers[:most]
+    if selected is not None and selected not in {t.id for t in shown}:
+        shown = [*triggers[: most - 1], *(t for t in triggers if t.id == selected)]
+    return shown
+
+
+def each_marked(
+    lines: Text, shown: list[TriggerView], selected: str | None
+) -> Iterator[TriggerView]:
+    """Each of `shown` for its line, begun on a line of its own and marked (the arrow)
+    when it is the selected one."""
+    for index, trigger in enumerate(shown):
+        if index:
+            lines.append("\n")
+        lines.append("❯ " if trigger.id == selected else "  ", "bold")
+        yield trigger
 
 
 class TriggerBanner(Static):
@@ -80,13 +103,8 @@ class TriggerBanner(Static):
         target: str | None,
     ) -> None:
         zone = snapshot.release.timezone
-        shown = firing[:3]
-        if target is not None and target not in {t.id for t in shown}:
-            shown = [*firing[:2], *(t for t in firing if t.id == target)]
-        for index, trigger in enumerate(shown):
-            if index:
-                lines.append("\n")
-            lines.append("❯ " if trigger.id == target else "  ", "bold")
+        shown = in_view(firing, target, 3)
+        for trigger in each_marked(lines, shown, target):
             since = f" since {when(trigger.fired_at, zone, '%H:%M:%S')}" if trigger.fired_at else ""
             lines.append(safe(f"⚠ {trigger.rule} FIRING on {trigger.service}{since}"), "bold")
             what = trigger.detail or trigger.when
@@ -113,13 +131,8 @@ class TriggerBanner(Static):
         question: str | None,
     ) -> None:
         zone = snapshot.release.timezone
-        shown = asked[:2]
-        if question is not None and question not in {t.id for t in shown}:
-            shown = [asked[0], *(t for t in asked if t.id == question)]
-        for index, trigger in enumerate(shown):
-            if index:
-                lines.append("\n")
-            lines.append("❯ " if trigger.id == question else "  ", "bold")
+        shown = in_view(asked, question, 2)
+        for trigger in each_marked(lines, shown, question):
             since = f" since {when(trigger.since, zone, '%H:%M:%S')}" if trigger.since else ""
             lines.append(safe(f"? {trigger.rule} INCONCLUSIVE on {trigger.service}{since}"), "bold")
             what = (trigger.detail or trigger.when).removeprefix("inconclusive: ")
