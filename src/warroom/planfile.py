@@ -24,9 +24,12 @@ class PlanFile(NamedTuple):
 
 def read_plan(path: str) -> PlanFile:
     """Read and validate the plan file at `path`; PlanInvalid (carrying `path`) for
-    any problem, reading included."""
+    any problem, reading included, or an environment variable the plan names
+    for a secret that is not set."""
     text = read_plan_text(path)
-    return PlanFile(parse_plan_text(text, source=path), text)
+    # The environment too: a secret the plan names (metrics.prometheus's
+    # *_env) must be set wherever the plan is checked, loaded or polled.
+    return PlanFile(parse_plan_text(text, source=path, environ=os.environ), text)
 
 
 def read_plan_text(path: str) -> str:

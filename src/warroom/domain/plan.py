@@ -39,6 +39,7 @@ from pydantic import (
 
 from warroom.domain import gates, limits
 from warroom.domain import graph as g
+from warroom.domain import metrics as mx
 from warroom.domain.durations import parse_duration
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.roles import SYSTEM_NAME, Role
@@ -298,12 +299,12 @@ class HealthCheck(_Spec):
         return _to_health_url(url)
 
 
-def _to_health_url(value: object) -> str:
+def _to_health_url(value: object, what: str = "health url", example: str = "/health") -> str:
     """An http(s) URL with a host, parsed the whole way through, so the poller
     never meets a URL it cannot request."""
     if not isinstance(value, str):
-        raise ValueError(f"expected a health url such as http://host:8080/health, got {value!r}")
-    bad = f"bad health url {_shown(value, 60)}"
+        raise ValueError(f"expected a {what} such as http://host:8080{example}, got {value!r}")
+    bad = f"bad {what} {_shown(value, 60)}"
     if len(value) > limits.URL_LENGTH:
         raise ValueError(
             f"{bad}: it is {len(value)} characters long, use at most {limits.URL_LENGTH}"
@@ -349,6 +350,89 @@ _ADDRESS = re.compile(
 )
 
 
+def _to_env_name(value: object) -> str:
+    if not isinstance(value, str) or not mx.ENV_NAME.fullmatch(value) or len(value) > 100:
+        raise ValueError(
+            f"expected the name of an environment variable, like PROM_TOKEN, got {_got(value)} "
+            "(the plan names where the secret is, never the secret)"
+        )
+    return value
+
+
+def _to_label_name(value: object) -> str:
+    if (
+        not isinstance(value, str)
+        or not mx.LABEL_NAME.fullmatch(value)
+        or value.startswith("__")
+        or len(value) > 100
+    ):
+        raise ValueError(
+            f"bad label name {_got(value)}: a Prometheus label is letters, digits and '_', "
+            "not starting with a digit or '__'"
+        )
+    return value
+
+
+def _to_metric_name(value: object) -> str:
+    if not isinstance(value, str) or not mx.METRIC_NAME.fullmatch(value) or len(value) > 100:
+        raise ValueError(
+            f"bad metric name {_got(value)}: use the name rules say, like error_rate or p99_ms"
+        )
+    if value in mx.RESERVED_METRICS:
+        raise ValueError(
+            f"{value} is the health probe's own round trip: give the Prometheus metric another name"
+        )
+    return value
+
+
+def _to_query(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a PromQL query as text, got {_got(value)}")
+    text = value.strip()
+    if not text:
+        raise ValueError("the query is empty")
+    _refuse_controls(text)
+    if len(text) > mx.MAX_QUERY:
+        raise ValueError(f"the query is {len(text)} characters long: use at most {mx.MAX_QUERY}")
+    return text
+
+
+def _to_prometheus_url(value: object) -> str:
+    url = _to_health_url(value, "prometheus url", "")
+    if urlsplit(url).query or urlsplit(url).fragment:
+        raise ValueError(
+            f"bad prometheus url {_shown(url, 60)}: give the server's base address, "
+            "without ?query or #fragment (warroom adds /api/v1/query)"
+        )
+    return url
+
+
+EnvName = Annotated[str, BeforeValidator(_to_env_name)]
+LabelName = Annotated[str, BeforeValidator(_to_label_name)]
+MetricName = Annotated[str, BeforeValidator(_to_metric_name)]
+Query = Annotated[str, BeforeValidator(_to_query)]
+
+
+class BasicAuthSpec(_Spec):
+    username_env: EnvName
+    password_env: EnvName
+
+
+class PrometheusSpec(_Spec):
+    url: Annotated[str, BeforeValidator(_to_prometheus_url)]
+    bearer_token_env: EnvName | None = None
+    basic_auth: BasicAuthSpec | None = None
+    timeout: Duration | None = None
+
+
+class MetricsSpec(_Spec):
+    """`metrics:` in a plan: where rule metrics come from besides the health JSON."""
+
+    prometheus: PrometheusSpec
+    service_label: LabelName = mx.DEFAULT_SERVICE_LABEL
+    queries: dict[MetricName, Query] = Field(default_factory=dict)
+
+
 class RollbackSpec(_Spec):
     command: Command | None = None
     expected_duration: Duration | None = None
@@ -372,6 +456,8 @@ class Service(_Spec):
     health: HealthCheck | None = None
     rollback: RollbackSpec | None = None
     steps: tuple[Text, ...] | None = None
+    # This service's PromQL queries, over the release's (metrics.queries).
+    metrics: dict[MetricName, Query] | None = None
 
 
 WATCHED_BY_DEFAULT = ("deploying", "verifying", "done")
@@ -472,6 +558,7 @@ class Header(_Spec):
     default_steps: tuple[Text, ...] = ("Deploy", "Run smoke tests", "Verify")
     go_no_go: tuple[Text, ...] = ()
     readiness: dict[Name, tuple[Text, ...]] = Field(default_factory=dict)
+    metrics: MetricsSpec | None = None
 
 
 class Plan(_Spec):
@@ -490,6 +577,29 @@ class Plan(_Spec):
     services: tuple[Service, ...]
     triggers: tuple[Trigger, ...]
     freezes: tuple[FreezeSpec, ...] = ()
+    metrics: MetricsSpec | None = None
+
+    def metrics_source(self) -> mx.MetricsSource | None:
+        """The release's Prometheus and queries, or None when every metric
+        comes from the health JSON."""
+        spec = self.metrics
+        if spec is None:
+            return None
+        prom = spec.prometheus
+        basic = prom.basic_auth
+        auth = mx.Auth(
+            bearer_token_env=prom.bearer_token_env,
+            username_env=basic.username_env if basic else None,
+            password_env=basic.password_env if basic else None,
+        )
+        return mx.MetricsSource(
+            url=prom.url,
+            auth=auth,
+            timeout=prom.timeout,
+            service_label=spec.service_label,
+            queries=dict(spec.queries),
+            overrides={s.name: dict(s.metrics) for s in self.services if s.metrics},
+        )
 
     def steps_for(self, service: Service) -> tuple[str, ...]:
         return service.steps if service.steps is not None else self.default_steps
@@ -710,9 +820,16 @@ def _inert(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
-def validate_plan(data: object, lines: Mapping[Path, int] | None = None) -> Plan:
+def validate_plan(
+    data: object,
+    lines: Mapping[Path, int] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
     """Validate raw plan data (as parsed from YAML) into a Plan, or raise
-    PlanInvalid listing every error found."""
+    PlanInvalid listing every error found.
+
+    With `environ` (warroom.planfile passes the process's environment), every
+    environment variable the plan names for a secret must be set in it."""
     out = _Collector(lines=lines or {})
     if not isinstance(data, dict):
         out.add((), _NOT_A_MAPPING)
@@ -728,13 +845,15 @@ def validate_plan(data: object, lines: Mapping[Path, int] | None = None) -> Plan
 
     _check_references(out, header, sections["people"], sections["services"], sections["triggers"])
     _check_freezes(out, header, sections["freezes"])
+    _check_metrics(out, header, sections["services"], environ)
 
     if out.issues:
         raise PlanInvalid(out.issues)
     head = Header.model_validate(header)
     return Plan(
-        **head.model_dump(exclude={"window"}),
+        **head.model_dump(exclude={"window", "metrics"}),
         window=head.window,
+        metrics=head.metrics,
         people=tuple(Person.model_validate(e.values) for e in sections["people"]),
         services=tuple(Service.model_validate(e.values) for e in sections["services"]),
         triggers=tuple(Trigger.model_validate(e.values) for e in sections["triggers"]),
@@ -904,6 +1023,60 @@ def _check_freezes(out: _Collector, header: Mapping[str, Any], freezes: list[_En
             out.add((*path, "end"), "the freeze ends before it starts")
 
 
+def _check_metrics(
+    out: _Collector,
+    header: Mapping[str, Any],
+    services: list[_Entry],
+    environ: Mapping[str, str] | None,
+) -> None:
+    """The queries' shape (placeholders, the service label), the secrets'
+    environment variables, and per-service queries only with a Prometheus."""
+    spec: MetricsSpec | None = header.get("metrics")
+    if spec is None:
+        for entry in services:
+            if "metrics" in entry.raw:
+                out.add(
+                    ("services", entry.index, "metrics"),
+                    "a service's queries need the release's Prometheus: add "
+                    "metrics: {prometheus: {url: ...}} at the top of the plan",
+                )
+        return
+    label = spec.service_label
+    for metric, query in spec.queries.items():
+        problem = mx.query_problem(query, label)
+        if problem is not None:
+            out.add(("metrics", "queries", metric), problem)
+    if len(spec.queries) > mx.MAX_QUERIES:
+        out.add(("metrics", "queries"), f"at most {mx.MAX_QUERIES} queries")
+    for entry in services:
+        for metric, query in (entry.get("metrics") or {}).items():
+            problem = mx.query_problem(query, label)
+            if problem is not None:
+                out.add(("services", entry.index, "metrics", metric), problem)
+    prom = spec.prometheus
+    if prom.bearer_token_env and prom.basic_auth:
+        out.add(
+            ("metrics", "prometheus", "basic_auth"),
+            "give either bearer_token_env or basic_auth, not both",
+        )
+    if environ is None:
+        return
+    names: list[tuple[Path, str]] = []
+    if prom.bearer_token_env:
+        names.append((("metrics", "prometheus", "bearer_token_env"), prom.bearer_token_env))
+    if prom.basic_auth:
+        for key in ("username_env", "password_env"):
+            where: Path = ("metrics", "prometheus", "basic_auth", key)
+            names.append((where, getattr(prom.basic_auth, key)))
+    for where, name in names:
+        if not environ.get(name):
+            out.add(
+                where,
+                f"the environment variable {name} is not set (or empty): export it where "
+                "warroom check, load and poll run; the plan names it, the secret stays out",
+            )
+
+
 def _check_options(out: _Collector, entry: _Entry, rule: Rule | None) -> None:
     """A trigger's options that its other fields make meaningless."""
     where = ("triggers", entry.index)
@@ -1065,8 +1238,12 @@ def _line_map(node: yaml.Node, out: _Collector, path: Path = ()) -> dict[Path, i
     return lines
 
 
-def parse_plan_text(text: str, source: str | None = None) -> Plan:
-    """Parse and validate plan YAML; PlanInvalid carries `source` for messages."""
+def parse_plan_text(
+    text: str, source: str | None = None, environ: Mapping[str, str] | None = None
+) -> Plan:
+    """Parse and validate plan YAML; PlanInvalid carries `source` for messages.
+
+    `environ`: see validate_plan (secrets' environment variables must be set)."""
     out = _Collector()
     if len(text) > limits.MAX_PLAN_BYTES:
         raise PlanInvalid([PlanIssue("", too_big(len(text)))], source)
@@ -1097,7 +1274,7 @@ def parse_plan_text(text: str, source: str | None = None) -> Plan:
         what = _inert(str(getattr(exc, "reason", None) or exc))
         raise PlanInvalid([PlanIssue("", f"not valid YAML: {what}", line)], source) from None
     try:
-        plan = validate_plan(data, lines)
+        plan = validate_plan(data, lines, environ)
     except PlanInvalid as exc:
         raise PlanInvalid(out.issues + exc.issues, source) from None
     if out.issues:
