@@ -698,7 +698,8 @@ class _Collector:
 
     def from_pydantic(self, prefix: Path, error: ValidationError) -> None:
         for item in error.errors():
-            loc: Path = prefix + tuple(item["loc"])
+            # A bad mapping key is located at the key itself, without pydantic's "[key]".
+            loc: Path = prefix + tuple(part for part in item["loc"] if part != "[key]")
             kind = item["type"]
             if kind == "extra_forbidden":
                 self.add(loc, "unknown field (check the spelling against the plan format)")
