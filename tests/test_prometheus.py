@@ -215,3 +215,34 @@ async def test_prometheus_gone_is_no_data_with_a_reason_and_fires_nothing(
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def test_metrics_test_prints_what_each_query_returns(rig: Rig, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        prometheus_plan(rig, "error_rate > 1% for 3s", error_rate=ERROR_RATE, p99_ms=P99),
+        encoding="utf-8",
+    )
+    warroom = str(Path(sys.executable).parent / "warroom")
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [warroom, "metrics", "test", "api-gateway", "--plan", str(plan)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    # Until Prometheus has two scrapes, rate() is empty: exit 1, saying so.
+    first = await asyncio.to_thread(run)
+    assert "Traceback" not in first.stderr
+    for _ in range(60):
+        proc = await asyncio.to_thread(run)
+        if proc.returncode == 0:
+            break
+        assert "empty result" in proc.stdout or "no series" in proc.stdout, proc.stdout
+        await asyncio.sleep(0.5)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "error_rate (grouped, one request for all)" in proc.stdout
+    assert "api-gateway              0.003" in proc.stdout

@@ -23,6 +23,7 @@ import click
 
 from warroom.cli.actions import add_actions
 from warroom.cli.common import Flags, common_params
+from warroom.cli.metrics import metrics
 from warroom.cli.operations import audit, demo, poll, replay, run_tui, tui
 from warroom.cli.plans import check, load
 from warroom.cli.rules import rules
@@ -66,6 +67,7 @@ def build_cli(actions: Iterable[Spec]) -> click.Group:
         status,
         report,
         rules,
+        metrics,
         tui,
         replay,
         poll,
