@@ -21,7 +21,7 @@ import math
 import os
 import socket
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,7 +90,13 @@ class Poller:
         self._client: Any = None
         self._semaphore = asyncio.Semaphore(concurrency)
         self._stopping = False
-        self._running: set[asyncio.Task[Any]] = set()  # probe jobs under way
+        # Jobs under way, by how a stop treats them: probes and grouped
+        # queries (network waits) are cut off after STOP_GRACE_S; the lease
+        # and flush jobs (database work in a thread, which no cancel stops)
+        # are waited for, so the last claim or batch lands before the lease
+        # is handed over, and APScheduler has nothing left to cancel.
+        self._running: set[asyncio.Task[Any]] = set()
+        self._chores: set[asyncio.Task[Any]] = set()
         self._crashed: set[str] = set()  # services whose probe raised (logged once)
         # The plan's Prometheus, when it names one (read at start, secrets included).
         self.metrics: MetricsFeed | None = None
@@ -138,12 +144,21 @@ class Poller:
             # even while an endpoint hangs for a 30 s timeout.
             self._stopping = True
             self._scheduler.pause()
+            # A job the scheduler launched just before the pause has a task
+            # that has not run yet: one turn of the loop lets it start and
+            # enrol itself (or return at once, seeing the stop).
+            await asyncio.sleep(0)
             if self._running:
                 await asyncio.wait(list(self._running), timeout=STOP_GRACE_S)
             for job in list(self._running):
                 job.cancel()
             if self._running:
                 await asyncio.wait(list(self._running))
+            if self._chores:
+                await asyncio.wait(list(self._chores))
+            # Nothing of ours is in flight now. Were anything, APScheduler's
+            # shutdown would cancel it and log the CancelledError (raised out
+            # of asyncio.to_thread) as "Error running job", with a traceback.
             self._scheduler.shutdown(wait=False)
             await self._flush()
             if self.stats.active:
@@ -203,14 +218,32 @@ class Poller:
         if not group:
             return
         timeout = min(t.timeout for t in group)
+        with self._enrolled(self._running):
+            try:
+                await feed.refresh([t.service for t in group], timeout)
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return
+                raise
+
+    @contextlib.contextmanager
+    def _enrolled(self, jobs: set[asyncio.Task[Any]]) -> Iterator[None]:
+        """The current job is in `jobs` while the block runs (see run()'s stop)."""
+        job = asyncio.current_task()
+        assert job is not None
+        jobs.add(job)
         try:
-            await feed.refresh([t.service for t in group], timeout)
-        except asyncio.CancelledError:
-            if self._stopping:
-                return
-            raise
+            yield
+        finally:
+            jobs.discard(job)
 
     async def _lease_tick(self) -> None:
+        if self._stopping:
+            return  # the stop hands the lease over; no claim may land after it
+        with self._enrolled(self._chores):
+            await self._claim_lease()
+
+    async def _claim_lease(self) -> None:
         assert self._commands is not None
         await self._refresh_targets()
         try:
@@ -297,9 +330,14 @@ class Poller:
         target = self.targets.get(name)
         if target is None or not self.stats.active or self._stopping:
             return
-        job = asyncio.current_task()
-        assert job is not None
-        self._running.add(job)
+        with self._enrolled(self._running):
+            sample = await self._measure(name, target)
+        if sample is not None and self.stats.active:
+            self._queue.append(sample)
+            self.stats.probes += 1
+
+    async def _measure(self, name: str, target: Target) -> Sample | None:
+        """One probe (and the service's own queries); None when a stop cut it off."""
         try:
             async with self._semaphore:
                 if self.metrics is None:
@@ -321,7 +359,7 @@ class Poller:
                     sample = self.metrics.attach(sample, own, target.interval)
         except asyncio.CancelledError:
             if self._stopping:
-                return  # cut off by a stop (run() cancels what outlives the grace)
+                return None  # cut off by a stop (run() cancels what outlives the grace)
             raise
         except Exception as exc:  # a bug in the probe, not the endpoint's doing
             # Still a sample (health "failing", so triggers see it), and the
@@ -338,13 +376,13 @@ class Poller:
                 latency_ms=None,
                 metrics={},
             )
-        finally:
-            self._running.discard(job)
-        if self.stats.active:
-            self._queue.append(sample)
-            self.stats.probes += 1
+        return sample
 
     async def _flush(self) -> None:
+        with self._enrolled(self._chores):
+            await self._record()
+
+    async def _record(self) -> None:
         if not self._queue or self._commands is None:
             return
         batch = list(self._queue)
