@@ -1,27 +1,35 @@
-"""The poller's CPU with 1,000 services whose error rate and p99 come from Prometheus.
+"""What Prometheus adds to the poller's CPU, with 1,000 services at 5 s.
 
-Prints figures; asserts nothing. Two grouped queries per interval (5 s)
-answer for all 1,000 services. The Prometheus here is a **fake**: an aiohttp
-server on 127.0.0.1 answering `/api/v1/query` with a grouped instant vector
-of 1,000 series (what a real one sends for `sum by (service) (...)`), and the
-health endpoints are a second tiny aiohttp server; both run in a separate
-process, so the figure is the poller's own CPU (probes, two Prometheus
-requests per interval, parsing 2 x 1,000 series, attaching them to samples,
-recording samples and evaluating rules on SQLite). Goal: under 5% of a
-core at 5 s — beyond what the health probes alone cost (bench_health.py).
+Prints figures; asserts nothing. The same plan is polled twice, each time by
+a fresh poller process over the same number of 5 s intervals: once with its
+`metrics:` block (error rate and p99 from two grouped queries, so two
+Prometheus requests per interval answer for all 1,000 services) and once
+without it. The figure is each poller's CPU seconds (user + system, every
+thread of it) per wall second, and the difference between the two is what
+Prometheus costs: two requests per interval, parsing 2 x 1,000 series,
+attaching them to samples and the rules reading them. Goal: under 5% of a
+core. Rounds alternate the two (with, without, with, without) so a change in
+the machine's load falls on both alike.
 
-    .venv/bin/python benchmarks/bench_prometheus.py [--seconds 60] [--no-metrics]
+The Prometheus here is a **fake**: an aiohttp server on 127.0.0.1 answering
+`/api/v1/query` with a grouped instant vector of 1,000 series (what a real
+one sends for `sum by (service) (...)`), and the health endpoints are a
+second tiny aiohttp server; both run in a separate process, so the figures
+are the poller's own.
 
-`--no-metrics` runs the same plan without its `metrics:` block: the
-difference between the two figures is what Prometheus adds.
+    .venv/bin/python benchmarks/bench_prometheus.py [--intervals 12] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
+import os
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,14 +112,18 @@ def plan_text(health_port: int, prom_port: int, with_metrics: bool = True) -> st
     return yaml.safe_dump(plan, sort_keys=False)
 
 
-async def measure(db_url: str, seconds: float) -> None:
+INTERVAL_S = 5.0
+WARM_UP_S = 15.0  # lease taken, probe jobs staggered over an interval, first grouped answers
+
+
+async def measure(db_url: str, intervals: int) -> dict[str, float]:
     from warroom.clock import SystemClock
     from warroom.health.poller import Poller
 
     poller = Poller(db_url, SystemClock(), holder="bench", concurrency=200)
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(stop))
-    await asyncio.sleep(15)  # warm up: lease, jobs staggered over an interval
+    await asyncio.sleep(WARM_UP_S)
     feed = poller.metrics
     before = resource.getrusage(resource.RUSAGE_SELF)
     requests0, probes0, wall0 = (
@@ -119,53 +131,91 @@ async def measure(db_url: str, seconds: float) -> None:
         poller.stats.probes,
         time.monotonic(),
     )
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(intervals * INTERVAL_S)
     after = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.monotonic() - wall0
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    probes, requests = poller.stats.probes - probes0, (feed.requests if feed else 0) - requests0
     stop.set()
     await task
-    print(f"{SERVICES} services, interval 5s, {wall:.0f}s measured")
-    print(
-        f"  probes: {poller.stats.probes - probes0} ({(poller.stats.probes - probes0) / wall:.0f}/s)"
-    )
-    print(
-        f"  Prometheus requests: {(feed.requests if feed else 0) - requests0} ({((feed.requests if feed else 0) - requests0) / wall * 5:.1f} per 5s interval)"
-    )
-    print(f"  poller CPU: {cpu / wall * 100:.1f}% of one core (probes, Prometheus, samples, rules)")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"cpu": cpu, "wall": wall, "probes": probes, "requests": requests}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--no-metrics", action="store_true")
-    args = parser.parse_args()
+def one(mode: str, intervals: int, health_port: int, prom_port: int) -> None:
+    """One poller, in this process alone: print its figures as a JSON line."""
     import logging
 
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    from tests.pg import free_port
-
     from warroom.clock import SystemClock
     from warroom.commands.load import load_plan
     from warroom.domain.plan import parse_plan_text
     from warroom.store.engine import Store
     from warroom.store.migrate import ensure_schema
 
-    health_port, prom_port = free_port(), free_port()
-    server = multiprocessing.Process(target=serve, args=(health_port, prom_port), daemon=True)
-    server.start()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db"
         store = Store(url)
         ensure_schema(store)
-        text = plan_text(health_port, prom_port, not args.no_metrics)
+        text = plan_text(health_port, prom_port, mode == "metrics")
         load_plan(store, parse_plan_text(text), text, loaded_by="sarah", clock=SystemClock())
         store.dispose()
-        try:
-            asyncio.run(measure(url, args.seconds))
-        finally:
-            server.terminate()
-            server.join(10)
+        print(json.dumps({"mode": mode, **asyncio.run(measure(url, intervals))}), flush=True)
+
+
+def run_one(mode: str, intervals: int, health_port: int, prom_port: int) -> dict[str, float]:
+    command = [sys.executable, __file__, "--one", mode, "--intervals", str(intervals)]
+    command += ["--ports", str(health_port), str(prom_port)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    if "Traceback" in done.stderr:
+        print(done.stderr, file=sys.stderr)
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--intervals", type=int, default=12, help="5 s intervals measured per run")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--one", choices=["metrics", "none"], help=argparse.SUPPRESS)
+    parser.add_argument("--ports", type=int, nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(args.one, args.intervals, *args.ports)
+        return
+    from tests.pg import free_port
+
+    health_port, prom_port = free_port(), free_port()
+    server = multiprocessing.Process(target=serve, args=(health_port, prom_port), daemon=True)
+    server.start()
+    runs: dict[str, list[dict[str, float]]] = {"metrics": [], "none": []}
+    loads = [os.getloadavg()[0]]
+    try:
+        for _ in range(args.rounds):
+            for mode in ("metrics", "none"):
+                runs[mode].append(run_one(mode, args.intervals, health_port, prom_port))
+                loads.append(os.getloadavg()[0])
+    finally:
+        server.terminate()
+        server.join(10)
+    print(
+        f"{SERVICES} services at {INTERVAL_S:g}s, {args.intervals} intervals per run, "
+        f"{args.rounds} rounds; {os.cpu_count()} cores, 1-minute load average "
+        f"{min(loads):.1f}-{max(loads):.1f} during the runs"
+    )
+    share: dict[str, float] = {}
+    for mode, label in (("metrics", "with the two grouped queries"), ("none", "without metrics")):
+        each = [r["cpu"] / r["wall"] for r in runs[mode]]
+        share[mode] = statistics.median(each)
+        probes = sum(r["probes"] for r in runs[mode]) / len(runs[mode])
+        requests = sum(r["requests"] for r in runs[mode]) / len(runs[mode])
+        print(
+            f"  {label:<29} {share[mode] * 100:5.1f}% of a core "
+            f"(runs: {', '.join(f'{x * 100:.1f}%' for x in each)}; "
+            f"{probes / args.intervals:.0f} probes and {requests / args.intervals:.1f} "
+            "Prometheus requests per interval)"
+        )
+    added = share["metrics"] - share["none"]
+    print(f"  what Prometheus adds          {added * 100:5.1f}% of a core (goal: under 5%)")
 
 
 if __name__ == "__main__":
