@@ -352,3 +352,64 @@ async def test_sigterm_hands_the_lease_over_promptly_while_a_probe_hangs(
     assert "Traceback" not in stderr, stderr
     lease = read_snapshot(sqlite_store).poller
     assert lease is not None and not lease.alive(SystemClock().now())  # handed over at once
+
+
+async def test_a_stopped_poller_writes_no_traceback_and_lands_its_last_batch(
+    sqlite_store: Store,
+    db_path: Path,
+    bad_endpoints: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A stop while a flush is writing in its thread (asyncio.to_thread) used
+    to let APScheduler's shutdown cancel that job: "Error running job" and a
+    CancelledError traceback on stderr, and the batch's outcome lost. The stop
+    now waits for the write, then hands the lease over."""
+    import logging
+    import threading
+
+    from warroom.commands.health import HealthCommands
+
+    load(sqlite_store, plan_text({"api-gateway": f"{bad_endpoints}/ok"}, interval="1s"))
+    entered, release = threading.Event(), threading.Event()
+    armed = threading.Event()
+    record = HealthCommands.record
+
+    def slow_record(self: HealthCommands, *args: Any, **kwargs: Any) -> Any:
+        if armed.is_set():
+            armed.clear()
+            entered.set()
+            release.wait(30)  # bounded: the test releases it as soon as the stop began
+        return record(self, *args, **kwargs)
+
+    monkeypatch.setattr(HealthCommands, "record", slow_record)
+    # What `warroom poll` does with its log: warnings and errors to stderr.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(handler)
+    poller = Poller(f"sqlite:///{db_path}", SystemClock(), holder="stop-test", flush_interval=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        await wait_for(lambda: poller.stats.flushed >= 1, "a first batch recorded", 60)
+        armed.set()
+        await wait_for(entered.is_set, "a flush writing in its thread", 60)
+        flushed = poller.stats.flushed
+        stop.set()
+        await wait_for(lambda: poller._stopping, "the stop to begin", 30)
+        release.set()
+        await asyncio.wait_for(task, 30)
+    finally:
+        release.set()
+        stop.set()
+        logging.getLogger().removeHandler(handler)
+        if not task.done():
+            task.cancel()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    assert "CancelledError" not in err and "Error running job" not in err, err
+    assert task.exception() is None
+    # The batch being written when the stop came was recorded, not dropped.
+    assert poller.stats.flushed > flushed
+    lease = read_snapshot(sqlite_store).poller
+    assert lease is not None and not lease.alive(SystemClock().now())  # handed over

@@ -12,6 +12,12 @@ window opens (the plan says half an hour): no deploy starts before the
 window, and nobody rehearsing should wait half an hour for it. A step tried
 right after GO is refused with the window's opening time, which is the
 moment to try an override (o); a few minutes later deploys go through.
+
+With `prometheus=True` the rule metrics go through a real Prometheus: the
+Prometheus sample plan, and a Prometheus server of the machine's own (a Go
+program that cannot watch the lifeline, so it runs tethered: see
+warroom.lifeline) scraping the simulator's /metrics every second, with its
+config and TSDB in the demo's folder and its port free like the others.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,13 +42,20 @@ from typing import TYPE_CHECKING, Any
 
 from warroom.clock import OffsetClock
 from warroom.lifeline import ENV as lifeline_env
-from warroom.resources import sample_plan
+from warroom.resources import prometheus_sample_plan, sample_plan
 
 if TYPE_CHECKING:
     from textual.app import App
 
 LEAD_TIME = timedelta(minutes=2)  # the demo clock starts this long before go/no-go
 MEETING_LEAD = timedelta(minutes=5)  # the rehearsal's go/no-go, before the window opens
+PROMETHEUS_FALLBACK = Path("/usr/bin/prometheus")  # Debian's package, off some PATHs (sbin-less)
+PROMETHEUS_READY_S = 60.0  # generous: a loaded machine starts it slowly
+SCRAPE_INTERVAL = "1s"
+
+
+class DemoRefused(Exception):
+    """The demo cannot start as asked; the message says why and what to do, in one sentence."""
 
 
 @dataclass
@@ -53,6 +67,7 @@ class DemoRoom:
     clock: OffsetClock
     processes: list[subprocess.Popen[bytes]]
     teardown: Teardown
+    prometheus_url: str | None = None  # where the rule metrics come from, when through Prometheus
 
 
 def _free_port() -> int:
@@ -82,12 +97,75 @@ def _meeting_before_window(text: str, window_start: datetime) -> str:
     return moved
 
 
+def find_prometheus() -> str:
+    """The Prometheus server to run: on PATH, else Debian's /usr/bin/prometheus."""
+    found = shutil.which("prometheus")
+    if found is None and os.access(PROMETHEUS_FALLBACK, os.X_OK):
+        found = str(PROMETHEUS_FALLBACK)
+    if found is None:
+        raise DemoRefused(
+            "warroom demo --prometheus needs a Prometheus server and there is none on PATH "
+            f"or at {PROMETHEUS_FALLBACK}: install one (Debian and Ubuntu: "
+            "apt-get install prometheus; elsewhere the release from prometheus.io) "
+            "or run warroom demo without --prometheus."
+        )
+    return found
+
+
+def _with_prometheus_at(text: str, port: int) -> str:
+    """The plan with its Prometheus moved to 127.0.0.1:`port`."""
+    moved, count = re.subn(
+        r'^(\s*prometheus:\s*\{\s*url:\s*")[^"]*(")',
+        rf"\g<1>http://127.0.0.1:{port}\g<2>",
+        text,
+        count=1,
+        flags=re.MULTILINE,
+    )
+    assert count == 1, "the Prometheus sample plan names its server on a line of its own"
+    return moved
+
+
+def _prometheus_config(folder: Path, control_port: int) -> Path:
+    config = folder / "prometheus.yml"
+    config.write_text(
+        "# warroom demo: the simulator's /metrics, every second\n"
+        f"global: {{scrape_interval: {SCRAPE_INTERVAL}, evaluation_interval: {SCRAPE_INTERVAL}}}\n"
+        "scrape_configs:\n"
+        "  - job_name: simulator\n"
+        f'    static_configs: [{{targets: ["127.0.0.1:{control_port}"]}}]\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def _await_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Return once Prometheus answers /-/ready; refuse if it stops or takes too long."""
+    import httpx
+
+    deadline = time.monotonic() + PROMETHEUS_READY_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            said = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(nothing)"]
+            raise DemoRefused(f"Prometheus stopped as it started; its last words: {said[0]}")
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass  # not listening yet
+        time.sleep(0.1)  # polling the condition above, bounded by the deadline
+    raise DemoRefused(f"Prometheus was not ready within {PROMETHEUS_READY_S:g}s (its log: {log})")
+
+
+def _warroom(*args: str) -> list[str]:
+    return [sys.executable, "-m", "warroom.cli", *args]
+
+
 def _spawn(
-    args: list[str], env: dict[str, str], log: Path, lifeline: int
+    command: list[str], env: dict[str, str], log: Path, lifeline: int
 ) -> subprocess.Popen[bytes]:
     with log.open("wb") as handle:
         return subprocess.Popen(
-            [sys.executable, "-m", "warroom.cli", *args],
+            command,
             env={**env, lifeline_env: str(lifeline)},
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -142,22 +220,36 @@ class Teardown:
 
 
 @contextmanager
-def demo_room(keep: bool = False) -> Iterator[DemoRoom]:
-    """Build the room (database, simulator, poller); tear it all down afterwards."""
+def demo_room(keep: bool = False, prometheus: bool = False) -> Iterator[DemoRoom]:
+    """Build the room (database, simulator, poller, and with `prometheus` a
+    Prometheus server the rule metrics go through); tear it all down afterwards.
+
+    Raises DemoRefused (before anything is started) when `prometheus` is asked
+    for and none is installed.
+    """
     from warroom.commands.load import load_plan
     from warroom.domain.plan import parse_plan_text
     from warroom.planfile import read_plan_text
     from warroom.store.engine import Store
 
+    binary = find_prometheus() if prometheus else None
     folder = Path(tempfile.mkdtemp(prefix="warroom-demo-"))
     teardown = Teardown(folder, keep)
     processes = teardown.processes
     try:
-        text = _with_free_ports(read_plan_text(str(sample_plan())))
-        plan_path = folder / "release-v2.5.0.yaml"
+        source = prometheus_sample_plan() if prometheus else sample_plan()
+        text = _with_free_ports(read_plan_text(str(source)))
+        plan_path = folder / source.name
         text = _meeting_before_window(text, parse_plan_text(text).window.start)
+        prometheus_url = None
+        if prometheus:
+            prometheus_port = _free_port()
+            prometheus_url = f"http://127.0.0.1:{prometheus_port}"
+            text = _with_prometheus_at(text, prometheus_port)
         plan_path.write_text(text, encoding="utf-8")
         plan = parse_plan_text(text, source=str(plan_path))
+        found = plan.metrics_source()
+        assert (found.url if found else None) == prometheus_url, "the plan names the demo's own"
         start = plan.go_no_go_at - LEAD_TIME
         offset = start - datetime.now(UTC)
         clock = OffsetClock(offset)
@@ -175,22 +267,25 @@ def demo_room(keep: bool = False) -> Iterator[DemoRoom]:
         env.pop("WARROOM_NOW", None)
         theirs, teardown.lifeline = os.pipe()
         try:
+            simulate = ["simulate", "run", "--plan", str(plan_path)]
+            simulate += ["--control-port", str(control_port)]
+            processes.append(_spawn(_warroom(*simulate), env, folder / "simulator.log", theirs))
+            if binary is not None and prometheus_url is not None:
+                tethered = [sys.executable, "-m", "warroom.lifeline", binary]
+                tethered += [
+                    f"--config.file={_prometheus_config(folder, control_port)}",
+                    f"--storage.tsdb.path={folder / 'prometheus-data'}",
+                    f"--web.listen-address={prometheus_url.removeprefix('http://')}",
+                    "--log.level=warn",
+                ]
+                log = folder / "prometheus.log"
+                processes.append(_spawn(tethered, env, log, theirs))
+                # Before the poller: its first queries find Prometheus up (if
+                # not yet holding two scrapes: "empty result" for a second).
+                _await_ready(processes[-1], prometheus_url, log)
             processes.append(
-                _spawn(
-                    [
-                        "simulate",
-                        "run",
-                        "--plan",
-                        str(plan_path),
-                        "--control-port",
-                        str(control_port),
-                    ],
-                    env,
-                    folder / "simulator.log",
-                    theirs,
-                )
+                _spawn(_warroom("poll", "--db", db_url), env, folder / "poller.log", theirs)
             )
-            processes.append(_spawn(["poll", "--db", db_url], env, folder / "poller.log", theirs))
         finally:
             os.close(theirs)
         yield DemoRoom(
@@ -201,6 +296,7 @@ def demo_room(keep: bool = False) -> Iterator[DemoRoom]:
             clock,
             processes,
             teardown,
+            prometheus_url,
         )
     finally:
         teardown()
@@ -282,7 +378,11 @@ def write_report(room: DemoRoom, path: Path) -> str:
 
 
 def run_demo(
-    build_app: Callable[[DemoRoom], App[Any]], keep: bool = False, report_to: Path | None = None
+    build_app: Callable[[DemoRoom], App[Any]],
+    keep: bool = False,
+    report_to: Path | None = None,
+    *,
+    prometheus: bool = False,
 ) -> int:
     """Run the war room on a demo room until it quits or a hang-up/SIGTERM
     ends it; either way the room is torn down. Returns the exit status
@@ -290,11 +390,12 @@ def run_demo(
     Quitting first writes the day's report to `report_to` and prints where.
 
     Call from the main thread (signal handlers can only be set there).
+    Raises DemoRefused when the room cannot be built as asked.
     """
     ending = _Ending()
     previous = {sig: signal.signal(sig, ending.handle) for sig in ENDING_SIGNALS}
     try:
-        with demo_room(keep) as room:
+        with demo_room(keep, prometheus) as room:
             ending.teardown = room.teardown
             app = build_app(room)
 

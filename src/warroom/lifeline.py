@@ -16,6 +16,11 @@ fires when the *thread* that forked the child ends, not the process, and it
 needs a `preexec_fn` (unsafe once threads exist); it is also Linux-only. A
 pipe's end-of-file is portable, has no such race, and cannot be lost: if the
 parent died before the child started watching, the read returns at once.
+
+A program that knows nothing of lifelines (the demo's Prometheus) runs
+tethered: `python -m warroom.lifeline PROGRAM ARGS...` watches the lifeline
+for it, runs it as its own child, and passes its stop on (SIGTERM, then
+SIGKILL if it has not ended within CHILD_GRACE_S).
 """
 
 from __future__ import annotations
@@ -23,12 +28,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 ENV = "WARROOM_LIFELINE_FD"
 
 # How long a child's graceful stop may take after its parent is gone.
 GRACE_S = 10.0
+# How long a tethered program may take to stop before it is killed: shorter
+# than GRACE_S, so it is gone before the lifeline's watch ends the tether.
+CHILD_GRACE_S = 5.0
 
 
 def watch_from_env() -> None:
@@ -56,3 +66,42 @@ def _watch(fd: int) -> None:
     # A daemon thread: if the graceful stop works, the process ends and so does this wait.
     threading.Event().wait(GRACE_S)
     os._exit(1)
+
+
+def run_tethered(argv: list[str]) -> int:
+    """Run `argv` until it ends; stop it when this process is asked to stop
+    (SIGTERM, SIGINT, SIGHUP) or its lifeline closes. Returns its exit status
+    (as a shell reports it: 128 + N after signal N)."""
+    child: subprocess.Popen[bytes] | None = None
+    asked = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal asked
+        if asked:
+            return
+        asked = True
+        if child is not None:
+            _end(child)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
+    watch_from_env()  # before the child starts: it must not inherit the variable
+    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    if asked:  # a stop arrived while it was starting
+        _end(child)
+    code = child.wait()
+    return 128 - code if code < 0 else code
+
+
+def _end(child: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        child.terminate()
+    killer = threading.Timer(CHILD_GRACE_S, child.kill)
+    killer.daemon = True  # the tether exits as soon as the child has: no wait for it
+    killer.start()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m warroom.lifeline PROGRAM [ARGS...]")
+    sys.exit(run_tethered(sys.argv[1:]))

@@ -26,8 +26,8 @@ class PlanFile(NamedTuple):
 def read_plan(path: str, env: Mapping[str, str] | None = None) -> PlanFile:
     """Read and validate the plan file at `path`; PlanInvalid (carrying `path`) for
     any problem, reading included. With `env` (`check` and `load` pass
-    os.environ), the environment variables the plan's `notify:` names are
-    looked up there too."""
+    os.environ), the environment variables the plan names for secrets
+    (`notify:`, `metrics.prometheus`) are looked up there too."""
     text = read_plan_text(path)
     return PlanFile(parse_plan_text(text, source=path, env=env), text)
 

@@ -27,3 +27,8 @@ def stylesheet(name: str = "warroom.tcss") -> Path:
 
 def sample_plan() -> Path:
     return resource("sample_data", "release-v2.5.0.yaml")
+
+
+def prometheus_sample_plan() -> Path:
+    """The sample release with its rule metrics from Prometheus (`warroom demo --prometheus`)."""
+    return resource("sample_data", "release-v2.5.0-prometheus.yaml")

@@ -23,6 +23,7 @@ import click
 
 from warroom.cli.actions import add_actions
 from warroom.cli.common import Flags, common_params
+from warroom.cli.metrics import metrics
 from warroom.cli.notify import notify
 from warroom.cli.operations import audit, demo, poll, replay, run_tui, tui
 from warroom.cli.plans import check, load
@@ -67,6 +68,7 @@ def build_cli(actions: Iterable[Spec]) -> click.Group:
         status,
         report,
         rules,
+        metrics,
         tui,
         replay,
         poll,

@@ -211,18 +211,26 @@ def poll(concurrency: int, flush_interval: float) -> None:
     "--as", "user", metavar="NAME", help="Who to be (default: sarah, the release manager)."
 )
 @click.option("--keep", is_flag=True, help="Keep the temporary database, plan and logs afterwards.")
-def demo(user: str | None, keep: bool) -> None:
+@click.option(
+    "--prometheus",
+    is_flag=True,
+    help="Read the rules' error rate and p99 through a real Prometheus (installed on this "
+    "machine: apt-get install prometheus) scraping the simulated services.",
+)
+def demo(user: str | None, keep: bool, prometheus: bool) -> None:
     """Rehearse a whole release day: sample plan, simulated services, poller, war room.
 
     Everything runs on a temporary SQLite database and free local ports, on a
     clock that starts just before the go/no-go meeting; it is all removed
     when you quit, and the day's report is left in ./warroom-demo-report.md
     (W writes it there too). Press F in the war room to inject a fault into
-    a service.
+    a service. With --prometheus the rule metrics come from PromQL queries to
+    a Prometheus server the demo starts too (the sample plan
+    release-v2.5.0-prometheus.yaml).
     """
     from pathlib import Path
 
-    from warroom.demo import DemoRoom, run_demo
+    from warroom.demo import DemoRefused, DemoRoom, run_demo
     from warroom.tui.app import AppConfig, WarroomApp, create_app
 
     identity = user or flags().user or "sarah"
@@ -242,7 +250,11 @@ def demo(user: str | None, keep: bool) -> None:
         )
 
     # A closed window or a dropped SSH connection tears the room down as quitting does.
-    sys.exit(run_demo(build, keep, report_to))
+    try:
+        code = run_demo(build, keep, report_to, prometheus=prometheus)
+    except DemoRefused as exc:
+        fail(str(exc))
+    sys.exit(code)
 
 
 # ---------------------------------------------------------------- the audit chain

@@ -102,6 +102,14 @@ class RecordHealth(Command[Recorded]):
     prune: bool = False
 
 
+def plan_text(store: Store, release: str | None = None) -> str | None:
+    """The loaded release's plan as it was loaded (the poller reads its `metrics:`)."""
+    with store.read() as session:
+        repo = Repo(session)
+        found = repo.find_release(release)
+        return found.plan_text if found is not None else None
+
+
 def targets(store: Store, release: str | None = None) -> list[Target]:
     """Every service with a health URL."""
     with store.read() as session:

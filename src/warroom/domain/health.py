@@ -57,6 +57,10 @@ class Sample:
     status_code: int | None
     latency_ms: float | None
     metrics: Mapping[str, float]
+    # Metrics that come from elsewhere (Prometheus) and have no value in this
+    # sample, each with why: a rule on one is "no data", saying so. Not stored
+    # (the sample's reason carries a summary); the poller judges it in memory.
+    missing: Mapping[str, str] = field(default_factory=dict)
 
     def metric(self, name: str) -> float | None:
         if name == "latency_ms" and self.latency_ms is not None:

@@ -39,6 +39,7 @@ from pydantic import (
 
 from warroom.domain import gates, limits
 from warroom.domain import graph as g
+from warroom.domain import metrics as mx
 from warroom.domain import notify as nt
 from warroom.domain.durations import parse_duration
 from warroom.domain.lifecycle import DeployState
@@ -299,12 +300,12 @@ class HealthCheck(_Spec):
         return _to_health_url(url)
 
 
-def _to_health_url(value: object) -> str:
+def _to_health_url(value: object, what: str = "health url", example: str = "/health") -> str:
     """An http(s) URL with a host, parsed the whole way through, so the poller
     never meets a URL it cannot request."""
     if not isinstance(value, str):
-        raise ValueError(f"expected a health url such as http://host:8080/health, got {value!r}")
-    return check_http_url(value, f"bad health url {_shown(value, 60)}")
+        raise ValueError(f"expected a {what} such as http://host:8080{example}, got {value!r}")
+    return check_http_url(value, f"bad {what} {_shown(value, 60)}")
 
 
 def check_http_url(value: str, bad: str) -> str:
@@ -355,6 +356,90 @@ _ADDRESS = re.compile(
 )
 
 
+def _to_env_name(value: object) -> str:
+    if not isinstance(value, str) or not mx.ENV_NAME.fullmatch(value) or len(value) > 100:
+        raise ValueError(
+            f"expected the name of an environment variable (letters, digits and _, "
+            f"like PROM_TOKEN), got {_got(value)}: the plan names the variable that "
+            "holds the secret, never the secret itself"
+        )
+    return value
+
+
+def _to_label_name(value: object) -> str:
+    if (
+        not isinstance(value, str)
+        or not mx.LABEL_NAME.fullmatch(value)
+        or value.startswith("__")
+        or len(value) > 100
+    ):
+        raise ValueError(
+            f"bad label name {_got(value)}: a Prometheus label is letters, digits and '_', "
+            "not starting with a digit or '__'"
+        )
+    return value
+
+
+def _to_metric_name(value: object) -> str:
+    if not isinstance(value, str) or not mx.METRIC_NAME.fullmatch(value) or len(value) > 100:
+        raise ValueError(
+            f"bad metric name {_got(value)}: use the name rules say, like error_rate or p99_ms"
+        )
+    if value in mx.RESERVED_METRICS:
+        raise ValueError(
+            f"{value} is the health probe's own round trip: give the Prometheus metric another name"
+        )
+    return value
+
+
+def _to_query(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a PromQL query as text, got {_got(value)}")
+    text = value.strip()
+    if not text:
+        raise ValueError("the query is empty")
+    _refuse_controls(text)
+    if len(text) > mx.MAX_QUERY:
+        raise ValueError(f"the query is {len(text)} characters long: use at most {mx.MAX_QUERY}")
+    return text
+
+
+def _to_prometheus_url(value: object) -> str:
+    url = _to_health_url(value, "prometheus url", "")
+    if urlsplit(url).query or urlsplit(url).fragment:
+        raise ValueError(
+            f"bad prometheus url {_shown(url, 60)}: give the server's base address, "
+            "without ?query or #fragment (warroom adds /api/v1/query)"
+        )
+    return url
+
+
+EnvName = Annotated[str, BeforeValidator(_to_env_name)]
+LabelName = Annotated[str, BeforeValidator(_to_label_name)]
+MetricName = Annotated[str, BeforeValidator(_to_metric_name)]
+Query = Annotated[str, BeforeValidator(_to_query)]
+
+
+class BasicAuthSpec(_Spec):
+    username_env: EnvName
+    password_env: EnvName
+
+
+class PrometheusSpec(_Spec):
+    url: Annotated[str, BeforeValidator(_to_prometheus_url)]
+    bearer_token_env: EnvName | None = None
+    basic_auth: BasicAuthSpec | None = None
+    timeout: Duration | None = None
+
+
+class MetricsSpec(_Spec):
+    """`metrics:` in a plan: where rule metrics come from besides the health JSON."""
+
+    prometheus: PrometheusSpec
+    service_label: LabelName = mx.DEFAULT_SERVICE_LABEL
+    queries: dict[MetricName, Query] = Field(default_factory=dict)
+
+
 class RollbackSpec(_Spec):
     command: Command | None = None
     expected_duration: Duration | None = None
@@ -378,6 +463,8 @@ class Service(_Spec):
     health: HealthCheck | None = None
     rollback: RollbackSpec | None = None
     steps: tuple[Text, ...] | None = None
+    # This service's PromQL queries, over the release's (metrics.queries).
+    metrics: dict[MetricName, Query] | None = None
 
 
 WATCHED_BY_DEFAULT = ("deploying", "verifying", "done")
@@ -468,19 +555,6 @@ class FreezeSpec(_Spec):
         return gates.Freeze(self.name, self.reason, self.start, self.end, self.rrule, self.duration)
 
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _to_env_name(value: object) -> str:
-    if not isinstance(value, str) or not ENV_NAME.fullmatch(value) or len(value) > 100:
-        raise ValueError(
-            f"expected the name of an environment variable (letters, digits and _, "
-            f"like SLACK_RELEASE_WEBHOOK), got {_got(value)}: the plan names the "
-            "variable that holds the secret, never the secret itself"
-        )
-    return value
-
-
 def _to_event(value: object) -> str:
     words = nt.event_words()
     if not isinstance(value, str) or value not in words:
@@ -488,7 +562,6 @@ def _to_event(value: object) -> str:
     return value
 
 
-EnvName = Annotated[str, BeforeValidator(_to_env_name)]
 EventName = Annotated[str, BeforeValidator(_to_event)]
 
 # A destination names exactly one of these: how it is spoken to.
@@ -557,6 +630,7 @@ class Header(_Spec):
     go_no_go: tuple[Text, ...] = ()
     readiness: dict[Name, tuple[Text, ...]] = Field(default_factory=dict)
     ssh_door: SshDoor | None = None
+    metrics: MetricsSpec | None = None
 
 
 class Plan(_Spec):
@@ -577,6 +651,29 @@ class Plan(_Spec):
     freezes: tuple[FreezeSpec, ...] = ()
     notify: tuple[NotifySpec, ...] = ()
     ssh_door: SshDoor | None = None
+    metrics: MetricsSpec | None = None
+
+    def metrics_source(self) -> mx.MetricsSource | None:
+        """The release's Prometheus and queries, or None when every metric
+        comes from the health JSON."""
+        spec = self.metrics
+        if spec is None:
+            return None
+        prom = spec.prometheus
+        basic = prom.basic_auth
+        auth = mx.Auth(
+            bearer_token_env=prom.bearer_token_env,
+            username_env=basic.username_env if basic else None,
+            password_env=basic.password_env if basic else None,
+        )
+        return mx.MetricsSource(
+            url=prom.url,
+            auth=auth,
+            timeout=prom.timeout,
+            service_label=spec.service_label,
+            queries=dict(spec.queries),
+            overrides={s.name: dict(s.metrics) for s in self.services if s.metrics},
+        )
 
     def steps_for(self, service: Service) -> tuple[str, ...]:
         return service.steps if service.steps is not None else self.default_steps
@@ -675,7 +772,8 @@ class _Collector:
 
     def from_pydantic(self, prefix: Path, error: ValidationError) -> None:
         for item in error.errors():
-            loc: Path = prefix + tuple(item["loc"])
+            # A bad mapping key is located at the key itself, without pydantic's "[key]".
+            loc: Path = prefix + tuple(part for part in item["loc"] if part != "[key]")
             kind = item["type"]
             if kind == "extra_forbidden":
                 self.add(loc, "unknown field (check the spelling against the plan format)")
@@ -804,10 +902,11 @@ def validate_plan(
     """Validate raw plan data (as parsed from YAML) into a Plan, or raise
     PlanInvalid listing every error found.
 
-    `env` is the environment the plan's notification secrets are read from
-    (`warroom check` and `warroom load` pass the process's): each variable
-    `notify:` names must be set there, and a URL in it must be one. None
-    skips that look-up (a plan read for something else: the simulator, the demo).
+    `env` is the environment the plan's secrets are read from (`warroom
+    check` and `warroom load` pass the process's): each variable `notify:`
+    and `metrics.prometheus` name must be set there, and a URL in it must be
+    one. None skips that look-up (a plan read for something else: the
+    simulator, the demo).
     """
     out = _Collector(lines=lines or {})
     if not isinstance(data, dict):
@@ -825,13 +924,15 @@ def validate_plan(
     _check_references(out, header, sections["people"], sections["services"], sections["triggers"])
     _check_freezes(out, header, sections["freezes"])
     _check_notify(out, sections["notify"], env)
+    _check_metrics(out, header, sections["services"], env)
 
     if out.issues:
         raise PlanInvalid(out.issues)
     head = Header.model_validate(header)
     return Plan(
-        **head.model_dump(exclude={"window"}),
+        **head.model_dump(exclude={"window", "metrics"}),
         window=head.window,
+        metrics=head.metrics,
         people=tuple(Person.model_validate(e.values) for e in sections["people"]),
         services=tuple(Service.model_validate(e.values) for e in sections["services"]),
         triggers=tuple(Trigger.model_validate(e.values) for e in sections["triggers"]),
@@ -1055,6 +1156,60 @@ def _check_notify(out: _Collector, entries: list[_Entry], env: Mapping[str, str]
                     check_http_url(value, f"${name} does not hold a usable URL")
                 except ValueError as exc:
                     out.add((*path, key), str(exc))
+
+
+def _check_metrics(
+    out: _Collector,
+    header: Mapping[str, Any],
+    services: list[_Entry],
+    environ: Mapping[str, str] | None,
+) -> None:
+    """The queries' shape (placeholders, the service label), the secrets'
+    environment variables, and per-service queries only with a Prometheus."""
+    spec: MetricsSpec | None = header.get("metrics")
+    if spec is None:
+        for entry in services:
+            if "metrics" in entry.raw:
+                out.add(
+                    ("services", entry.index, "metrics"),
+                    "a service's queries need the release's Prometheus: add "
+                    "metrics: {prometheus: {url: ...}} at the top of the plan",
+                )
+        return
+    label = spec.service_label
+    for metric, query in spec.queries.items():
+        problem = mx.query_problem(query, label)
+        if problem is not None:
+            out.add(("metrics", "queries", metric), problem)
+    if len(spec.queries) > mx.MAX_QUERIES:
+        out.add(("metrics", "queries"), f"at most {mx.MAX_QUERIES} queries")
+    for entry in services:
+        for metric, query in (entry.get("metrics") or {}).items():
+            problem = mx.query_problem(query, label)
+            if problem is not None:
+                out.add(("services", entry.index, "metrics", metric), problem)
+    prom = spec.prometheus
+    if prom.bearer_token_env and prom.basic_auth:
+        out.add(
+            ("metrics", "prometheus", "basic_auth"),
+            "give either bearer_token_env or basic_auth, not both",
+        )
+    if environ is None:
+        return
+    names: list[tuple[Path, str]] = []
+    if prom.bearer_token_env:
+        names.append((("metrics", "prometheus", "bearer_token_env"), prom.bearer_token_env))
+    if prom.basic_auth:
+        for key in ("username_env", "password_env"):
+            where: Path = ("metrics", "prometheus", "basic_auth", key)
+            names.append((where, getattr(prom.basic_auth, key)))
+    for where, name in names:
+        if not environ.get(name):
+            out.add(
+                where,
+                f"the environment variable {name} is not set (or empty): export it where "
+                "warroom check, load and poll run; the plan names it, the secret stays out",
+            )
 
 
 def _check_options(out: _Collector, entry: _Entry, rule: Rule | None) -> None:

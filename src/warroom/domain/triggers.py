@@ -131,6 +131,10 @@ def judge(rule: Rule, sample: Sample, baseline: float | None) -> Verdict:
     # A response that says "fail" but carries the metric is still evidence;
     # a probe that got no answer has nothing to judge.
     value = sample.metric(rule.metric)
+    if value is None and rule.metric in sample.missing:
+        # From Prometheus, which had nothing to say (empty, NaN, an error,
+        # unreachable): no data with its reason, whatever the probe said.
+        return Verdict(None, f"not evaluable: {sample.missing[rule.metric]}")
     if value is None and not sample.ok:
         return Verdict(
             None,

@@ -21,18 +21,19 @@ import math
 import os
 import socket
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from warroom.clock import Clock
-from warroom.commands.health import HealthCommands, Recorded, Target, targets
+from warroom.commands.health import HealthCommands, Recorded, Target, plan_text, targets
 from warroom.commands.tx import CommandError
 from warroom.domain import notify as nt
 from warroom.domain.health import Sample, bounded
 from warroom.health.notifier import Notifier
 from warroom.health.probe import make_client, probe
+from warroom.health.prometheus import MetricsFeed
 from warroom.store.engine import Store, StoreError
 from warroom.store.migrate import ensure_schema
 
@@ -81,6 +82,7 @@ class Poller:
         flush_interval: float = 0.1,
         on_status: Callable[[str], None] | None = None,
         notify: NotifyOptions | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -104,8 +106,17 @@ class Poller:
         self._client: Any = None
         self._semaphore = asyncio.Semaphore(concurrency)
         self._stopping = False
-        self._running: set[asyncio.Task[Any]] = set()  # probe jobs under way
+        # Jobs under way, by how a stop treats them: probes and grouped
+        # queries (network waits) are cut off after STOP_GRACE_S; the lease
+        # and flush jobs (database work in a thread, which no cancel stops)
+        # are waited for, so the last claim or batch lands before the lease
+        # is handed over, and APScheduler has nothing left to cancel.
+        self._running: set[asyncio.Task[Any]] = set()
+        self._chores: set[asyncio.Task[Any]] = set()
         self._crashed: set[str] = set()  # services whose probe raised (logged once)
+        # The plan's Prometheus, when it names one (read at start, secrets included).
+        self.metrics: MetricsFeed | None = None
+        self._environ = environ if environ is not None else os.environ
 
     # ---------------------------------------------------------------- timing
 
@@ -144,6 +155,7 @@ class Poller:
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 5},
         )
         await self._refresh_targets()
+        await self._start_metrics()
         lease_every = max(self.interval.total_seconds() / 2, 0.2)
         now = datetime.now(UTC)
         self._scheduler.add_job(
@@ -164,12 +176,21 @@ class Poller:
             # even while an endpoint hangs for a 30 s timeout.
             self._stopping = True
             self._scheduler.pause()
+            # A job the scheduler launched just before the pause has a task
+            # that has not run yet: one turn of the loop lets it start and
+            # enrol itself (or return at once, seeing the stop).
+            await asyncio.sleep(0)
             if self._running:
                 await asyncio.wait(list(self._running), timeout=STOP_GRACE_S)
             for job in list(self._running):
                 job.cancel()
             if self._running:
                 await asyncio.wait(list(self._running))
+            if self._chores:
+                await asyncio.wait(list(self._chores))
+            # Nothing of ours is in flight now. Were anything, APScheduler's
+            # shutdown would cancel it and log the CancelledError (raised out
+            # of asyncio.to_thread) as "Error running job", with a traceback.
             self._scheduler.shutdown(wait=False)
             await self.notifier.aclose(STOP_GRACE_S)
             await self._flush()
@@ -177,6 +198,8 @@ class Poller:
                 with contextlib.suppress(CommandError, StoreError):
                     await asyncio.to_thread(self._commands.release_lease)
             await self._client.aclose()
+            if self.metrics is not None and self.metrics.client is not None:
+                await self.metrics.client.aclose()
             self._store.dispose()
 
     async def _refresh_targets(self) -> None:
@@ -188,7 +211,72 @@ class Poller:
             return
         self.targets = {t.service: t for t in found}
 
+    async def _start_metrics(self) -> None:
+        """The plan's Prometheus, if it names one: credentials read from the
+        environment now (a missing one makes every Prometheus metric no data,
+        saying why, rather than stopping the health checks)."""
+        from warroom.domain.plan import PlanInvalid, parse_plan_text
+        from warroom.health.prometheus import ConfigError, PrometheusClient
+
+        assert self._store is not None
+        try:
+            text = await asyncio.to_thread(plan_text, self._store, self.release)
+        except StoreError:
+            return
+        if text is None:
+            return
+        try:
+            source = parse_plan_text(text).metrics_source()
+        except PlanInvalid:  # loaded by an older warroom, say: no metrics of ours
+            return
+        if source is None:
+            return
+        try:
+            client = PrometheusClient(source, self._environ)
+        except ConfigError as exc:
+            self.on_status(str(exc))
+            self.metrics = MetricsFeed(source, None, broken=str(exc))
+            return
+        self.metrics = MetricsFeed(source, client)
+        self.on_status(
+            f"metrics from Prometheus at {source.url}: {', '.join(sorted(source.metrics()))}"
+        )
+
+    async def _ask_grouped(self, interval_s: float) -> None:
+        """One poll of every grouped query for the services probed every `interval_s`."""
+        feed = self.metrics
+        if feed is None or not self.stats.active or self._stopping:
+            return
+        group = [t for t in self.targets.values() if t.interval.total_seconds() == interval_s]
+        if not group:
+            return
+        timeout = min(t.timeout for t in group)
+        with self._enrolled(self._running):
+            try:
+                await feed.refresh([t.service for t in group], timeout)
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return
+                raise
+
+    @contextlib.contextmanager
+    def _enrolled(self, jobs: set[asyncio.Task[Any]]) -> Iterator[None]:
+        """The current job is in `jobs` while the block runs (see run()'s stop)."""
+        job = asyncio.current_task()
+        assert job is not None
+        jobs.add(job)
+        try:
+            yield
+        finally:
+            jobs.discard(job)
+
     async def _lease_tick(self) -> None:
+        if self._stopping:
+            return  # the stop hands the lease over; no claim may land after it
+        with self._enrolled(self._chores):
+            await self._claim_lease()
+
+    async def _claim_lease(self) -> None:
         assert self._commands is not None
         await self._refresh_targets()
         try:
@@ -218,7 +306,7 @@ class Poller:
         self.stats.active = False
         if self._scheduler is not None:
             for job in self._scheduler.get_jobs():
-                if job.id.startswith("probe:"):
+                if job.id.startswith(("probe:", "prometheus:")):
                     job.remove()
         self._queue.clear()
 
@@ -227,11 +315,31 @@ class Poller:
         scheduler = self._scheduler
         existing = {job.id for job in scheduler.get_jobs()}
         wanted = {f"probe:{name}" for name in self.targets}
+        intervals = sorted({t.interval.total_seconds() for t in self.targets.values()})
+        if self.metrics is not None:
+            wanted |= {f"prometheus:{seconds:g}" for seconds in intervals}
         for job_id in existing - wanted:
-            if job_id.startswith("probe:"):
+            if job_id.startswith(("probe:", "prometheus:")):
                 scheduler.remove_job(job_id)
-        count = max(len(self.targets), 1)
         now = datetime.now(UTC)
+        if self.metrics is not None:
+            # Grouped queries: one request per query per interval for every
+            # service, answered before the interval's probes read them.
+            for seconds in intervals:
+                job_id = f"prometheus:{seconds:g}"
+                if job_id not in existing:
+                    scheduler.add_job(
+                        self._ask_grouped,
+                        "interval",
+                        seconds=seconds,
+                        args=[seconds],
+                        id=job_id,
+                        next_run_time=now,
+                        max_instances=1,
+                        coalesce=True,
+                        misfire_grace_time=max(1, int(seconds)),
+                    )
+        count = max(len(self.targets), 1)
         for index, (name, target) in enumerate(sorted(self.targets.items())):
             job_id = f"probe:{name}"
             if job_id in existing:
@@ -255,17 +363,36 @@ class Poller:
         target = self.targets.get(name)
         if target is None or not self.stats.active or self._stopping:
             return
-        job = asyncio.current_task()
-        assert job is not None
-        self._running.add(job)
+        with self._enrolled(self._running):
+            sample = await self._measure(name, target)
+        if sample is not None and self.stats.active:
+            self._queue.append(sample)
+            self.stats.probes += 1
+
+    async def _measure(self, name: str, target: Target) -> Sample | None:
+        """One probe (and the service's own queries); None when a stop cut it off."""
         try:
             async with self._semaphore:
-                sample = await probe(
-                    self._client, name, target.url, target.timeout.total_seconds(), self.clock
-                )
+                if self.metrics is None:
+                    sample = await probe(
+                        self._client, name, target.url, target.timeout.total_seconds(), self.clock
+                    )
+                else:
+                    # The service's own ($service) queries beside its probe.
+                    sample, own = await asyncio.gather(
+                        probe(
+                            self._client,
+                            name,
+                            target.url,
+                            target.timeout.total_seconds(),
+                            self.clock,
+                        ),
+                        self.metrics.own(name, target.timeout),
+                    )
+                    sample = self.metrics.attach(sample, own, target.interval)
         except asyncio.CancelledError:
             if self._stopping:
-                return  # cut off by a stop (run() cancels what outlives the grace)
+                return None  # cut off by a stop (run() cancels what outlives the grace)
             raise
         except Exception as exc:  # a bug in the probe, not the endpoint's doing
             # Still a sample (health "failing", so triggers see it), and the
@@ -282,13 +409,13 @@ class Poller:
                 latency_ms=None,
                 metrics={},
             )
-        finally:
-            self._running.discard(job)
-        if self.stats.active:
-            self._queue.append(sample)
-            self.stats.probes += 1
+        return sample
 
     async def _flush(self) -> None:
+        with self._enrolled(self._chores):
+            await self._record()
+
+    async def _record(self) -> None:
         if not self._queue or self._commands is None:
             return
         batch = list(self._queue)

@@ -4,12 +4,20 @@
 answering the JSON described in DESIGN.md ("Health endpoints"), and a small
 control API through which faults are injected while it runs:
 
+    GET  /metrics           Prometheus metrics of every service (prometheus-client):
+                            requests by status code, a latency histogram
     GET  /faults            every service's current fault
     GET  /faults/{service}  one service's current fault
     POST /faults/{service}  set it: a JSON object of `Fault` fields, or {"clear": true}
 
 A POST replaces the service's fault as a whole (fields left out are
 healthy), so what a service does is always exactly what was last said.
+
+The metrics are simulated traffic (REQUESTS_PER_S per service) that moves
+with the faults: `error_rate` is the share of 500s, `latency_ms` shifts every
+request's duration (and so the p99), `down` and `hang` stop requests from
+completing (the counters stand still, so a rate over them is empty), and
+`status` answers every request with that code.
 
 Each service gets its own aiohttp runner, so that the `down` fault can close
 that one listener (connections are then refused, as for a crashed process)
@@ -24,7 +32,8 @@ import errno
 import json
 import math
 import random
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -165,6 +174,57 @@ class Fault:
         return ", ".join(parts) or "healthy"
 
 
+# ---------------------------------------------------------------- simulated traffic
+
+REQUESTS_PER_S = 200.0
+HEALTHY_ERROR_RATE = 0.003
+# Request duration buckets (seconds), fine around the healthy ~120 ms p99 and
+# up to a few seconds for injected latency.
+BUCKETS = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.11, 0.12, 0.13, 0.14, 0.15, 0.2, 0.25, 0.3, 0.4,
+    0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
+)  # fmt: skip
+
+
+class _Traffic:
+    """One service's request counters and duration histogram, advanced by
+    the time since the last scrape at the rates its fault gives."""
+
+    def __init__(self, p99_base_ms: float) -> None:
+        self.p99_base_s = p99_base_ms / 1000
+        self.by_code: dict[str, float] = {"200": 0.0, "500": 0.0}
+        self.buckets = [0.0] * len(BUCKETS)  # cumulative counts per `le`
+        self.count = 0.0
+        self.sum_s = 0.0
+        self._last = time.monotonic()
+
+    def advance(self, fault: Fault, listening: bool) -> None:
+        now = time.monotonic()
+        elapsed, self._last = max(0.0, now - self._last), now
+        if not listening or fault.hang or fault.down or fault.garbage:
+            return  # nothing completes
+        n = REQUESTS_PER_S * elapsed
+        status = fault.status or 200
+        if status >= 500:
+            errors = n
+        else:
+            errors = n * (HEALTHY_ERROR_RATE if fault.error_rate is None else fault.error_rate)
+        ok_code = str(status) if status < 500 else "200"
+        err_code = str(status) if status >= 500 else "500"
+        self.by_code[err_code] = self.by_code.get(err_code, 0.0) + errors
+        self.by_code[ok_code] = self.by_code.get(ok_code, 0.0) + (n - errors)
+        # Durations uniform on [low, high], placed so that the 99th
+        # percentile is the service's p99, shifted by the injected latency.
+        extra = fault.latency_ms / 1000
+        low = 0.2 * self.p99_base_s
+        high = low + (self.p99_base_s - low) / 0.99
+        low, high = low + extra, high + extra
+        for index, le in enumerate(BUCKETS):
+            self.buckets[index] += n * min(1.0, max(0.0, (le - low) / (high - low)))
+        self.count += n
+        self.sum_s += n * (low + high) / 2
+
+
 # ---------------------------------------------------------------- one service
 
 
@@ -203,6 +263,7 @@ class _SimulatedService:
         # Each service has its own "normal": a p99 somewhere in 108 to 132 ms,
         # so services are told apart on a dashboard, then noise around it.
         self._p99_base = rng.uniform(108.0, 132.0)
+        self.traffic = _Traffic(self._p99_base)
         self._runner: web.AppRunner | None = None
         # Replaced (after being set) on every change, so waiting handlers wake
         # up and look again at the fault and whether the service is open.
@@ -417,6 +478,7 @@ class Simulator:
 
     async def _start_control(self) -> None:
         app = web.Application()
+        app.router.add_get("/metrics", self._get_metrics)
         app.router.add_get("/faults", self._get_faults)
         app.router.add_get("/faults/{service}", self._get_fault)
         app.router.add_post("/faults/{service}", self._post_fault)
@@ -470,6 +532,48 @@ class Simulator:
     @staticmethod
     def _error(status: int, message: str) -> web.Response:
         return web.json_response({"error": message}, status=status)
+
+    async def _get_metrics(self, request: web.Request) -> web.Response:
+        body, content_type = self.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    def exposition(self) -> tuple[bytes, str]:
+        """Every service's traffic in Prometheus's text format, advanced to now."""
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.exposition import CONTENT_TYPE_LATEST
+        from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily
+
+        for service in self._services.values():
+            service.traffic.advance(service.fault, service.listening)
+        services = list(self._services.values())
+
+        class _Collector:
+            def collect(self) -> Iterator[Any]:
+                requests = CounterMetricFamily(
+                    "http_requests",
+                    "Requests the simulated service answered, by status code.",
+                    labels=["service", "code"],
+                )
+                durations = HistogramMetricFamily(
+                    "http_request_duration_seconds",
+                    "How long the simulated service took to answer.",
+                    labels=["service"],
+                )
+                for service in services:
+                    traffic = service.traffic
+                    for code, count in sorted(traffic.by_code.items()):
+                        requests.add_metric([service.name, code], count)
+                    buckets = [
+                        (f"{le:g}", c) for le, c in zip(BUCKETS, traffic.buckets, strict=True)
+                    ]
+                    buckets.append(("+Inf", traffic.count))
+                    durations.add_metric([service.name], buckets, traffic.sum_s)
+                yield requests
+                yield durations
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Collector())
+        return generate_latest(registry), CONTENT_TYPE_LATEST
 
     async def _get_faults(self, request: web.Request) -> web.Response:
         return web.json_response(
