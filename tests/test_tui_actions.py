@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -117,18 +118,14 @@ async def test_oncall_completes_steps_with_one_key(go: Store, open_room: OpenRoo
         # A step at a time, each once the screen shows the last one: pressed
         # faster, the next n carries the version the person saw before it,
         # and is refused as acting on a stale view (which a busy CPU exposed).
-        for done in (2, 3, 4):
+        table = app.query_one(DeployTable)
+
+        def shows(steps: str) -> Callable[[], bool]:
+            return lambda: steps in str(table.get_cell("api-gateway", "steps"))
+
+        for done in ("2/4", "3/4", "4/4"):
             await pilot.press("n")
-            await wait_until(
-                pilot,
-                lambda done=done: (
-                    f"{done}/4"
-                    in str(  # type: ignore[misc]
-                        app.query_one(DeployTable).get_cell("api-gateway", "steps")
-                    )
-                ),
-                f"step {done} on screen",
-            )
+            await wait_until(pilot, shows(done), f"step {done} on screen")
         assert state(go, "api-gateway") is DeployState.DONE
         await settled(pilot)
         cell = app.query_one(DeployTable).get_cell("api-gateway", "state")
