@@ -324,9 +324,14 @@ def _rehearse(store: Store, who: str | SystemActor, release_name: str | None) ->
         repo = Repo(session)
         repo.lock_head()  # compiles the statement; SQLite has no row locks to take
         repo.release = repo.find_release(release_name)
-        if repo.release is not None and isinstance(who, str):
-            with contextlib.suppress(CommandError):
-                resolve_actor(repo, who)
+        if repo.release is not None:
+            # Every audited command asks (the notification outbox), and with
+            # destinations, what a message may mention and how to join.
+            if repo.destinations():
+                repo.person_names(), repo.team_names(), repo.room()
+            if isinstance(who, str):
+                with contextlib.suppress(CommandError):
+                    resolve_actor(repo, who)
     store.rehearsed = True
 
 
