@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from aiohttp import web
 
-from tests.pg import free_port
+from warroom.testing.net import free_port
 
 
 @dataclass(frozen=True)
@@ -83,14 +82,3 @@ async def receiver() -> AsyncIterator[Receiver]:
     finally:
         got.gate.set()
         await runner.cleanup()
-
-
-def with_notify(
-    text: str, destinations: list[dict[str, Any]], ssh_door: Mapping[str, Any] | None = None
-) -> str:
-    """A plan's text with `notify:` (and `ssh_door:`) set."""
-    data = yaml.safe_load(text)
-    data["notify"] = destinations
-    if ssh_door is not None:
-        data["ssh_door"] = dict(ssh_door)
-    return yaml.safe_dump(data, sort_keys=False)

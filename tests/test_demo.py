@@ -19,8 +19,6 @@ from sqlmodel import col, select
 
 from tests.conftest import check_everything
 from tests.prom import require_prometheus
-from tests.ssh_support import alive, children_of
-from tests.ssh_support import wait_until as wait_until_sync
 from tests.tui_support import SIZE, select_service, settled, wait_until
 from warroom import demo as demo_module
 from warroom.cli import main
@@ -34,6 +32,8 @@ from warroom.resources import sample_plan
 from warroom.store import models as m
 from warroom.store.engine import Store
 from warroom.store.queries import current_release, load_snapshot
+from warroom.testing.ssh import alive, children_of
+from warroom.testing.ssh import wait_until as wait_until_sync
 from warroom.tui.app import AppConfig, create_app
 from warroom.tui.screens.fault import FaultScreen
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.prom import require_prometheus
-from tests.ssh_support import WARROOM, Terminal, alive, children_of, wait_until
+from warroom.testing.ssh import WARROOM, Terminal, alive, children_of, wait_until
 
 
 def _helpers(pid: int) -> dict[int, str]:

@@ -18,13 +18,14 @@ import pytest
 from sqlmodel import col, select
 
 from tests.conftest import check_everything, read_snapshot
-from tests.notify_support import Receiver, receiver, with_notify
-from tests.test_poller import WARROOM, load, plan_text, wait_for
+from tests.notify_support import Receiver, receiver
+from tests.test_poller import WARROOM, load, wait_for
 from warroom.clock import SystemClock
 from warroom.commands import Commands
 from warroom.health.poller import NotifyOptions, Poller
 from warroom.store import models as m
 from warroom.store.engine import Store
+from warroom.testing.plans import plan_text, with_notify
 
 CLOCK = SystemClock()
 FAST = NotifyOptions(every=0.05, timeout=5.0, backoff_first=timedelta(milliseconds=50))

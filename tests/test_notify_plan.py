@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import SAMPLE
-from tests.notify_support import with_notify
 from tests.test_poller import WARROOM
 from warroom.cli import main
 from warroom.domain import notify as nt
 from warroom.domain.plan import PlanInvalid, parse_plan_text
+from warroom.testing.plans import with_notify
 
 AT = datetime(2024, 3, 20, 14, 5, 30, tzinfo=UTC)
 ROOM = nt.Room(

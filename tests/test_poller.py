@@ -9,8 +9,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.conftest import SAMPLE, check_everything, read_snapshot
+from tests.conftest import check_everything, read_snapshot
 from tests.pg import PgServer, free_port
 from tests.test_probe import Endpoints
 from tests.tui_support import SIZE, make_app, settled
@@ -30,42 +30,10 @@ from warroom.health.poller import Poller
 from warroom.store import models as m
 from warroom.store.engine import Store
 from warroom.store.migrate import ensure_schema
+from warroom.testing.plans import plan_text
 from warroom.tui.widgets.banner import TriggerBanner
 
 WARROOM = str(Path(sys.executable).parent / "warroom")
-
-
-def plan_text(
-    urls: Mapping[str, str],
-    *,
-    interval: str = "1s",
-    timeout: str = "500ms",
-    rule: str | None = None,
-) -> str:
-    """The sample plan with its services' health URLs (and optionally the rules) replaced."""
-    data: dict[str, Any] = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
-    # These tests run on the real clock: the deploy window is open now, or
-    # no deploy could start (and no freeze of the sample's falls in it).
-    now = datetime.now(UTC).replace(microsecond=0)
-    data["go_no_go_at"] = (now - timedelta(hours=1)).isoformat()
-    data["window"] = {
-        "start": (now - timedelta(minutes=30)).isoformat(),
-        "end": (now + timedelta(hours=2)).isoformat(),
-    }
-    data["rollback_until"] = (now + timedelta(hours=3)).isoformat()
-    data.pop("freezes", None)
-    for service in data["services"]:
-        if service["name"] in urls:
-            service["health"] = {
-                "url": urls[service["name"]],
-                "interval": interval,
-                "timeout": timeout,
-            }
-        else:
-            service.pop("health", None)
-    if rule is not None:
-        data["triggers"] = [{"name": "error-rate", "when": rule}]
-    return yaml.safe_dump(data, sort_keys=False)
 
 
 def load(store: Store, text: str) -> None:

@@ -24,13 +24,14 @@ from sqlmodel import col, select
 from tests.conftest import check_everything, read_snapshot
 from tests.pg import free_port
 from tests.prom import PromServer, require_prometheus
-from tests.test_poller import load, plan_text, wait_for
+from tests.test_poller import load, wait_for
 from warroom.clock import SystemClock
 from warroom.commands import Commands
 from warroom.health.poller import Poller
 from warroom.health.simulator import Fault, Simulator
 from warroom.store import models as m
 from warroom.store.engine import Store
+from warroom.testing.plans import plan_text
 
 # Generous for a saturated CPU: conditions, not sleeps, decide.
 WAIT_S = 90.0

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from tests.release_day import FAILING_FROM, PASSING_FROM, Day, at, rehearse
 from warroom.clock import FixedClock
 from warroom.domain.record import History, pristine
 from warroom.domain.snapshot import ReleaseSnapshot
 from warroom.store.engine import Store
 from warroom.store.queries import current_release, read_history
+from warroom.testing.release_day import FAILING_FROM, PASSING_FROM, Day, at, rehearse
 
 
 def history(store: Store) -> History:

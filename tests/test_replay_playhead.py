@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from tests.release_day import at, rehearse
 from tests.test_record import history
 from warroom.clock import FixedClock
 from warroom.domain.lifecycle import DeployState
 from warroom.domain.record import DECISION
 from warroom.domain.replay import Playhead, Reel, is_mark
 from warroom.store.engine import Store
+from warroom.testing.release_day import at, rehearse
 
 
 @pytest.fixture

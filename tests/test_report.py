@@ -24,7 +24,6 @@ from textual.widgets import Input
 
 from tests.churn import HOSTILE, Churn, record_toasts
 from tests.conftest import ROOT, check_everything
-from tests.release_day import at, rehearse
 from tests.tui_support import OpenRoom, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
@@ -38,6 +37,7 @@ from warroom.reporting.markdown import md
 from warroom.reporting.mermaid import label
 from warroom.store.engine import Store
 from warroom.store.queries import current_release, read_history
+from warroom.testing.release_day import at, rehearse
 from warroom.tui.screens.prompt import PromptScreen
 
 WARROOM = Path(sys.executable).parent / "warroom"
@@ -574,7 +574,7 @@ async def test_w_writes_the_report_beside_the_database_while_the_room_changes(
 def test_the_demo_leaves_its_report_in_the_current_folder_when_you_quit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.ssh_support import Terminal
+    from warroom.testing.ssh import Terminal
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()

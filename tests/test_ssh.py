@@ -21,7 +21,13 @@ import asyncssh
 import pytest
 from sqlmodel import col, select
 
-from tests.ssh_support import (
+from tests.tui_support import SIZE, make_app
+from tests.tui_support import wait_until as app_wait_until
+from warroom.clock import FixedClock
+from warroom.commands import Commands
+from warroom.store import models as m
+from warroom.store.engine import Store
+from warroom.testing.ssh import (
     Key,
     Terminal,
     alive,
@@ -37,12 +43,6 @@ from tests.ssh_support import (
     wait_until,
     warroom,
 )
-from tests.tui_support import SIZE, make_app
-from tests.tui_support import wait_until as app_wait_until
-from warroom.clock import FixedClock
-from warroom.commands import Commands
-from warroom.store import models as m
-from warroom.store.engine import Store
 from warroom.tui.app import WarroomApp
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ssh_support import (
+from warroom.testing.ssh import (
     NOW,
     WARROOM,
     Key,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.pg import free_port
-from tests.ssh_support import (
+from warroom.testing.ssh import (
     first_frame,
     make_key,
     plan_with_keys,

@@ -217,9 +217,9 @@ def test_a_dry_run_rule_puts_nothing_in_the_outbox(
     """A destination that wants every event hears of the live rule and never of the trial."""
     from sqlmodel import select
 
-    from tests.notify_support import with_notify
     from tests.rules_day import RULES_PLAN
     from warroom.store import models as m
+    from warroom.testing.plans import with_notify
 
     monkeypatch.setenv("HOOK", "http://127.0.0.1:9/hook")
     plan = with_notify(RULES_PLAN, [{"name": "hook", "webhook_url_env": "HOOK", "events": ["all"]}])

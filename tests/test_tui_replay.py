@@ -19,7 +19,6 @@ from textual.widgets import Footer
 
 from tests.churn import Churn, lines_of, record_toasts, until
 from tests.conftest import fingerprint, read_snapshot
-from tests.release_day import Day, at, rehearse
 from tests.tui_support import OpenRoom, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
@@ -28,6 +27,7 @@ from warroom.domain.record import History
 from warroom.domain.snapshot import ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.store.engine import Store
+from warroom.testing.release_day import Day, at, rehearse
 from warroom.tui.app import WarroomApp
 from warroom.tui.screens.dashboard import DashboardScreen
 from warroom.tui.screens.decision import DecisionScreen

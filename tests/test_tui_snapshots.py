@@ -16,7 +16,6 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.conftest import SAMPLE, check_everything, read_snapshot
-from tests.release_day import rehearse
 from tests.tui_support import LAYOUT_SIZES, SIZE, make_app, settled, wait_until
 from warroom.clock import FixedClock
 from warroom.commands import Commands
@@ -25,6 +24,7 @@ from warroom.commands.load import load_plan
 from warroom.domain.health import Sample
 from warroom.domain.plan import parse_plan_text
 from warroom.store.engine import Store
+from warroom.testing.release_day import rehearse
 from warroom.tui.screens.replay import ReplayScreen
 from warroom.tui.widgets.comms_log import CommsLog
 from warroom.tui.widgets.graph_view import GraphView

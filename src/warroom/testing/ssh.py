@@ -1,4 +1,5 @@
-"""Real parts for the SSH front door's tests and benchmarks.
+"""Real parts for the SSH front door's tests and benchmarks (needs pyte, in the
+`test` and `bench` extras).
 
 - keys made by `ssh-keygen`, written into a copy of the sample plan;
 - `warroom serve-ssh` as a subprocess on 127.0.0.1 at a port the server
@@ -30,22 +31,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyte
-import pytest
 
+from warroom.resources import sample_plan
 from warroom.ssh.pty import WindowSize, set_window_size
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "sample_data" / "release-v2.5.0.yaml"
+SAMPLE = sample_plan()
 WARROOM = Path(sys.executable).parent / "warroom"
 NOW = "2024-03-20T13:20:00Z"
 SSH = "/usr/bin/ssh"
 
 
+class MissingTool(RuntimeError):
+    """A machine tool these parts need is not installed."""
+
+
 def require(tool: str) -> str:
-    """A machine tool the tests need; scripts/test-deps installs it, so missing is a failure."""
+    """A machine tool the tests need; scripts/test-deps installs it, so missing is a failure
+    (MissingTool: an error, not a skip)."""
     found = shutil.which(tool) or (tool if os.access(tool, os.X_OK) else None)
     if found is None:
-        pytest.fail(
+        raise MissingTool(
             f"{tool} is missing: run scripts/test-deps (Debian: openssh-client, openssh-server)"
         )
     return found
