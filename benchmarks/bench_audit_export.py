@@ -30,8 +30,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
+from figures import Figure, from_samples  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from warroom.clock import FixedClock  # noqa: E402
@@ -125,12 +126,15 @@ def timed(args: list[str], runs: int, stdout: int | None = None) -> Measured:
     return took, cpu, rss
 
 
-def report(label: str, measured: Measured, extra: str = "") -> None:
+def report(label: str, measured: Measured, extra: str = "") -> Figure:
     took, cpu, rss = measured
     print(
         f"  {label:<42} wall median {statistics.median(took):5.2f} s (min {min(took):5.2f})  "
         f"CPU median {statistics.median(cpu):5.2f} s  peak RSS {rss / 1024:3.0f} MiB{extra}"
     )
+    figure = from_samples(label, took, None, unit="s")
+    figure.note = f"CPU median {statistics.median(cpu):.2f} s, peak RSS {rss / 1024:.0f} MiB"
+    return figure
 
 
 def main() -> None:
@@ -138,48 +142,58 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
+    measure_all(options.events, options.runs)
 
+
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: 10,000 events, one run of each command."""
+    return measure_all(10_000 if quick else 100_000, 1 if quick else 3)
+
+
+def measure_all(events: int, runs: int) -> list[Figure]:
+    out: list[Figure] = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         begin = time.perf_counter()
-        store = build(folder / "warroom.db", options.events)
+        store = build(folder / "warroom.db", events)
         with store.read() as session:
             chain = audit.verify(session, store.audit_keys)
         store.dispose()
         assert chain.ok, chain.problem  # the bench's own set-up, not a figure
         print(
-            f"{options.events:,} audit events on SQLite "
+            f"{events:,} audit events on SQLite "
             f"(built in {time.perf_counter() - begin:.1f} s; "
             f"{(folder / 'warroom.db').stat().st_size / 2**20:.0f} MiB), "
-            f"{options.runs} runs each, whole process:"
+            f"{runs} runs each, whole process:"
         )
         db = ["--db", f"sqlite:///{folder / 'warroom.db'}"]
-        measured = timed([*db, "audit", "verify"], options.runs)
-        report("audit verify", measured)
+        measured = timed([*db, "audit", "verify"], runs)
+        out.append(report("audit verify", measured))
         baseline = statistics.median(measured[1])
 
         for fmt in ("jsonl", "csv"):
             out = folder / f"audit.{fmt}"
-            measured = timed(
-                [*db, "audit", "export", "--format", fmt, "-o", str(out)], options.runs
-            )
+            measured = timed([*db, "audit", "export", "--format", fmt, "-o", str(out)], runs)
             size = out.stat().st_size / 2**20
             more = statistics.median(measured[1]) - baseline
-            report(
-                f"audit export --format {fmt} -o FILE",
-                measured,
-                f"  ({size:.0f} MiB file; CPU {more:+.2f} s over verify)",
+            out.append(
+                report(
+                    f"audit export --format {fmt} -o FILE",
+                    measured,
+                    f"  ({size:.0f} MiB file; CPU {more:+.2f} s over verify)",
+                )
             )
         with open(os.devnull, "w") as null:
-            measured = timed([*db, "audit", "export"], options.runs, stdout=null.fileno())
-        report("audit export > /dev/null", measured)
+            measured = timed([*db, "audit", "export"], runs, stdout=null.fileno())
+        out.append(report("audit export > /dev/null", measured))
 
-        since = (T0 + timedelta(seconds=options.events - options.events // 10 + 1)).isoformat()
+        since = (T0 + timedelta(seconds=events - events // 10 + 1)).isoformat()
         measured = timed(
             [*db, "audit", "export", "--since", since, "-o", str(folder / "tail.jsonl")],
-            options.runs,
+            runs,
         )
-        report("audit export --since (last tenth) -o FILE", measured)
+        out.append(report("audit export --since (last tenth) -o FILE", measured))
+    return out
 
 
 if __name__ == "__main__":

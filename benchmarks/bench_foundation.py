@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from figures import Figure, explain, from_samples, profile_call, profile_process  # noqa: E402
 from genplan import generate  # noqa: E402
 
 WARROOM = str(Path(sys.executable).parent / "warroom")
@@ -38,12 +39,13 @@ def timed_runs(
     return samples
 
 
-def report(label: str, samples: list[float], goal: float) -> None:
+def report(label: str, samples: list[float], goal: float) -> Figure:
     med = statistics.median(samples)
     verdict = "ok" if med < goal else "OVER GOAL"
     print(
         f"{label:<52} median {med * 1000:7.1f} ms  min {min(samples) * 1000:7.1f} ms  (goal < {goal * 1000:.0f} ms) {verdict}"
     )
+    return from_samples(label.strip(), samples, goal)
 
 
 def best_of(fn: Callable[[], object], runs: int = 5) -> list[float]:
@@ -55,23 +57,28 @@ def best_of(fn: Callable[[], object], runs: int = 5) -> list[float]:
     return samples
 
 
-def main() -> None:
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: 2 runs of each command instead of 5 and 10."""
     from warroom.domain import graph as g
     from warroom.domain.plan import parse_plan_text
 
+    cli_runs, status_runs = (2, 3) if quick else (5, 10)
+    out: list[Figure] = []
     with tempfile.TemporaryDirectory() as scratch:
         big = Path(scratch) / "big.yaml"
         big.write_text(generate(1000, 3000), encoding="utf-8")
-        report(
-            "warroom check, 1,000 services / 3,000 edges",
-            timed_runs([WARROOM, "check", str(big)], 5),
-            1.0,
+        check = [WARROOM, "check", str(big)]
+        figure = report(
+            "warroom check, 1,000 services / 3,000 edges", timed_runs(check, cli_runs), 1.0
         )
+        out.append(explain(figure, lambda: profile_process(check, "one cold `warroom check`")))
 
         start = time.perf_counter()
         plan = parse_plan_text(big.read_text(encoding="utf-8"))
-        print(
-            f"{'  of which parse + validate (in process)':<52} {(time.perf_counter() - start) * 1000:7.1f} ms"
+        parsed = time.perf_counter() - start
+        print(f"{'  of which parse + validate (in process)':<52} {parsed * 1000:7.1f} ms")
+        out.append(
+            Figure("of which parse + validate (in process)", parsed * 1000, "ms", kind="total")
         )
         graph = plan.graph()
         print(f"  graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
@@ -92,7 +99,9 @@ def main() -> None:
             "find_cycles": lambda: g.find_cycles(graph),
         }
         for label, fn in cases.items():
-            report(f"  {label}", best_of(fn), 0.05)
+            figure = report(f"  {label}", best_of(fn), 0.05)
+            figure.name = f"graph: {label}"
+            out.append(explain(figure, lambda fn=fn, label=label: profile_call(fn, label)))  # type: ignore[misc]
 
         env = {
             **os.environ,
@@ -100,26 +109,36 @@ def main() -> None:
             "WARROOM_NOW": "2024-03-20T13:20:00Z",
         }
         subprocess.run(
-            [WARROOM, "load", str(ROOT / "sample_data" / "release-v2.5.0.yaml")],
+            [WARROOM, "load", str(ROOT / "sample_data" / "release-v2.5.0.yaml"), "--as", "sarah"],
             check=True,
             capture_output=True,
             env=env,
         )
-        report(
-            "warroom status cold start, sample plan",
-            timed_runs([WARROOM, "status"], 10, env=env),
-            0.5,
+        for label, argv in (
+            ("warroom status cold start, sample plan", [WARROOM, "status"]),
+            ("warroom status --json cold start, sample plan", [WARROOM, "status", "--json"]),
+        ):
+            figure = report(label, timed_runs(argv, status_runs, env=env), 0.5)
+            out.append(
+                explain(
+                    figure,
+                    lambda argv=argv: profile_process(
+                        argv, f"one cold `{' '.join(argv[1:])}`", env
+                    ),  # type: ignore[misc]
+                )
+            )
+        out.append(
+            report(
+                "python -c pass (interpreter floor)",
+                timed_runs([sys.executable, "-c", "pass"], status_runs),
+                0.5,
+            )
         )
-        report(
-            "warroom status --json cold start, sample plan",
-            timed_runs([WARROOM, "status", "--json"], 10, env=env),
-            0.5,
-        )
-        report(
-            "python -c pass (interpreter floor)",
-            timed_runs([sys.executable, "-c", "pass"], 10),
-            0.5,
-        )
+    return out
+
+
+def main() -> None:
+    run()
 
 
 if __name__ == "__main__":

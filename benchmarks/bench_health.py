@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,16 +31,14 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+
+from figures import MULTI_PROCESS, Figure, explain, from_samples  # noqa: E402
 
 WARROOM = str(Path(sys.executable).parent / "warroom")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from warroom.testing.net import free_port  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -52,9 +49,7 @@ def cpu_seconds(pid: int) -> float:
 # ---------------------------------------------------------------- detection latency
 
 
-async def detection(rounds: int) -> None:
-    from tests.test_poller import plan_text
-
+async def detection(rounds: int) -> Figure:
     from warroom.clock import SystemClock
     from warroom.commands import Commands
     from warroom.commands.load import load_plan
@@ -63,6 +58,7 @@ async def detection(rounds: int) -> None:
     from warroom.store.engine import Store
     from warroom.store.feed import open_feed
     from warroom.store.queries import current_release, load_snapshot
+    from warroom.testing.plans import plan_text
 
     interval, hold = 1.0, 3.0
     latencies: list[float] = []
@@ -124,6 +120,14 @@ async def detection(rounds: int) -> None:
         f"detection latency ({rounds} rounds, {interval:g}s interval): p50 {p50 * 1000:.0f} ms, "
         f"max {worst * 1000:.0f} ms (goal < {goal * 1000:.0f} ms) {verdict}"
     )
+    figure = from_samples(
+        f"trigger detection latency ({interval:g}s interval)",
+        latencies,
+        goal,
+        tail="max",
+        judge="tail",
+    )
+    return explain(figure, lambda: f"{MULTI_PROCESS}; seconds per round: {latencies}")
 
 
 # ---------------------------------------------------------------- poller scale
@@ -185,7 +189,7 @@ def prefill(path: Path, minutes: int) -> None:
         db.close()
 
 
-def scale(endpoints: int, seconds: float, backlog_minutes: int) -> None:
+def scale(endpoints: int, seconds: float, backlog_minutes: int) -> list[Figure]:
     from sqlmodel import func, select
 
     from warroom.store import models as m
@@ -233,6 +237,29 @@ def scale(endpoints: int, seconds: float, backlog_minutes: int) -> None:
         f"{polled} at every interval (±1 over {wall:.0f}s, ~{expected:.1f} each), "
         f"CPU {share * 100:.1f}% of one core (goal < 25%) {'ok' if share < 0.25 and polled == endpoints else 'OVER GOAL'}"
     )
+    known = f"{MULTI_PROCESS}; {len(counts)}/{endpoints} polled, {polled} at every interval over {wall:.0f} s"
+    return [
+        explain(
+            Figure(
+                f"poller CPU, {endpoints} endpoints @5s, 10% hanging",
+                share * 100,
+                "% of a core",
+                25,
+                kind="total",
+            ),
+            lambda: known,
+        ),
+        explain(
+            Figure(
+                f"poller: endpoints missing an interval, of {endpoints}",
+                endpoints - polled,
+                "",
+                1,
+                kind="total",
+            ),
+            lambda: known,
+        ),
+    ]
 
 
 def main() -> None:
@@ -246,6 +273,13 @@ def main() -> None:
     args = parser.parse_args()
     asyncio.run(detection(args.rounds))
     scale(args.endpoints, args.seconds, args.backlog_minutes)
+
+
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: one detection round; the poller at 200 endpoints for 10 s over 5 minutes of samples."""
+    if quick:
+        return [asyncio.run(detection(1)), *scale(200, 10, 5)]
+    return [asyncio.run(detection(3)), *scale(1000, 30, 30)]
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
   PostgreSQL. Goals at N = 50: p99 < 250 ms (SQLite), < 100 ms (PostgreSQL).
 - Idle cost: CPU of one idle app instance following the feed (goal < 2% of a core).
 
-PostgreSQL is started the way the tests start it (tests/pg.py).
+PostgreSQL is started the way the tests start it (warroom.testing.pg).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from figures import MULTI_PROCESS, Figure, explain, from_samples, used  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "release-v2.5.0.yaml"
 NOW = "2024-03-20T14:05:00Z"
@@ -165,10 +167,26 @@ def load(url: str) -> None:
     )
 
 
-def run_backend(label: str, url: str, sizes: list[int], rounds: int, goal_ms: float) -> None:
+def run_backend(
+    label: str, url: str, sizes: list[int], rounds: int, goal_ms: float, idle_s: float = 20
+) -> list[Figure]:
     load(url)
+    out: list[Figure] = []
     for count in sizes:
         samples = measure(url, count, rounds)
+        goal = goal_ms / 1000 if count == 50 else None
+        figure = from_samples(
+            f"{label}: commit -> log line in N={count} apps",
+            samples,
+            goal,
+            tail="p99",
+            judge="tail",
+        )
+        out.append(
+            explain(
+                figure, lambda s=samples: f"{MULTI_PROCESS}; {len(s)} samples over {rounds} rounds"
+            )  # type: ignore[misc]
+        )
         if not samples:
             print(f"{label:<10} N={count:<3} no samples")
             continue
@@ -178,8 +196,14 @@ def run_backend(label: str, url: str, sizes: list[int], rounds: int, goal_ms: fl
             f"{label:<10} N={count:<3} samples {len(samples):>4}  p50 {p50 * 1000:7.1f} ms  "
             f"p99 {p99 * 1000:7.1f} ms  max {max(samples) * 1000:7.1f} ms  (goal p99 < {goal_ms:.0f} ms at N=50) {verdict}"
         )
-    share = idle_cpu(url)
+    share = idle_cpu(url, idle_s)
     print(f"{label:<10} idle instance CPU: {share * 100:.2f}% of one core (goal < 2%)")
+    out.append(
+        Figure(
+            f"{label}: idle app CPU", share * 100, "% of a core", 2, kind="total", why=MULTI_PROCESS
+        )
+    )
+    return out
 
 
 def main() -> None:
@@ -189,22 +213,41 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
-    backends = args.backends.split(",")
+    measure_all(sizes, args.rounds, args.backends.split(","))
+
+
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: SQLite only, N = 1 and 5, 5 rounds, 5 s of idle."""
+    if quick:
+        return measure_all([1, 5], 5, ["sqlite"], idle_s=5)
+    return measure_all([1, 10, 50], 20, ["sqlite", "postgresql"])
+
+
+def measure_all(
+    sizes: list[int], rounds: int, backends: list[str], idle_s: float = 20
+) -> list[Figure]:
+    out: list[Figure] = []
     with tempfile.TemporaryDirectory() as scratch:
         if "sqlite" in backends:
-            run_backend("sqlite", f"sqlite:///{scratch}/live.db", sizes, args.rounds, 250)
+            out += run_backend("sqlite", f"sqlite:///{scratch}/live.db", sizes, rounds, 250, idle_s)
         if "postgresql" in backends:
-            from tests.pg import PgServer
+            from warroom.testing.pg import PgServer, PgUnavailable
 
-            server = PgServer()
+            try:
+                server = PgServer()
+            except PgUnavailable as missing:
+                print(missing)
+                return [*out, Figure("postgresql", None, "", note=f"skipped: {missing}")]
             server.init()
             server.start()
             try:
                 server.admin("CREATE DATABASE warroom")
-                run_backend("postgresql", server.url("warroom"), sizes, args.rounds, 100)
+                used("PostgreSQL", server.version())
+                out += run_backend("postgresql", server.url("warroom"), sizes, rounds, 100, idle_s)
             finally:
                 server.stop("fast")
                 server.remove()
+    return out
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from figures import Figure  # noqa: E402
 
 from warroom.clock import FixedClock  # noqa: E402
 from warroom.commands.load import load_plan  # noqa: E402
@@ -86,11 +88,21 @@ async def measure(url: str, clock: FixedClock, lines: int, cheap: bool) -> float
         return (busy - idle) / lines
 
 
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: 50 lines, one round."""
+    return measure_all(50 if quick else 200, 1 if quick else 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    measure_all(args.lines, args.rounds)
+
+
+def measure_all(lines: int, rounds: int) -> list[Figure]:
+    out: list[Figure] = []
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'warroom.db'}"
         clock = FixedClock(datetime(2024, 3, 20, 14, 5, tzinfo=UTC))
@@ -99,13 +111,23 @@ def main() -> None:
         load_plan(store, parse_plan_text(text), text, loaded_by="sarah", clock=clock)
         store.dispose()
         for label, cheap in (("as shipped", True), ("public path (layout pass)", False)):
-            runs = [asyncio.run(measure(url, clock, args.lines, cheap)) for _ in range(args.rounds)]
+            runs = [asyncio.run(measure(url, clock, lines, cheap)) for _ in range(rounds)]
             print(
                 f"{label:>26}: {statistics.median(runs) * 1000:5.2f} ms of main-thread CPU "
-                f"per line (median of {args.rounds} runs of {args.lines}: "
+                f"per line (median of {rounds} runs of {lines}: "
                 + ", ".join(f"{r * 1000:.2f}" for r in runs)
                 + ")"
             )
+            out.append(
+                Figure(
+                    f"CPU per new log line, {label}",
+                    statistics.median(runs) * 1000,
+                    "ms",
+                    kind="total",
+                    note=f"median of {rounds} runs of {lines} lines",
+                )
+            )
+    return out
 
 
 if __name__ == "__main__":

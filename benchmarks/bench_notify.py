@@ -24,16 +24,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from figures import MULTI_PROCESS, Figure, explain, from_samples  # noqa: E402
 
 WARROOM = str(Path(sys.executable).parent / "warroom")
 
 
 async def round_trip(index: int) -> dict[str, float]:
     from aiohttp import web
-    from tests.notify_support import with_notify
-    from tests.pg import free_port
-    from tests.test_poller import plan_text
 
     from warroom.clock import SystemClock
     from warroom.commands import Commands
@@ -42,6 +41,8 @@ async def round_trip(index: int) -> dict[str, float]:
     from warroom.health.simulator import Fault, Simulator
     from warroom.store.engine import Store
     from warroom.store.queries import current_release, load_snapshot
+    from warroom.testing.net import free_port
+    from warroom.testing.plans import plan_text, with_notify
 
     received: dict[str, float] = {}
 
@@ -125,12 +126,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    measure_all(args.rounds)
+
+
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: one round."""
+    return measure_all(1 if quick else 5)
+
+
+def measure_all(rounds: int) -> list[Figure]:
+    out: list[Figure] = []
     figures: dict[str, list[float]] = {"chan": [], "pager": []}
-    for index in range(args.rounds):
+    for index in range(rounds):
         got = asyncio.run(round_trip(index))
         for name, value in got.items():
             figures[name].append(value)
     for name, values in figures.items():
+        label = f"fired trigger -> {name} webhook received"
+        figure = from_samples(label, values, 1.0, tail="max", judge="tail")
+        out.append(
+            explain(figure, lambda values=values: f"{MULTI_PROCESS}; seconds per round: {values}")  # type: ignore[misc]
+        )
         if not values:
             print(f"{name}: nothing received")
             continue
@@ -140,6 +156,7 @@ def main() -> None:
             f"fired trigger -> {name} webhook received ({len(values)} rounds): "
             f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms (goal < 1000 ms) {verdict}"
         )
+    return out
 
 
 if __name__ == "__main__":

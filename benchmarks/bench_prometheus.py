@@ -37,7 +37,9 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from figures import MULTI_PROCESS, Figure, explain
 
 SERVICES = 1000
 
@@ -182,7 +184,16 @@ def main() -> None:
     if args.one:
         one(args.one, args.intervals, *args.ports)
         return
-    from tests.pg import free_port
+    measure_all(args.intervals, args.rounds)
+
+
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: one round of 2 intervals (still two pollers with a 15 s warm-up each)."""
+    return measure_all(2, 1) if quick else measure_all(12, 2)
+
+
+def measure_all(intervals: int, rounds: int) -> list[Figure]:
+    from warroom.testing.net import free_port
 
     health_port, prom_port = free_port(), free_port()
     server = multiprocessing.Process(target=serve, args=(health_port, prom_port), daemon=True)
@@ -190,16 +201,16 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {"metrics": [], "none": []}
     loads = [os.getloadavg()[0]]
     try:
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for mode in ("metrics", "none"):
-                runs[mode].append(run_one(mode, args.intervals, health_port, prom_port))
+                runs[mode].append(run_one(mode, intervals, health_port, prom_port))
                 loads.append(os.getloadavg()[0])
     finally:
         server.terminate()
         server.join(10)
     print(
-        f"{SERVICES} services at {INTERVAL_S:g}s, {args.intervals} intervals per run, "
-        f"{args.rounds} rounds; {os.cpu_count()} cores, 1-minute load average "
+        f"{SERVICES} services at {INTERVAL_S:g}s, {intervals} intervals per run, "
+        f"{rounds} rounds; {os.cpu_count()} cores, 1-minute load average "
         f"{min(loads):.1f}-{max(loads):.1f} during the runs"
     )
     share: dict[str, float] = {}
@@ -211,11 +222,24 @@ def main() -> None:
         print(
             f"  {label:<29} {share[mode] * 100:5.1f}% of a core "
             f"(runs: {', '.join(f'{x * 100:.1f}%' for x in each)}; "
-            f"{probes / args.intervals:.0f} probes and {requests / args.intervals:.1f} "
+            f"{probes / intervals:.0f} probes and {requests / intervals:.1f} "
             "Prometheus requests per interval)"
         )
     added = share["metrics"] - share["none"]
     print(f"  what Prometheus adds          {added * 100:5.1f}% of a core (goal: under 5%)")
+    known = f"{MULTI_PROCESS}; with {share['metrics'] * 100:.1f}%, without {share['none'] * 100:.1f}% of a core"
+    return [
+        explain(
+            Figure(
+                "what Prometheus adds to the poller's CPU",
+                added * 100,
+                "% of a core",
+                5,
+                kind="total",
+            ),
+            lambda: known,
+        )
+    ]
 
 
 if __name__ == "__main__":

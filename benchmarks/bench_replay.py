@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_replay.py [--events 100000] [--samples 40]
 
-The day: the scripted release of tests/release_day.py (GO, deploys, a failed
+The day: the scripted release of warroom.testing.release_day (GO, deploys, a failed
 service, a fired trigger, a rollback), then `--events` more audit events
 over the next eight hours, written straight into the chain the way the
 command layer writes them (a third messages with their log lines, a third
@@ -37,9 +37,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
-from tests.release_day import rehearse  # noqa: E402
+from figures import Figure, from_samples  # noqa: E402
 
 from warroom.clock import FixedClock  # noqa: E402
 from warroom.commands.load import load_plan  # noqa: E402
@@ -52,6 +52,7 @@ from warroom.store import models as m  # noqa: E402
 from warroom.store.engine import Store  # noqa: E402
 from warroom.store.migrate import ensure_schema  # noqa: E402
 from warroom.store.queries import current_release, read_history  # noqa: E402
+from warroom.testing.release_day import rehearse  # noqa: E402
 from warroom.tui.app import AppConfig, create_app  # noqa: E402
 from warroom.tui.screens.replay import ReplayScreen  # noqa: E402
 
@@ -137,7 +138,11 @@ def build_day(path: Path, events: int) -> Store:
     return store
 
 
+FIGURES: list[Figure] = []  # what show() printed, for run()
+
+
 def show(label: str, samples: list[float], goal: float | None = None) -> None:
+    FIGURES.append(from_samples(label, samples, goal, judge="tail"))
     ordered = sorted(samples)
     med = statistics.median(ordered)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
@@ -276,14 +281,26 @@ def main() -> None:
         "--day", type=Path, help="keep the day in this SQLite file (reused if it exists)"
     )
     args = parser.parse_args()
+    measure_all(args.events, args.samples, args.day)
+
+
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: 5,000 events, 10 samples, no tmux."""
+    if quick:
+        return measure_all(5_000, 10, None, terminal=False)
+    return measure_all(100_000, 40, None)
+
+
+def measure_all(events: int, samples: int, day: Path | None, terminal: bool = True) -> list[Figure]:
+    FIGURES.clear()
     rng = random.Random(12)
     with tempfile.TemporaryDirectory() as scratch:
-        path = args.day or Path(scratch) / "day.db"
+        path = day or Path(scratch) / "day.db"
         if path.exists():
             store = Store(f"sqlite:///{path}")
         else:
             start = time.perf_counter()
-            store = build_day(path, args.events)
+            store = build_day(path, events)
             print(f"(writing the day: {time.perf_counter() - start:.0f} s)")
         with store.read() as session:
             release = current_release(session)
@@ -299,14 +316,25 @@ def main() -> None:
             f"{'build the History (read every event, fold once)':<62} {built * 1000:8.0f} ms"
             f"  ({built_cpu * 1000:.0f} ms of CPU)"
         )
-        domain(history, args.samples * 5, rng)
+        FIGURES.append(
+            Figure(
+                f"build the History ({len(history):,} events)",
+                built * 1000,
+                "ms",
+                kind="total",
+                note=f"{built_cpu * 1000:.0f} ms of CPU",
+            )
+        )
+        domain(history, samples * 5, rng)
         end = history.events[-1].at
         middle = history.events[len(history) // 2].at
         store.dispose()
         del history
         url = f"sqlite:///{path}"
-        asyncio.run(headless(url, end, args.samples, rng))
-        in_tmux(url, middle.isoformat(), args.samples)
+        asyncio.run(headless(url, end, samples, rng))
+        if terminal:
+            in_tmux(url, middle.isoformat(), samples)
+    return list(FIGURES)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from figures import Figure, explain, from_samples, profile_process, used  # noqa: E402
 from genplan import generate  # noqa: E402
 
 from warroom.domain import record as r  # noqa: E402
@@ -50,6 +50,7 @@ from warroom.domain.lifecycle import DeployState, state_after_step  # noqa: E402
 WARROOM = str(Path(sys.executable).parent / "warroom")
 START = datetime(2024, 3, 20, 13, 0, tzinfo=UTC)
 STEP = timedelta(milliseconds=800)
+FIGURES: list[Figure] = []  # what was printed, for run()
 
 
 class Day:
@@ -324,6 +325,9 @@ def baseline(runs: int, folder: Path) -> None:
         capture_output=True,
     )
     wall, cpu = whole_process(url, runs, folder)
+    FIGURES.append(
+        from_samples("baseline: warroom report, sample release as loaded", wall, None, unit="s")
+    )
     print(
         f"baseline: the same command on the sample release as loaded (nothing happened): "
         f"wall median {statistics.median(wall):.2f} s, CPU median {statistics.median(cpu):.2f} s"
@@ -338,6 +342,12 @@ def measure(label: str, url: str, runs: int, folder: Path) -> None:
 
     whole, cpu = whole_process(url, runs, folder)
     med = statistics.median(whole)
+    figure = from_samples(f"{label}: warroom report --format md, cold", whole, 2.0, unit="s")
+    figure.note = f"CPU median {statistics.median(cpu):.2f} s"
+    env = {**os.environ, "WARROOM_NOW": "2024-03-21T13:00:00Z"}
+    env.pop("WARROOM_DB", None)
+    argv = [WARROOM, "report", "--db", url, "--output", str(folder / "day.md")]
+    FIGURES.append(explain(figure, lambda: profile_process(argv, "one cold `warroom report`", env)))
     print(
         f"{label}: warroom report --format md, whole process, cold: wall median {med:.2f} s "
         f"(min {min(whole):.2f} s), CPU median {statistics.median(cpu):.2f} s "
@@ -376,30 +386,48 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    backends = args.backends.split(",")
+    measure_all(args.events, args.services, args.runs, args.backends.split(","))
+
+
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: 10,000 events, 50 services, one run, SQLite only."""
+    if quick:
+        return measure_all(10_000, 50, 1, ["sqlite"])
+    return measure_all(100_000, 200, 3, ["sqlite", "postgresql"])
+
+
+def measure_all(events: int, services: int, runs: int, backends: list[str]) -> list[Figure]:
+    FIGURES.clear()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        baseline(args.runs, folder)
+        baseline(runs, folder)
         if "sqlite" in backends:
             url = f"sqlite:///{folder / 'day.db'}"
             started = time.perf_counter()
-            build(url, args.events, args.services)
-            print(f"sqlite: wrote {args.events:,} events in {time.perf_counter() - started:.0f} s")
-            measure("sqlite", url, args.runs, folder)
+            build(url, events, services)
+            print(f"sqlite: wrote {events:,} events in {time.perf_counter() - started:.0f} s")
+            measure("sqlite", url, runs, folder)
         if "postgresql" in backends:
-            from tests.pg import PgServer
+            from warroom.testing.pg import PgServer, PgUnavailable
 
-            server = PgServer()
+            try:
+                server = PgServer()
+            except PgUnavailable as missing:
+                print(missing)
+                FIGURES.append(Figure("postgresql", None, "", note=f"skipped: {missing}"))
+                return list(FIGURES)
             server.init()
             server.start()
             try:
                 server.admin("CREATE DATABASE warroom")
+                used("PostgreSQL", server.version())
                 url = server.url("warroom")
-                build(url, args.events, args.services)
-                measure("postgresql", url, args.runs, folder)
+                build(url, events, services)
+                measure("postgresql", url, runs, folder)
             finally:
                 server.stop("fast")
                 server.remove()
+    return list(FIGURES)
 
 
 if __name__ == "__main__":

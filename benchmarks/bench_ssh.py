@@ -37,18 +37,27 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
-from tests.ssh_support import (  # noqa: E402 - after the path set-up above
-    Terminal,
-    first_frame,
-    is_drawn,
-    make_key,
-    plan_with_keys,
-    serve_ssh,
-    ssh_argv,
-    warroom,
-)
+from figures import MULTI_PROCESS, Figure, explain, from_samples  # noqa: E402
+
+try:
+    from warroom.testing.ssh import (
+        Terminal,
+        first_frame,
+        is_drawn,
+        make_key,
+        plan_with_keys,
+        serve_ssh,
+        ssh_argv,
+        warroom,
+    )
+except ImportError as missing:  # pyte: the bench extra
+    MISSING: str | None = f"{missing.name} is missing: pip install -e '.[bench]'"
+else:
+    MISSING = None
+
+FIGURES: list[Figure] = []  # what run() hands back
 
 PEOPLE = {
     "sarah": "release manager, ops",
@@ -226,7 +235,20 @@ def post_messages(db: str, every: float, stop: threading.Event) -> None:
     store.dispose()
 
 
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: 2 first frames, 4 sessions, 10 presses."""
+    if MISSING:
+        return [Figure("ssh front door", None, "", note=f"skipped: {MISSING}")]
+    argv = ["--first-frames", "2", "--sessions", "4", "--presses", "10"] if quick else []
+    FIGURES.clear()
+    sys.argv = [sys.argv[0], *argv]
+    main()
+    return [explain(f, lambda: MULTI_PROCESS) for f in FIGURES]
+
+
 def main() -> None:
+    if MISSING:
+        raise SystemExit(MISSING)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--first-frames", type=int, default=7)
     parser.add_argument("--sessions", type=int, default=20)
@@ -238,12 +260,12 @@ def main() -> None:
     os.environ["WARROOM_NOW"] = "2024-03-20T13:20:00Z"
     folder = Path(tempfile.mkdtemp(prefix="warroom-bench-ssh-"))
     try:
-        run(args, folder)
+        measure_all(args, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, folder: Path) -> None:
+def measure_all(args: argparse.Namespace, folder: Path) -> None:
     keys = {name: make_key(folder, name) for name in PEOPLE}
     plan = plan_with_keys(folder, {name: [key.public] for name, key in keys.items()})
     db = f"sqlite:///{folder / 'warroom.db'}"
@@ -264,6 +286,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
                     times.append(time.perf_counter() - start)
                 finally:
                     term.close()
+            FIGURES.append(from_samples(f"ssh -> first full frame, {label}", times, 1.5))
             print(
                 f"ssh → first full frame, {label} ({len(times)} runs): "
                 f"p50 {ms(statistics.median(times))}, min {ms(min(times))}, max {ms(max(times))}"
@@ -299,6 +322,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             measured, others = terms[0], terms[1:]
             with Background(others, rate=0):
                 idle = measure_presses(measured, args.presses)
+            FIGURES.append(from_samples("ssh keypress -> repaint, others idle", idle, None))
             print(
                 f"keypress → repaint, others idle ({len(idle)} keys): "
                 f"p50 {ms(statistics.median(idle))}, p95 {ms(pct(idle, 95))}, max {ms(max(idle))}"
@@ -325,6 +349,11 @@ def run(args: argparse.Namespace, folder: Path) -> None:
                 stop.set()
                 if poster.is_alive():
                     poster.join(5)
+            FIGURES.append(
+                from_samples(
+                    f"ssh keypress -> repaint, {len(others)} others active", busy, 0.1, judge="tail"
+                )
+            )
             print(
                 f"keypress → repaint, {len(others)} others active "
                 f"({background.keys / elapsed:.0f} keys/s among them, "

@@ -26,6 +26,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from figures import Figure, from_samples
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "release-v2.5.0.yaml"
 WARROOM = str(Path(sys.executable).parent / "warroom")
@@ -100,8 +104,17 @@ def crowd(db: str, writers: int, each: int) -> tuple[int, float]:
     return sum(f for f, _ in results), max(w for _, w in results)
 
 
+def run(quick: bool = False) -> list[Figure]:
+    """Quick: 5 runs, no crowd."""
+    return measure_all(5 if quick else 15, crowd_too=not quick)
+
+
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 15
+    measure_all(runs, crowd_too="--no-crowd" not in sys.argv)
+
+
+def measure_all(runs: int, crowd_too: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory() as scratch:
         db = f"sqlite:///{scratch}/warroom.db"
         env = {**os.environ, "WARROOM_DB": db}
@@ -119,10 +132,21 @@ def main() -> None:
             f"max {ms[-1]:6.1f} ms  min {ms[0]:6.1f} ms  ({len(ms)} write transactions)"
         )
         print(f"  whole process:   median {statistics.median(whole) * 1000:6.1f} ms")
-        if "--no-crowd" in sys.argv:
-            return
+        out = [
+            from_samples("cold `warroom say`: write lock held", held, None, tail="max"),
+            from_samples("cold `warroom say`: whole process", whole, None),
+        ]
+        if not crowd_too:
+            return out
         failed, worst = crowd(db, 20, 5)
         print(f"20 writers x 5 messages: {failed} failed; slowest command {worst * 1000:.0f} ms")
+        out.append(
+            Figure("20 writers x 5 messages: slowest command", worst * 1000, "ms", kind="total")
+        )
+        out.append(
+            Figure("20 writers x 5 messages: failed commands", failed, "", goal=1, kind="total")
+        )
+        return out
 
 
 if __name__ == "__main__":

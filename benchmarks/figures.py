@@ -1,0 +1,231 @@
+"""What a benchmark hands back: figures with their goals, and why one missed.
+
+Every `bench_*.py` has `run(quick: bool) -> list[Figure]` (what
+`benchmarks/run.py` calls, in a subprocess of its own) and a `main()` that
+prints its own lines for people who run it alone. A goal is an upper bound
+in the figure's unit, on the value named by `judge`: the median ("p50"),
+the tail ("p95", "p99" or "max", whichever `tail` says the figure keeps) or
+the total of a one-shot measurement.
+
+Why a figure missed: `profile_call` (cProfile of an in-process measurement)
+and `profile_process` (cProfile of a fresh `python` process: a cold CLI
+command) give the top entries by cumulative time; a benchmark runs them
+only for a figure over its goal, after measuring, so profiling never slows
+what is measured. A multi-process measurement says what it knows (phases,
+counts) in `why` instead.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOP = 8  # profile entries printed under a figure that missed its goal
+MULTI_PROCESS = (
+    "multi-process measurement: a profile needs py-spy on the child "
+    "(`py-spy record --pid PID` or `py-spy top --pid PID` while it runs)"
+)
+
+# What the benchmarks in this process used, for the table's header (e.g.
+# {"PostgreSQL": "16.4"}): set with `used`.
+CONTEXT: dict[str, str] = {}
+
+
+def used(what: str, version: str) -> None:
+    """Record a server or tool a benchmark used (the runner prints it in the header)."""
+    CONTEXT[what] = version
+
+
+@dataclass
+class Figure:
+    """One measured figure. `value` is the median (or the total); `p95` the tail."""
+
+    name: str
+    value: float | None
+    unit: str
+    goal: float | None = None
+    kind: str = "p50/p95"  # or "total": one measurement, no spread
+    p95: float | None = None
+    note: str = ""
+    tail: str = "p95"  # what `p95` holds: "p95", "p99" or "max"
+    judge: str = "p50"  # which value the goal bounds: "p50" or "tail" ("total" for kind total)
+    quick: bool = False
+    why: str = ""  # filled when over goal: profile entries or the phases it knows
+    samples: int = 0
+    error: str = ""  # the benchmark crashed or timed out: this row says so
+
+    def judged(self) -> float | None:
+        if self.kind == "total" or self.judge == "p50":
+            return self.value
+        return self.p95
+
+    @property
+    def over(self) -> bool:
+        judged = self.judged()
+        return self.goal is not None and judged is not None and judged >= self.goal
+
+    def verdict(self) -> str:
+        if self.error:
+            return "CRASHED"
+        if self.value is None:
+            return "skipped" if self.note.startswith("skipped") else "no data"
+        if self.goal is None:
+            return "-"
+        return "OVER GOAL" if self.over else "ok"
+
+    def goal_text(self) -> str:
+        if self.goal is None:
+            return "-"
+        which = "" if self.kind == "total" else (self.tail if self.judge == "tail" else "p50")
+        return f"{which} < {_num(self.goal)} {self.unit}".strip()
+
+    def value_text(self) -> str:
+        if self.value is None:
+            return "-"
+        if self.kind == "total" or self.p95 is None:
+            return f"{_num(self.value)} {self.unit}"
+        return f"{_num(self.value)} / {_num(self.p95)} {self.unit} ({self.tail})"
+
+
+def _num(x: float) -> str:
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def pct(samples: list[float], q: float) -> float:
+    """The q-quantile (0..1) by rank, as the benchmarks have always taken it."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def from_samples(
+    name: str,
+    seconds: list[float],
+    goal_s: float | None,
+    *,
+    tail: str = "p95",
+    judge: str = "p50",
+    quick: bool = False,
+    note: str = "",
+    unit: str = "ms",
+) -> Figure:
+    """A p50/tail figure from samples in seconds, shown in ms (or s with unit="s")."""
+    scale = 1000.0 if unit == "ms" else 1.0
+    if not seconds:
+        return Figure(name, None, unit, _scaled(goal_s, scale), quick=quick, note=note)
+    if tail == "max":
+        high = max(seconds)
+    elif tail == "p99":
+        high = pct(seconds, 0.99)
+    else:
+        high = pct(seconds, 0.95)
+    return Figure(
+        name,
+        statistics.median(seconds) * scale,
+        unit,
+        _scaled(goal_s, scale),
+        p95=high * scale,
+        tail=tail,
+        judge=judge,
+        quick=quick,
+        note=note,
+        samples=len(seconds),
+    )
+
+
+def _scaled(goal: float | None, scale: float) -> float | None:
+    return None if goal is None else goal * scale
+
+
+def _top(stats: pstats.Stats, what: str) -> str:
+    """The top entries by cumulative time, without the import machinery's and exec's
+    frames (they wrap everything in a cold start); imports get a line of their own."""
+    profile = stats.get_stats_profile()
+    entries = sorted(profile.func_profiles.items(), key=lambda kv: -kv[1].cumtime)
+    imports = max((f.cumtime for name, f in entries if name == "_find_and_load"), default=0.0)
+    lines = [
+        f"cProfile of {what} ({profile.total_tt:.2f} s profiled), top {TOP} by cumulative time:"
+    ]
+    if imports:
+        lines.append(f"  imports (importlib's _find_and_load, outermost): {imports:.3f} s")
+    shown = 0
+    for name, f in entries:
+        if f.file_name.startswith("<frozen") or name in {"exec", "<built-in method builtins.exec>"}:
+            continue
+        if f.file_name == "~" and "exec" in name:
+            continue
+        where = f"{Path(f.file_name).name}:{f.line_number}" if f.file_name != "~" else "builtin"
+        lines.append(
+            f"  {f.cumtime:8.3f} s cum {f.tottime:8.3f} s own  {f.ncalls:>8}  {name} ({where})"
+        )
+        shown += 1
+        if shown == TOP:
+            break
+    return "\n".join(lines)
+
+
+def profile_call(fn: Callable[[], object], what: str) -> str:
+    """Run `fn` once under cProfile; its top entries, saying what was profiled."""
+    profiler = cProfile.Profile()
+    profiler.runcall(fn)
+    return _top(pstats.Stats(profiler), what)
+
+
+def profile_process(argv: list[str], what: str, env: dict[str, str] | None = None) -> str:
+    """Run `python ARGV` once under cProfile (argv as after `python`: a script and its
+    arguments, or `-c CODE ARGS`); its top entries. A failure says so, never raises."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "profile.out"
+        if argv and argv[0] == "-c":
+            script = Path(folder) / "child.py"
+            script.write_text(argv[1], encoding="utf-8")
+            argv = [str(script), *argv[2:]]
+        done = subprocess.run(
+            [sys.executable, "-m", "cProfile", "-o", str(out), *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=600,
+        )
+        if not out.exists():
+            return f"profiling {what} failed: {done.stderr.strip()[-300:]}"
+        return _top(pstats.Stats(str(out)), what)
+
+
+def explain(figure: Figure, why: Callable[[], str]) -> Figure:
+    """Fill `figure.why` from `why()` when the figure is over its goal (profiling only then)."""
+    if figure.over:
+        try:
+            figure.why = why()
+        except Exception as error:  # a broken profile must not lose the figure
+            figure.why = f"could not say why: {type(error).__name__}: {error}"
+    return figure
+
+
+def script(name: str) -> str:
+    """The console script `name` of this interpreter's environment (e.g. warroom)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def machine_cores() -> int:
+    return os.cpu_count() or 0
+
+
+@dataclass
+class Result:
+    """What a child process hands the runner (as JSON)."""
+
+    figures: list[Figure] = field(default_factory=list)
+    context: dict[str, str] = field(default_factory=dict)
