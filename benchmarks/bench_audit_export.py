@@ -151,7 +151,7 @@ def run(quick: bool = False) -> list[Figure]:
 
 
 def measure_all(events: int, runs: int) -> list[Figure]:
-    out: list[Figure] = []
+    found: list[Figure] = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         begin = time.perf_counter()
@@ -168,7 +168,7 @@ def measure_all(events: int, runs: int) -> list[Figure]:
         )
         db = ["--db", f"sqlite:///{folder / 'warroom.db'}"]
         measured = timed([*db, "audit", "verify"], runs)
-        out.append(report("audit verify", measured))
+        found.append(report("audit verify", measured))
         baseline = statistics.median(measured[1])
 
         for fmt in ("jsonl", "csv"):
@@ -176,7 +176,7 @@ def measure_all(events: int, runs: int) -> list[Figure]:
             measured = timed([*db, "audit", "export", "--format", fmt, "-o", str(out)], runs)
             size = out.stat().st_size / 2**20
             more = statistics.median(measured[1]) - baseline
-            out.append(
+            found.append(
                 report(
                     f"audit export --format {fmt} -o FILE",
                     measured,
@@ -185,15 +185,15 @@ def measure_all(events: int, runs: int) -> list[Figure]:
             )
         with open(os.devnull, "w") as null:
             measured = timed([*db, "audit", "export"], runs, stdout=null.fileno())
-        out.append(report("audit export > /dev/null", measured))
+        found.append(report("audit export > /dev/null", measured))
 
         since = (T0 + timedelta(seconds=events - events // 10 + 1)).isoformat()
         measured = timed(
             [*db, "audit", "export", "--since", since, "-o", str(folder / "tail.jsonl")],
             runs,
         )
-        out.append(report("audit export --since (last tenth) -o FILE", measured))
-    return out
+        found.append(report("audit export --since (last tenth) -o FILE", measured))
+    return found
 
 
 if __name__ == "__main__":
