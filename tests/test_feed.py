@@ -134,3 +134,29 @@ async def test_postgres_feed_survives_a_restart_and_catches_up(
     assert after.changes[-1].id == caught_up[-1].id + 1
     await events.aclose()
     store.dispose()
+
+
+def test_a_feed_whose_loop_closed_unread_stops_watching_quietly(
+    sqlite_loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    """An app torn down mid-read leaves its feed's generator open and its loop
+    closed: the watcher thread must stop at the next change, not raise."""
+    import threading
+
+    raised: list[BaseException] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: raised.append(args.exc_value or Exception(args))
+    try:
+        loop = asyncio.new_event_loop()
+        feed = SqliteFeed(db_path, poll_interval=0.01)
+        events = feed.events()
+        first = loop.run_until_complete(anext(events))
+        assert first.connected
+        watcher = next(t for t in threading.enumerate() if t.name == "warroom-feed")
+        loop.close()  # without closing `events`: its `finally` never runs
+        Commands(sqlite_loaded, clock, "mike").post_message("after the loop closed")
+        watcher.join(timeout=30)
+        assert not watcher.is_alive(), "the watcher kept polling for nobody"
+        assert raised == []
+    finally:
+        threading.excepthook = previous

@@ -207,7 +207,12 @@ class SqliteFeed(ChangeFeed):
         stop = threading.Event()
 
         def emit(event: FeedEvent) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, event)
+            except RuntimeError:
+                # The loop closed without closing this generator (an app torn
+                # down mid-read): nobody listens any more, so stop watching.
+                stop.set()
 
         thread = threading.Thread(
             target=self._watch, args=(emit, stop), name="warroom-feed", daemon=True
