@@ -84,7 +84,7 @@ class PromServer:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.1)  # polling a bounded condition (deadline above), not a fixed wait
         raise RuntimeError(f"prometheus was not ready within {READY_TIMEOUT_S:g}s: {self.log()}")
 
     def log(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,17 @@ def trigger(store: Store, tid: str) -> tuple[str, str]:
     return (found.state, found.detail or "") if found else ("missing", "")
 
 
-async def started(store: Store, url: str, clock: SystemClock) -> tuple[Poller, asyncio.Event, Any]:
+@asynccontextmanager
+async def polling(url: str, clock: SystemClock) -> AsyncIterator[Poller]:
+    """A poller running on `url` for the block, stopped (bounded) after it."""
     poller = Poller(url, clock, holder="prom-test")
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(stop))
-    return poller, stop, task
+    try:
+        yield poller
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
 
 
 def go_and_deploy(store: Store, clock: SystemClock) -> None:
@@ -130,8 +137,7 @@ async def test_a_five_percent_error_fault_fires_the_promql_rule(
     clock = SystemClock()
     load(store, prometheus_plan(rig, "error_rate > 1% for 3s", error_rate=ERROR_RATE))
     go_and_deploy(store, clock)
-    poller, stop, task = await started(store, url, clock)
-    try:
+    async with polling(url, clock) as poller:
         await wait_for(
             lambda: has_metric(store, "api-gateway", "error_rate", 2), "PromQL values", WAIT_S
         )
@@ -150,9 +156,6 @@ async def test_a_five_percent_error_fault_fires_the_promql_rule(
         )
         assert "error-rate@api-gateway" in poller.stats.fired
         assert "error_rate" in trigger(store, "error-rate@api-gateway")[1]
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 async def test_a_p99_latency_fault_fires_the_baseline_rule(
@@ -163,8 +166,7 @@ async def test_a_p99_latency_fault_fires_the_baseline_rule(
     load(store, prometheus_plan(rig, "p99_ms > 2x baseline for 3s", p99_ms=P99))
     check_everything(store, clock)  # type: ignore[arg-type]
     Commands(store, clock, "sarah").decide("go")
-    _poller, stop, task = await started(store, url, clock)
-    try:
+    async with polling(url, clock):
         # The baseline is the median before the deploy starts: samples first.
         await wait_for(lambda: has_metric(store, "api-gateway", "p99_ms", 3), "PromQL p99", WAIT_S)
         Commands(store, clock, "raj").complete_step("api-gateway")
@@ -177,9 +179,6 @@ async def test_a_p99_latency_fault_fires_the_baseline_rule(
         # The simulator's healthy p99 is 100-140 ms: the baseline came from
         # Prometheus's histogram, not from nothing.
         assert 80 < found.baseline < 200, found.baseline
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 async def test_prometheus_gone_is_no_data_with_a_reason_and_fires_nothing(
@@ -189,8 +188,7 @@ async def test_prometheus_gone_is_no_data_with_a_reason_and_fires_nothing(
     clock = SystemClock()
     load(store, prometheus_plan(rig, "error_rate > 1% for 3s", error_rate=ERROR_RATE))
     go_and_deploy(store, clock)
-    poller, stop, task = await started(store, url, clock)
-    try:
+    async with polling(url, clock) as poller:
         await wait_for(
             lambda: has_metric(store, "api-gateway", "error_rate", 2), "PromQL values", WAIT_S
         )
@@ -213,9 +211,6 @@ async def test_prometheus_gone_is_no_data_with_a_reason_and_fires_nothing(
         assert "no data from Prometheus for error_rate" in detail
         assert "unreachable" in detail
         assert poller.stats.fired == []
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 async def test_metrics_test_prints_what_each_query_returns(rig: Rig, tmp_path: Path) -> None:
