@@ -51,14 +51,11 @@ def cpu_seconds(pid: int) -> float:
 
 async def detection(rounds: int) -> Figure:
     from warroom.clock import SystemClock
-    from warroom.commands import Commands
-    from warroom.commands.load import load_plan
-    from warroom.domain.plan import parse_plan_text
     from warroom.health.simulator import Fault, Simulator
     from warroom.store.engine import Store
     from warroom.store.feed import open_feed
     from warroom.store.queries import current_release, load_snapshot
-    from warroom.testing.plans import plan_text
+    from warroom.testing.plans import deploying, plan_text
 
     interval, hold = 1.0, 3.0
     latencies: list[float] = []
@@ -74,16 +71,7 @@ async def detection(rounds: int) -> Figure:
             url = f"sqlite:///{scratch}/d.db"
             store = Store(url)
             clock = SystemClock()
-            plan = parse_plan_text(text)
-            load_plan(store, plan, text, loaded_by="sarah", clock=clock)
-            sarah = Commands(store, clock, "sarah")
-            with store.read() as session:
-                release = current_release(session)
-                assert release is not None
-                keys = [i.key for i in load_snapshot(session, release).all_items]
-            sarah.set_items(keys, True)
-            sarah.decide("go")
-            sarah.start_deploy("api-gateway")
+            deploying(store, clock, text)
             async with Simulator(
                 {"api-gateway": port}, control_port=free_port(), seed=index
             ) as sim:

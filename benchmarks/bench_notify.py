@@ -35,14 +35,11 @@ async def round_trip(index: int) -> dict[str, float]:
     from aiohttp import web
 
     from warroom.clock import SystemClock
-    from warroom.commands import Commands
-    from warroom.commands.load import load_plan
-    from warroom.domain.plan import parse_plan_text
     from warroom.health.simulator import Fault, Simulator
     from warroom.store.engine import Store
     from warroom.store.queries import current_release, load_snapshot
     from warroom.testing.net import free_port
-    from warroom.testing.plans import plan_text, with_notify
+    from warroom.testing.plans import deploying, plan_text, with_notify
 
     received: dict[str, float] = {}
 
@@ -84,15 +81,7 @@ async def round_trip(index: int) -> dict[str, float]:
             url = f"sqlite:///{scratch}/n.db"
             store = Store(url)
             clock = SystemClock()
-            load_plan(store, parse_plan_text(text), text, loaded_by="sarah", clock=clock)
-            sarah = Commands(store, clock, "sarah")
-            with store.read() as session:
-                release = current_release(session)
-                assert release is not None
-                keys = [i.key for i in load_snapshot(session, release).all_items]
-            sarah.set_items(keys, True)
-            sarah.decide("go")
-            sarah.start_deploy("api-gateway")
+            deploying(store, clock, text)
             env = {k: v for k, v in os.environ.items() if k != "WARROOM_NOW"}
             env.update(B_CHAN=f"{base}/chan", B_PD_URL=f"{base}/pager", B_PD_KEY="bench")
             async with Simulator(

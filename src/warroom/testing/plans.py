@@ -53,3 +53,22 @@ def with_notify(
     if ssh_door is not None:
         data["ssh_door"] = dict(ssh_door)
     return yaml.safe_dump(data, sort_keys=False)
+
+
+def deploying(store: Any, clock: Any, text: str, service: str = "api-gateway") -> None:
+    """`text` loaded by sarah, every checklist item checked, GO, and `service`
+    deploying (so its rules watch it): where the health benchmarks begin."""
+    from warroom.commands import Commands
+    from warroom.commands.load import load_plan
+    from warroom.domain.plan import parse_plan_text
+    from warroom.store.queries import current_release, load_snapshot
+
+    load_plan(store, parse_plan_text(text), text, loaded_by="sarah", clock=clock)
+    sarah = Commands(store, clock, "sarah")
+    with store.read() as session:
+        release = current_release(session)
+        assert release is not None
+        keys = [item.key for item in load_snapshot(session, release).all_items]
+    sarah.set_items(keys, True)
+    sarah.decide("go")
+    sarah.start_deploy(service)
