@@ -35,6 +35,7 @@ from warroom.tui.widgets.deploy_table import DeployTable
 from warroom.tui.widgets.graph_view import GraphView
 
 TTL = timedelta(seconds=30)
+FLOOD = 0.03  # seconds between changes: faster than the app redraws
 HOSTILE = "x \x1b[2J\x1b[?1049l \x1b]0;pwned\x07 \x9b2J \x1b]52;c;cHduZWQ=\x07 [bold]markup[/]"
 # Who completes steps on whose services (each team's on-call).
 ONCALL = {"infra": "raj", "backend": "lisa", "mobile": "omar", "frontend": "kim"}
@@ -50,12 +51,17 @@ TEAM = {
 
 @dataclass
 class Churn:
-    """Changes from elsewhere, `interval` seconds apart, until stopped (or `limit`)."""
+    """Changes from elsewhere, `interval` seconds apart, until stopped (or `limit`).
+
+    Ten commits a second is many times a real room (the poller writes once a
+    second, people a few times a minute), so reloads keep landing between a
+    person's keys; `FLOOD` is for the tests about the app falling behind.
+    """
 
     store: Store
     clock: FixedClock
     bad: str = "api-gateway"  # the service whose error rate is 5%
-    interval: float = 0.03
+    interval: float = 0.1
     limit: int = 3000
     steps: bool = True  # other people complete runbook steps too
     count: int = 0  # changes committed so far

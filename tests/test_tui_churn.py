@@ -24,6 +24,7 @@ from textual.command import CommandPalette
 from textual.pilot import Pilot
 
 from tests.churn import (
+    FLOOD,
     Churn,
     commands_idle,
     lines_of,
@@ -205,7 +206,7 @@ async def test_a_runbook_stays_open_through_any_number_of_changes(
         await settled(pilot)
         # The churn's own steps could finish api-gateway before raj's step
         # below (refused: its runbook closed); health and messages still stream.
-        with Churn(Store(db_url), clock, steps=False) as churn:
+        with Churn(Store(db_url), clock, steps=False, interval=FLOOD) as churn:
             await pilot.press("2", "enter")  # api-gateway: the one that can start now
             await until(pilot, lambda: isinstance(app.screen, ServiceScreen), "the runbook")
             opened = app.screen
