@@ -9,14 +9,18 @@ real CLI (`warroom.cli.main`) in fresh interpreters, with SQLAlchemy events
 timing each write transaction from its BEGIN IMMEDIATE to the end of its
 commit, and prints the lock hold time and the whole process time.
 
-It then runs 20 writers at once (5 messages each) and prints how long the
-slowest command waited and how many failed.
+For what the transaction itself needs, the same write is timed warm: in one
+process that has made it once already (as an app or the poller makes it).
+The goal: a cold write holds the lock under twice that.
+
+It then runs 20 writers at once (5 cold `warroom say` each) on SQLite and
+on a PostgreSQL it starts (warroom.testing.pg), and prints every command's
+latency (p50, p99, max) and how many failed.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import statistics
 import subprocess
@@ -28,7 +32,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from figures import Figure, from_samples
+from figures import (
+    Figure,
+    explain,
+    from_samples,
+    pct,
+    profile_process,
+    used,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "release-v2.5.0.yaml"
@@ -81,10 +92,38 @@ def lock_times(db: str, runs: int) -> tuple[list[float], list[float]]:
     return held, whole
 
 
-def crowd(db: str, writers: int, each: int) -> tuple[int, float]:
-    def one(who: int) -> tuple[int, float]:
+# Runs in the child: the same transaction warm, as a long-running app or the
+# poller makes it (imports done, mappers configured, SQL compiled): what the
+# write itself needs the lock for. The first write is the cold one; it is left out.
+WARM = PROBE.replace(
+    "from warroom.cli import main\nmain(sys.argv[1:])",
+    """
+from warroom.clock import SystemClock
+from warroom.commands import Commands
+from warroom.store.engine import Store
+commands = Commands(Store(sys.argv[1]), SystemClock(), "sarah")
+for n in range(int(sys.argv[2]) + 1):
+    commands.post_message(f"warm {n}")
+held[:] = held[1:]
+""",
+)
+
+
+def warm_times(db: str, runs: int) -> list[float]:
+    done = subprocess.run(
+        [sys.executable, "-c", WARM, db, str(runs)], check=True, capture_output=True, text=True
+    )
+    line = next(x for x in done.stderr.splitlines() if x.startswith("LOCK "))
+    return [float(x) for x in json.loads(line[5:])]
+
+
+def crowd(db: str, writers: int, each: int) -> tuple[list[float], int]:
+    """`writers` threads each run `each` cold `warroom say` one after another: every
+    command's latency (start to exit) and how many failed."""
+
+    def one(who: int) -> tuple[list[float], int]:
         failed = 0
-        worst = 0.0
+        took: list[float] = []
         for n in range(each):
             start = time.perf_counter()
             done = subprocess.run(
@@ -92,16 +131,15 @@ def crowd(db: str, writers: int, each: int) -> tuple[int, float]:
                 check=False,
                 capture_output=True,
             )
-            took = time.perf_counter() - start
-            worst = max(worst, took)
+            took.append(time.perf_counter() - start)
             if done.returncode != 0:
                 failed += 1
-                print(f"  failed after {took:.1f} s: {done.stderr.decode().strip()[-300:]}")
-        return failed, worst
+                print(f"  failed after {took[-1]:.1f} s: {done.stderr.decode().strip()[-300:]}")
+        return took, failed
 
     with ThreadPoolExecutor(writers) as pool:
         results = list(pool.map(one, range(writers)))
-    return sum(f for f, _ in results), max(w for _, w in results)
+    return [t for took, _ in results for t in took], sum(f for _, f in results)
 
 
 def run(quick: bool = False) -> list[Figure]:
@@ -114,39 +152,88 @@ def main() -> None:
     measure_all(runs, crowd_too="--no-crowd" not in sys.argv)
 
 
+def load(db: str) -> None:
+    subprocess.run(
+        [WARROOM, "--db", db, "load", str(SAMPLE), "--as", "sarah"],
+        check=True,
+        capture_output=True,
+    )
+
+
+def crowd_figures(label: str, db: str, writers: int = 20, each: int = 5) -> list[Figure]:
+    took, failed = crowd(db, writers, each)
+    figure = from_samples(
+        f"{label}: {writers} writers x {each} cold `warroom say`, latency", took, None, tail="p99"
+    )
+    print(
+        f"{label}: {writers} writers x {each} messages: {failed} failed; latency "
+        f"p50 {statistics.median(took) * 1000:.0f} ms, p99 {pct(took, 0.99) * 1000:.0f} ms, "
+        f"max {max(took) * 1000:.0f} ms"
+    )
+    return [
+        figure,
+        Figure(f"{label}: {writers} writers x {each}: failed commands", failed, "", 1, "total"),
+    ]
+
+
 def measure_all(runs: int, crowd_too: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory() as scratch:
         db = f"sqlite:///{scratch}/warroom.db"
-        env = {**os.environ, "WARROOM_DB": db}
-        subprocess.run(
-            [WARROOM, "load", str(SAMPLE), "--as", "sarah"],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
+        load(db)
         held, whole = lock_times(db, runs)
+        warm = warm_times(db, runs)
         ms = sorted(x * 1000 for x in held)
+        warm_ms = statistics.median(warm) * 1000
         print(f"cold `warroom say`, {runs} runs, SQLite {sqlite3.sqlite_version}")
         print(
             f"  write lock held: median {statistics.median(ms):6.1f} ms  "
             f"max {ms[-1]:6.1f} ms  min {ms[0]:6.1f} ms  ({len(ms)} write transactions)"
         )
+        print(f"  the same write warm (what it needs): median {warm_ms:6.1f} ms")
         print(f"  whole process:   median {statistics.median(whole) * 1000:6.1f} ms")
+        # Goal: a cold write holds the lock no longer than twice what the
+        # transaction needs warm (cold-start work stays outside the lock).
+        cold = from_samples(
+            "cold `warroom say`: write lock held",
+            held,
+            2 * statistics.median(warm),
+            tail="max",
+            note=f"warm, the same write holds it {warm_ms:.1f} ms (goal: under twice that)",
+        )
         out = [
-            from_samples("cold `warroom say`: write lock held", held, None, tail="max"),
+            explain(cold, lambda: lock_profile(db)),
+            from_samples("the same write, warm: write lock held", warm, None, tail="max"),
             from_samples("cold `warroom say`: whole process", whole, None),
         ]
         if not crowd_too:
             return out
-        failed, worst = crowd(db, 20, 5)
-        print(f"20 writers x 5 messages: {failed} failed; slowest command {worst * 1000:.0f} ms")
-        out.append(
-            Figure("20 writers x 5 messages: slowest command", worst * 1000, "ms", kind="total")
-        )
-        out.append(
-            Figure("20 writers x 5 messages: failed commands", failed, "", goal=1, kind="total")
-        )
+        out += crowd_figures("sqlite", db)
+        from warroom.testing.pg import PgServer, PgUnavailable
+
+        try:
+            server = PgServer()
+        except PgUnavailable as missing:
+            print(missing)
+            return [*out, Figure("postgresql", None, "", note=f"skipped: {missing}")]
+        server.init()
+        server.start()
+        try:
+            server.admin("CREATE DATABASE warroom")
+            used("PostgreSQL", server.version())
+            url = server.url("warroom")
+            load(url)
+            out += crowd_figures("postgresql", url)
+        finally:
+            server.stop("fast")
+            server.remove()
         return out
+
+
+def lock_profile(db: str) -> str:
+    return profile_process(
+        ["-c", PROBE, "--db", db, "--as", "sarah", "say", "profiled"],
+        "one cold `warroom say` (its process)",
+    )
 
 
 if __name__ == "__main__":

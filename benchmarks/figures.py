@@ -148,27 +148,66 @@ def _scaled(goal: float | None, scale: float) -> float | None:
     return None if goal is None else goal * scale
 
 
+# Frames that wrap everything (the event loop, Textual's message dispatch, the
+# import machinery): at the top of any cumulative listing, they say nothing.
+PLUMBING = (
+    "asyncio/",
+    "textual/_callback.py",
+    "textual/message_pump.py",
+    "concurrent/futures/",
+    "threading.py",
+)
+
+
+def _package(file_name: str) -> str | None:
+    """The top-level package a `<module>` frame of an `__init__.py` belongs to."""
+    path = Path(file_name)
+    if path.name != "__init__.py" or "site-packages" not in path.parts:
+        return None
+    rest = path.parts[path.parts.index("site-packages") + 1 :]
+    return rest[0] if len(rest) == 2 else None
+
+
+# Builtins that wrap other work (a call through a context, an attribute lookup
+# that imports lazily, a class statement): also plumbing at the top.
+WRAPPING_BUILTINS = ("exec", "__import__", "_contextvars.Context", "hasattr", "__build_class__")
+
+
 def _top(stats: pstats.Stats, what: str) -> str:
-    """The top entries by cumulative time, without the import machinery's and exec's
-    frames (they wrap everything in a cold start); imports get a line of their own."""
-    profile = stats.get_stats_profile()
-    entries = sorted(profile.func_profiles.items(), key=lambda kv: -kv[1].cumtime)
-    imports = max((f.cumtime for name, f in entries if name == "_find_and_load"), default=0.0)
-    lines = [
-        f"cProfile of {what} ({profile.total_tt:.2f} s profiled), top {TOP} by cumulative time:"
-    ]
+    """The top entries by cumulative time, without the frames that wrap everything
+    (PLUMBING, WRAPPING_BUILTINS, imports); imports get lines of their own, by package."""
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
+    raw = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for _, _, tt, _, _ in raw.values())
+    entries = sorted(raw.items(), key=lambda kv: -kv[1][3])
+    imports = max(
+        (ct for (_, _, name), (*_, ct, _) in entries if name == "_find_and_load"), default=0.0
+    )
+    lines = [f"cProfile of {what} ({total:.2f} s profiled), top {TOP} by cumulative time:"]
     if imports:
+        packages = sorted(
+            (
+                (ct, package)
+                for (file_name, _, name), (*_, ct, _) in entries
+                if name == "<module>" and (package := _package(file_name))
+            ),
+            reverse=True,
+        )[:TOP]
         lines.append(f"  imports (importlib's _find_and_load, outermost): {imports:.3f} s")
-    shown = 0
-    for name, f in entries:
-        if f.file_name.startswith("<frozen") or name in {"exec", "<built-in method builtins.exec>"}:
-            continue
-        if f.file_name == "~" and "exec" in name:
-            continue
-        where = f"{Path(f.file_name).name}:{f.line_number}" if f.file_name != "~" else "builtin"
         lines.append(
-            f"  {f.cumtime:8.3f} s cum {f.tottime:8.3f} s own  {f.ncalls:>8}  {name} ({where})"
+            "    by package (cumulative; a package's count includes what it imports): "
+            + ", ".join(f"{package} {took:.3f} s" for took, package in packages)
         )
+    shown = 0
+    for (file_name, line, name), (_, ncalls, tottime, cumtime, _) in entries:
+        if file_name.startswith("<frozen") or name == "<module>":
+            continue
+        if file_name == "~" and any(word in name for word in WRAPPING_BUILTINS):
+            continue
+        if any(part in file_name for part in PLUMBING):
+            continue
+        where = f"{Path(file_name).name}:{line}" if file_name != "~" else "builtin"
+        lines.append(f"  {cumtime:8.3f} s cum {tottime:8.3f} s own  {ncalls:>8}  {name} ({where})")
         shown += 1
         if shown == TOP:
             break
