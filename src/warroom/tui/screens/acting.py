@@ -105,6 +105,9 @@ def bindings(
     ]
 
 
+HELP_KEY = Binding("question_mark", "app.help", "Help", key_display="?")
+
+
 @cache
 def _by_name(actions: tuple[Spec, ...]) -> dict[str, Spec]:
     return {spec.name: spec for spec in actions}
@@ -116,7 +119,9 @@ def _bound(screen: type[ActingScreen], actions: tuple[Spec, ...]) -> type[Acting
         "__module__": screen.__module__,
         "__qualname__": screen.__qualname__,
         "ACTIONS": actions,
-        "BINDINGS": bindings(actions, screen.KEYS, screen.in_footer),
+        # `?` leads the footer: on a narrow terminal the footer's tail is cut,
+        # and the way to every key must never be what is cut.
+        "BINDINGS": [HELP_KEY, *bindings(actions, screen.KEYS, screen.in_footer)],
     }
     for spec in actions:
         pane_bound = spec.binding is not None and spec.binding.owner not in SCREENS

@@ -63,6 +63,9 @@ class DashboardScreen(LiveScreen, ActingScreen):
 
     HEADER: ClassVar[type[WarroomHeader]] = WarroomHeader
     READING: ClassVar[str] = "Reading the release…"
+    # Where the day is walked (n, Enter, R act on its row), not the first
+    # pane in reading order that Textual would pick.
+    AUTO_FOCUS = "#deploys"
 
     def __init__(self) -> None:
         super().__init__()
