@@ -190,3 +190,22 @@ def test_baseline_rule_without_a_baseline_raises() -> None:
     assert isinstance(rule, BaselineRule)
     with pytest.raises(ValueError, match="no baseline"):
         rule.holds(250.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (118.978, "119"),  # a p99 from Prometheus: milliseconds, not thousandths of them
+        (240.0, "240"),
+        (1834.6, "1835"),
+        (42.46, "42.5"),
+        (3.14159, "3.14"),
+        (0.0031416, "0.00314"),
+        (0.0, "0"),
+        (-12.34, "-12.3"),
+    ],
+)
+def test_a_chart_shows_a_measured_value_as_people_read_it(value: float, shown: str) -> None:
+    from warroom.domain.charts import show_value
+
+    assert show_value(parse_rule("p99_ms > 800 for 1m"), value) == shown

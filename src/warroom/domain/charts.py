@@ -90,7 +90,17 @@ def show_value(rule: Rule, value: float | None) -> str:
         return "failing" if value else "passing"
     if isinstance(rule, ThresholdRule) and rule.percent:
         return f"{value * 100:.2f}%"
-    return f"{value:g}"
+    return readable(value)
+
+
+def readable(value: float) -> str:
+    """A measured number to the precision people read (`119`, `42.5`, `0.0031`),
+    not a float's six digits (`118.978`)."""
+    if value == int(value) or abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
 
 
 def _worst(rule: Rule, values: Sequence[float]) -> float:
