@@ -72,3 +72,18 @@ def test_times_name_their_zone() -> None:
     assert when(moment, "Europe/Berlin", "%H:%M:%S", label=False) == "15:05:00"
     assert zone_note(moment, "UTC") == ""
     assert zone_note(moment, "Europe/Berlin") == "times in CET"
+
+
+def test_status_says_the_phase_every_header_says(go: Store, clock: FixedClock) -> None:
+    """`warroom status` and the TUI's header name the same phase: a release rolling
+    back in the deploy window says "rolling back", not the clock's "deploy window"."""
+    from warroom.status import status_json, status_text
+
+    Commands(go, clock, "raj").complete_step("api-gateway")
+    Commands(go, clock, "tom").fail_deploy("api-gateway", reason="5xx on login")
+    now = at(14, 10)
+    snapshot = read_snapshot(go)
+    assert day_phase(snapshot, now) is DayPhase.ROLLING_BACK
+    assert " · rolling back · " in status_text(snapshot, now).splitlines()[0]
+    release = status_json(snapshot, now)["release"]
+    assert (release["phase"], release["day_phase"]) == ("deploy window", "rolling back")

@@ -16,7 +16,7 @@ from warroom.domain.snapshot import (
     ServiceView,
 )
 from warroom.domain.text import safe
-from warroom.domain.timeline import humanize, phase, t_offset, when, zone_name
+from warroom.domain.timeline import day_phase, humanize, phase, t_offset, when, zone_name
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -110,6 +110,7 @@ def status_json(snapshot: ReleaseSnapshot, now: datetime) -> dict[str, Any]:
             "phase": phase(
                 now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until
             ).value,
+            "day_phase": day_phase(snapshot, now).value,
             "decision": None
             if decision is None
             else {
@@ -230,7 +231,7 @@ def status_text(snapshot: ReleaseSnapshot, now: datetime, log_lines: int = 8) ->
         return f"times in {zone_name(moment, zone)}"
 
     lines: list[str] = []
-    current = phase(now, rel.go_no_go_at, rel.window_start, rel.window_end, rel.rollback_until)
+    current = day_phase(snapshot, now)  # as every terminal's header says it
     lines.append(
         f"Release {safe(rel.name)} · manager {safe(rel.manager)} · {current.value} · "
         f"{t_offset(now, rel.window_start)} · now {at(now)}"
