@@ -430,3 +430,15 @@ def test_events_written_after_the_snapshot_are_not_exported(
         # Nor does a second look in the same snapshot see it.
         assert list(audit._rows(session, first=8)) == []
     assert len(chain(seven)) == 8
+
+
+@pytest.mark.parametrize("sub", ["verify", "head", "export"])
+def test_the_audit_commands_offer_only_what_they_use(sub: str) -> None:
+    """The chain is the database's, read by no one in particular: --db, never an
+    --as or --release that would be accepted and ignored."""
+    result = CliRunner().invoke(main, ["audit", sub, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--db URL" in result.output
+    assert "--as" not in result.output and "--release" not in result.output
+    ignored = CliRunner().invoke(main, ["audit", sub, "--as", "mike"])
+    assert ignored.exit_code == 2 and "No such option '--as'" in ignored.output

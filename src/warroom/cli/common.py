@@ -114,6 +114,23 @@ def common_options(command: click.Command) -> click.Command:
     return command
 
 
+def db_option(command: click.Command) -> click.Command:
+    """Give `command` a --db of its own, for commands that act as nobody and on
+    no one release (the audit chain is the database's): --as and --release
+    would be accepted and ignored, so they are not offered."""
+    inner = command.callback
+    assert inner is not None
+
+    def callback(db: str | None, **given: Any) -> Any:
+        current = flags()
+        current.db = db or current.db
+        return inner(**given)
+
+    command.params[:0] = common_params()[:1]
+    command.callback = callback
+    return command
+
+
 def clock() -> Clock:
     """The clock of $WARROOM_NOW / $WARROOM_CLOCK_OFFSET, else real time; a bad value refuses."""
     from warroom.clock import clock_from_env

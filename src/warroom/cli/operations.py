@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from warroom.cli.common import clock, common_options, flags, number_option, open_store
+from warroom.cli.common import (
+    clock,
+    common_options,
+    db_option,
+    flags,
+    number_option,
+    open_store,
+)
 from warroom.console import echo, fail
 from warroom.domain.text import safe
 
@@ -298,7 +305,7 @@ def _broken(report: ChainReport) -> str:
     return f"audit chain broken after {report.events} good events: {report.problem.message}"
 
 
-@common_options
+@db_option
 @audit.command("verify")
 @click.option(
     "--checkpoint",
@@ -321,7 +328,7 @@ def audit_verify(checkpoint: Any) -> None:
     click.echo(f"audit chain intact: {report.events} events{extra}")
 
 
-@common_options
+@db_option
 @audit.command("head")
 def audit_head() -> None:
     """Verify the chain, then print a checkpoint (N:HASH) to keep somewhere else.
@@ -351,7 +358,7 @@ def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     return moment.astimezone(UTC)
 
 
-@common_options
+@db_option
 @audit.command("export")
 @click.option(
     "--format",
