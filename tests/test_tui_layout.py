@@ -127,3 +127,18 @@ async def test_the_header_says_where_the_day_is_after_go(go: Store, db_url: str)
         header = str(app.query_one(WarroomHeader).render())
         assert "GO: waiting for the window" in header
         assert "before go/no-go" not in header
+
+
+async def test_at_80_columns_the_header_keeps_the_phase_and_drops_the_role(
+    loaded: Store, db_url: str
+) -> None:
+    clock = FixedClock(T0 - timedelta(minutes=10))  # 13:10: before go/no-go
+    app = make_app(db_url, "sarah", clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        header = app.query_one(WarroomHeader)
+        line = header.render_line(0).text
+        assert "before go/no-go" in line and "T-50m" in line, line
+        assert " sarah " in line and "release manager" not in line
+        await pilot.resize_terminal(160, 48)  # room again: the role comes back
+        await wait_until(pilot, lambda: "release manager" in header.render_line(0).text, "the role")

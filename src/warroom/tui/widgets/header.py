@@ -50,30 +50,38 @@ class WarroomHeader(Static):
         # One line that never changes size: repaint it, no layout pass, and
         # only when the text actually changed.
         text = self._compose_text()
+        if text.cell_len > self.size.width > 0:
+            # Narrow: the role goes before the clock, the T-offset and the phase do.
+            text = self._compose_text(compact=True)
         if text != self._shown:
             self._shown = text
             self.update(text, layout=False)
 
-    def _who(self, me: PersonView | None) -> Text:
+    def on_resize(self) -> None:
+        self._repaint()
+
+    def _who(self, me: PersonView | None, compact: bool = False) -> Text:
         if me is None:
             return Text.assemble(
                 (f" {safe(self.identity)} ", "bold black on yellow"),
                 (" not in this plan — read only ", "yellow"),
             )
+        if compact:
+            return Text.assemble((f" {safe(me.name)} ", "bold black on cyan"))
         team = f", {me.team}" if me.team else ""
         return Text.assemble(
             (f" {safe(me.name)} ", "bold black on cyan"),
             (safe(f" {me.role.label}{team} "), "cyan"),
         )
 
-    def _compose_text(self) -> Text:
+    def _compose_text(self, compact: bool = False) -> Text:
         text = Text.assemble((" warroom ", "bold reverse"), " ")
         snapshot = self._snapshot
         now = self._now
         if snapshot is not None:
             rel = snapshot.release
             text.append(f"{safe(rel.name)} ", "bold")
-            text.append_text(self._who(snapshot.person(self.identity)))
+            text.append_text(self._who(snapshot.person(self.identity), compact))
             if now is not None:
                 zone = rel.timezone
                 stamp = f" {when(now, zone, '%H:%M:%S')}"
@@ -121,7 +129,7 @@ class ReplayHeader(WarroomHeader):
         """Where the replay is: `count` of `total` events had happened, the last being `what`."""
         self._count, self._total, self._what = count, total, what
 
-    def _compose_text(self) -> Text:
+    def _compose_text(self, compact: bool = False) -> Text:
         badge = self.get_component_rich_style("replay--badge", partial=True)
         strong = self.get_component_rich_style("replay--moment", partial=True)
         hint = self.get_component_rich_style("replay--hint", partial=True)
