@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -43,8 +42,10 @@ from figures import MULTI_PROCESS, Figure, explain, from_samples  # noqa: E402
 
 try:
     from warroom.testing.ssh import (
+        SERVICES,
         Terminal,
         first_frame,
+        highlighted_service,
         is_drawn,
         make_key,
         plan_with_keys,
@@ -71,14 +72,6 @@ PEOPLE = {
     "kim": "on-call, frontend",
     "pat": "observer, support",
 }
-SERVICES = (
-    "api-gateway",
-    "auth-service",
-    "logging-service",
-    "user-service",
-    "mobile-backend",
-    "web-frontend",
-)
 DOWN, UP = "\x1b[B", "\x1b[A"
 
 
@@ -114,22 +107,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def selected_service(term: Terminal) -> str | None:
-    """The deploy table's cursor row: the one service row drawn in a background of its own."""
-    rows: list[tuple[str, str]] = []
-    for y, text in enumerate(term.screen.display):
-        for name in SERVICES:
-            x = text.find(f"  {name} ", len(text) // 3)  # the deploy table is on the right
-            if x >= 0:
-                rows.append((name, str(term.screen.buffer[y][x + 2].bg)))
-                break
-    if len(rows) < 3:
-        return None
-    normal = Counter(bg for _, bg in rows).most_common(1)[0][0]
-    odd = [name for name, bg in rows if bg != normal]
-    return odd[0] if len(odd) == 1 else None
-
-
 def all_drawn(terms: list[Terminal], names: list[str], since: float) -> list[float]:
     """Seconds from `since` until each terminal showed its war room (all read at once)."""
     drawn: dict[int, float] = {}
@@ -149,11 +126,11 @@ def all_drawn(terms: list[Terminal], names: list[str], since: float) -> list[flo
 def measure_presses(term: Terminal, presses: int) -> list[float]:
     """Move the deploy table's cursor down and up; time each key until the screen shows it."""
     term.send("2")  # focus the deploy table
-    term.wait_for(lambda: selected_service(term) is not None, "the deploy table's cursor", 10)
+    term.wait_for(lambda: highlighted_service(term) is not None, "the deploy table's cursor", 10)
     timings: list[float] = []
     direction = 1
     for _ in range(presses):
-        current = selected_service(term)
+        current = highlighted_service(term)
         assert current is not None
         index = SERVICES.index(current)
         if not 0 <= index + direction < len(SERVICES):
@@ -162,7 +139,7 @@ def measure_presses(term: Terminal, presses: int) -> list[float]:
         start = time.perf_counter()
         term.send(DOWN if direction > 0 else UP)
         deadline = start + 10
-        while selected_service(term) != expected:
+        while highlighted_service(term) != expected:
             term.pump(0.001)
             if time.perf_counter() > deadline:
                 raise AssertionError(f"the cursor never reached {expected}")

@@ -19,9 +19,9 @@ from warroom.commands import defs as d
 from warroom.commands.catalog import ACTIONS, Spec
 from warroom.domain.record import History
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
-from warroom.store.reading import Store
+from warroom.store.reading import LOG_LIMIT, Store
 
-LOG_LIMIT = 2000  # lines of the communication log kept on screen
+__all__ = ["LOG_LIMIT", "AppConfig", "Room", "room"]
 
 
 @dataclass
@@ -51,6 +51,10 @@ class AppConfig:
     # esc returns to), at `replay_at` (None: the end of the record).
     replay: bool = False
     replay_at: datetime | None = None
+    # A session of `warroom serve-ssh`: the file descriptor of the socket the
+    # server hands this app each read of the room on (store/relay.py). The app
+    # then follows no change feed and reads no snapshot of its own.
+    room_fd: int | None = None
 
 
 class Room(Protocol):
