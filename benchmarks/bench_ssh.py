@@ -403,11 +403,11 @@ def measure_all(args: Options, folder: Path) -> None:
                 f"p50 {ms(statistics.median(busy))}, p95 {ms(pct(busy, 95))}, max {ms(max(busy))}"
                 "   (goal p95 < 100 ms)"
             )
-            keys = background.keys + len(busy)
+            pressed = background.keys + len(busy)
             print(
                 "  CPU while active (of 2 cores = 200%): "
                 + ", ".join(f"{k} {(after[k] - before[k]) / elapsed * 100:.0f}%" for k in groups)
-                + f"; the apps spend {(after['apps'] - before['apps']) / keys * 1000:.0f} ms per key"
+                + f"; the apps spend {(after['apps'] - before['apps']) / pressed * 1000:.0f} ms per key"
             )
         finally:
             for term in terms:
