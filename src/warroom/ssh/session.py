@@ -117,9 +117,9 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         child = PtyChild(self._on_output, self._on_child_finished, self._on_input_backlog)
         how = "forked"
         theirs: socket.socket | None = None
-        if self.room.settings.shared_reader:
-            self._outlet, theirs = self.room.reader.attach()
         try:
+            if self.room.settings.shared_reader:
+                self._outlet, theirs = self.room.reader.attach()
             if not await self._start_forked(child, theirs):
                 how = "cold"
                 env = self._child_env()
