@@ -49,6 +49,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -77,6 +78,7 @@ else:
     MISSING = None
 
 FIGURES: list[Figure] = []  # what run() hands back
+WHY: dict[str, str] = {}  # figure name -> what the measurement says about a missed goal
 
 PEOPLE = {
     "sarah": "release manager, ops",
@@ -249,7 +251,12 @@ def run(quick: bool = False) -> list[Figure]:
     options = Options()
     if quick:
         options = Options(first_frames=2, sessions=4, presses=10, room=10, changes=8)
-    return [explain(f, lambda: MULTI_PROCESS) for f in measure(options)]
+    figures = measure(options)
+    return [explain(f, partial(why_missed, f.name)) for f in figures]
+
+
+def why_missed(name: str) -> str:
+    return WHY.get(name, MULTI_PROCESS)
 
 
 def main() -> None:
@@ -543,9 +550,23 @@ def measure_room(args: Options, db: str, keys: dict[str, Key], folder: Path) -> 
             store.dispose()
             for term in terms:
                 term.close()
-    FIGURES.append(
-        from_samples(f"ssh change -> visible in all {label}", every, 0.25, tail="p99", judge="tail")
+    cores = os.cpu_count() or 1
+    changes = max(1, args.changes)
+    work = {k: (after[k] - before[k] - idle[k] * elapsed) / changes for k in groups}
+    total = sum(work.values())
+    # Every session must draw the change before the last one shows it: with
+    # perfect sharing that takes total/cores; half the goal is left for
+    # waking fifty processes and the clients' own share.
+    needed = max(1, -(-int(total * 1000) // 125))
+    why = (
+        f"the room's CPU per change is {total * 1000:.0f} ms ({work['apps'] * 1000 / count:.1f} ms "
+        f"in each of {count} apps, {work['server'] * 1000:.0f} ms in the server): on {cores} "
+        f"cores that alone is {total * 1000 / cores:.0f} ms with perfect sharing; with half the "
+        f"goal as the budget for it, the goal needs about {needed} cores of this speed"
     )
+    name = f"ssh change -> visible in all {label}"
+    WHY[name] = why
+    FIGURES.append(from_samples(name, every, 0.25, tail="p99", judge="tail"))
     FIGURES.append(
         from_samples(f"ssh change -> visible per session, {label}", each, None, tail="p99")
     )
@@ -567,7 +588,7 @@ def measure_room(args: Options, db: str, keys: dict[str, Key], folder: Path) -> 
             f"change → visible per session: p50 {ms(statistics.median(each))}, "
             f"p99 {ms(pct(each, 99))}" + (f"; {missed} never seen within 10 s" if missed else "")
         )
-    changes = max(1, args.changes)
+    print(f"  {why}")
     print(
         "  CPU per change, beyond what the idle room uses meanwhile: "
         + ", ".join(
