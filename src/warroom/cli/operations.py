@@ -55,6 +55,7 @@ def run_tui(
         replay=replaying,
         replay_at=at,
         room_fd=int(room_fd) if room_fd else None,
+        owns_process=True,
     )
     if via == "ssh":
         # Over SSH the terminal can vanish at any moment: leave the room cleanly on a hang-up.

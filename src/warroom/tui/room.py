@@ -55,6 +55,10 @@ class AppConfig:
     # server hands this app each read of the room on (store/relay.py). The app
     # then follows no change feed and reads no snapshot of its own.
     room_fd: int | None = None
+    # The app is the process (the command line, an SSH session): once its first
+    # read is drawn, it may take its objects out of the garbage collector's
+    # walks (gc.freeze), which is process-wide. Tests and embedders leave it off.
+    owns_process: bool = False
 
 
 class Room(Protocol):
