@@ -242,6 +242,9 @@ class Options:
     room: int = 50  # sessions in the full-room measurement (0: skip it)
     changes: int = 40
     shared_reader: bool = True
+    # Run the server (and so every session's app) from another checkout's
+    # src/, e.g. the commit before a change, for before/after figures.
+    server_src: str | None = None
 
 
 def run(quick: bool = False) -> list[Figure]:
@@ -281,6 +284,11 @@ def main() -> None:
         "--own-readers", action="store_true", help="each app reads for itself (the old way)"
     )
     parser.add_argument("--only-room", action="store_true", help="skip first frames and keypresses")
+    parser.add_argument(
+        "--server-src",
+        metavar="DIR",
+        help="run serve-ssh from this src/ (another checkout's) for the full room",
+    )
     args = parser.parse_args()
     options = Options(
         first_frames=0 if args.only_room else args.first_frames,
@@ -291,6 +299,7 @@ def main() -> None:
         room=args.room,
         changes=args.changes,
         shared_reader=not args.own_readers,
+        server_src=args.server_src,
     )
     measure(options)
 
@@ -492,13 +501,17 @@ def measure_room(args: Options, db: str, keys: dict[str, Key], folder: Path) -> 
     from warroom.store.engine import Store
 
     mode = "one shared reader" if args.shared_reader else "own readers"
-    extra = () if args.shared_reader else ("--own-readers",)
+    extra: tuple[str, ...] = () if args.shared_reader else ("--own-readers",)
+    env = None
+    if args.server_src:
+        mode = f"server from {args.server_src}"
+        extra, env = (), {"PYTHONPATH": args.server_src}
     names = list(PEOPLE)
     count = args.room
     small = max(1, count // 5)
     label = f"{count} sessions, {mode}"
     with serve_ssh(
-        db, folder, "--max-sessions", str(count + 10), "--idle-timeout", "0", *extra
+        db, folder, "--max-sessions", str(count + 10), "--idle-timeout", "0", *extra, env=env
     ) as server:
         server.wait_for_line("app preloaded")
         terms: list[Terminal] = []
