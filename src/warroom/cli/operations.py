@@ -37,6 +37,7 @@ def run_tui(
     """Open the war room as the current identity, or refuse in one sentence;
     `replaying`: on a replay at `replay` (None: the end of the record)."""
     from warroom.store.engine import StoreError, normalise_url
+    from warroom.store.relay import FD_ENV
     from warroom.tui.app import AppConfig, create_app
 
     given = flags()
@@ -50,6 +51,8 @@ def run_tui(
     # database. A database without a release yet is fine: the room waits for one.
     with open_store() as store:
         at = _replay_moment(store, replay) if replaying else None
+    # A session of `warroom serve-ssh`: the server hands us its reads on this socket.
+    room_fd = os.environ.pop(FD_ENV, None) if via == "ssh" else None
     config = AppConfig(
         db_url=url,
         identity=given.identity,
@@ -58,6 +61,8 @@ def run_tui(
         via=via,
         replay=replaying,
         replay_at=at,
+        room_fd=int(room_fd) if room_fd else None,
+        owns_process=True,
     )
     if via == "ssh":
         # Over SSH the terminal can vanish at any moment: leave the room cleanly on a hang-up.

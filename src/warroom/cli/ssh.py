@@ -74,6 +74,12 @@ def _idle_timeout(text: str) -> timedelta | None:
     help="Fork each session's app from a process that has loaded it already: the war "
     "room appears about three times sooner and sessions share memory.",
 )
+@click.option(
+    "--shared-reader/--own-readers",
+    default=True,
+    help="Read the room once per change for every session (default), or let each "
+    "session's app follow the database itself, as local apps do (for comparison).",
+)
 def serve_ssh(
     host: str,
     port: int,
@@ -82,6 +88,7 @@ def serve_ssh(
     max_sessions: int,
     idle_timeout: str,
     preload: bool,
+    shared_reader: bool,
 ) -> None:
     """The SSH front door: `ssh -p 2222 mike@HOST` opens the war room as mike.
 
@@ -140,6 +147,7 @@ def serve_ssh(
             max_sessions=max_sessions,
             idle_timeout=idle,
             preload=preload,
+            shared_reader=shared_reader,
         )
         try:
             asyncio.run(serve(server, store, clock()))

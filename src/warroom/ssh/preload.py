@@ -11,6 +11,8 @@ The helper talks to the server over a private SOCK_SEQPACKET socket (one
 message per request, file descriptors alongside):
 
     server → helper   {"argv": [...], "env": {...}} + the session's pty (slave side)
+                      and, if "fd_env" names a variable, a second descriptor
+                      (the room's socket, ssh/relay.py) the app finds there
     helper → server   {"ready": true}  once, after loading
                       {"pid": N}       for each request, in order
                       {"exit": N, "status": S}  when a session's app exits
@@ -110,15 +112,27 @@ class Preloaded:
         helper._reader = helper._loop.create_task(helper._read())
         return helper
 
-    async def fork(self, terminal: int, argv: Sequence[str], env: Mapping[str, str]) -> ForkedApp:
-        """Fork a session's app on `terminal` (OSError if the helper cannot)."""
+    async def fork(
+        self,
+        terminal: int,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        extra: tuple[str, int] | None = None,
+    ) -> ForkedApp:
+        """Fork a session's app on `terminal` (OSError if the helper cannot);
+        `extra`: (variable, fd), a descriptor the app gets too, its number in that variable."""
         if self.closed:
             raise OSError("the preloaded app process is gone")
-        request = json.dumps({"argv": list(argv), "env": dict(env)}).encode("utf-8")
+        message: dict[str, Any] = {"argv": list(argv), "env": dict(env)}
+        fds = [terminal]
+        if extra is not None:
+            message["fd_env"] = extra[0]
+            fds.append(extra[1])
+        request = json.dumps(message).encode("utf-8")
         answer: asyncio.Future[int] = self._loop.create_future()
         self._pids.append(answer)
         try:
-            socket.send_fds(self._control, [request], [terminal])
+            socket.send_fds(self._control, [request], fds)
         except OSError:
             self._pids.remove(answer)
             raise
@@ -245,14 +259,15 @@ def serve_forks(control_fd: int, run: Callable[[Sequence[str]], int]) -> None:
                         os.read(wake_read, 4096)
                     _reap(control)
                     continue
-                message, fds, _flags, _address = socket.recv_fds(control, MAX_MESSAGE, 1)
+                message, fds, _flags, _address = socket.recv_fds(control, MAX_MESSAGE, 2)
                 if not message:
                     return  # the server has gone; the apps it started stay with their terminals
-                if len(fds) != 1:
+                request = json.loads(message)
+                if len(fds) != (2 if request.get("fd_env") else 1):
                     for fd in fds:
                         os.close(fd)
                     continue
-                pid = _fork(json.loads(message), fds[0], closers, run)
+                pid = _fork(request, fds, closers, run)
                 control.sendall(json.dumps({"pid": pid}).encode())
     except OSError:
         return  # the server closed our socket
@@ -273,13 +288,15 @@ def _reap(control: socket.socket) -> None:
 
 def _fork(
     request: dict[str, Any],
-    terminal: int,
+    fds: list[int],
     closers: list[Callable[[], object]],
     run: Callable[[Sequence[str]], int],
 ) -> int:
+    terminal = fds[0]
     pid = os.fork()
     if pid:
-        os.close(terminal)
+        for fd in fds:
+            os.close(fd)
         return pid
     # The session's app, from here on.
     code = 1
@@ -295,6 +312,8 @@ def _fork(
         if terminal > 2:
             os.close(terminal)
         os.environ.update(request["env"])
+        if len(fds) > 1:
+            os.environ[request["fd_env"]] = str(fds[1])
         code = run(request["argv"])
     except BaseException:
         traceback.print_exc()  # a bug: show it in the person's terminal, then go

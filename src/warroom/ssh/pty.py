@@ -98,9 +98,14 @@ class PtyChild:
         return self._process is not None and self._returncode is None
 
     async def start(
-        self, argv: Sequence[str], env: Mapping[str, str], size: WindowSize, cwd: str | None = None
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        size: WindowSize,
+        cwd: str | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> None:
-        """Start `argv` on a new pty of `size`; OSError if it cannot be started."""
+        """Start `argv` on a new pty of `size` (`pass_fds` open in it too); OSError if it cannot be started."""
 
         def spawn(slave: int) -> Awaitable[ChildProcess]:
             # A new session: the child becomes the pty's session leader, takes
@@ -113,6 +118,7 @@ class PtyChild:
                 stderr=slave,
                 env=dict(env),
                 cwd=cwd,
+                pass_fds=tuple(pass_fds),
                 start_new_session=True,
             )
 

@@ -11,9 +11,10 @@ Who gets in is decided here and nowhere else:
   whose login is `msmith`) simply gets the key's owner.
 
 Each accepted session runs its own war-room process on its own pty (see
-session.py). The asyncio loop here only moves bytes and never touches the
-database itself: key look-ups and audit writes run in threads, the audit
-writes on a single thread so that a connection's events stay in order.
+session.py); the room is read once per change for all of them (relay.py).
+The asyncio loop here only moves bytes and never touches the database
+itself: key look-ups, audit writes and the room's reads run in threads, the
+audit writes on a single thread so that a connection's events stay in order.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from warroom.ssh.keys import (
     read_people,
 )
 from warroom.ssh.preload import Preloaded
+from warroom.ssh.relay import RoomReader
 from warroom.ssh.session import PtySession
 from warroom.store.engine import Store, StoreError, normalise_url
 
@@ -97,6 +99,7 @@ class ServerSettings:
     login_timeout: float = 30.0
     keepalive_interval: float = 15.0  # a vanished client is noticed after ~4 of these
     preload: bool = True  # fork sessions' apps from a process with the app loaded (preload.py)
+    shared_reader: bool = True  # read once per change for every session (relay.py)
 
 
 class ListenError(Exception):
@@ -137,6 +140,8 @@ class Room:
         self._helper_task: asyncio.Task[None] | None = None
         self._helper_failures = 0
         self._helper_ready = asyncio.Event()  # set while a helper is up, or none is coming
+        # Reads the room once per change for every session's app (ssh/relay.py).
+        self.reader = RoomReader(settings.db_url, store, clock, settings.release, self.log)
 
     # ---------------------------------------------------------------- logging
 
@@ -333,6 +338,8 @@ class Room:
         deadline = time.monotonic() + self.settings.stop_grace + 2
         while self.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        await self.reader.close()
+        self.log(f"the room was read {self.reader.reads} times for its sessions")
         # Clients hang up by themselves once told why; give them a moment to
         # read it, then close whatever is left (half-authenticated, idle).
         deadline = time.monotonic() + 2
@@ -550,6 +557,8 @@ async def serve(
         ) from None
     port = acceptor.get_port()
     room.start_helper()
+    if settings.shared_reader:
+        room.reader.start()
     room.log(
         f"listening on {_host_port(settings.host, port)} "
         f"(host key {settings.host_key.fingerprint}, {settings.host_key.path})"

@@ -11,6 +11,8 @@ not read its keys, we stop reading the channel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 import uuid
 from collections.abc import Mapping
@@ -20,10 +22,12 @@ import asyncssh
 
 from warroom.domain.durations import format_duration
 from warroom.ssh.pty import PtyChild, WindowSize
+from warroom.store.relay import FD_ENV
 
 if TYPE_CHECKING:
     from datetime import timedelta
 
+    from warroom.ssh.relay import Outlet
     from warroom.ssh.server import Room, Visit
 
 # Client environment variables passed on to the app: only what says how to
@@ -50,6 +54,7 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         self._started_at = time.monotonic()
         self._last_input = time.monotonic()
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._outlet: Outlet | None = None  # where the room's reads reach the app
 
     # ---------------------------------------------------------------- requests
 
@@ -111,17 +116,28 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         self.visit.sessions += 1
         child = PtyChild(self._on_output, self._on_child_finished, self._on_input_backlog)
         how = "forked"
+        theirs: socket.socket | None = None
         try:
-            if not await self._start_forked(child):
+            if self.room.settings.shared_reader:
+                self._outlet, theirs = self.room.reader.attach()
+            if not await self._start_forked(child, theirs):
                 how = "cold"
+                env = self._child_env()
+                fds: list[int] = []
+                if theirs is not None:
+                    env[FD_ENV] = str(theirs.fileno())
+                    fds.append(theirs.fileno())
                 await child.start(
-                    self.room.child_argv(self.visit.person), self._child_env(), self._size
+                    self.room.child_argv(self.visit.person), env, self._size, pass_fds=fds
                 )
         except OSError as exc:
             self.room.log(f"{self.visit.person}: cannot start the war room: {exc}")
             self._say_and_exit("warroom: the war room could not be started here; try again", 1)
             self._release()
             return
+        finally:
+            if theirs is not None:
+                theirs.close()  # the app has its own copy
         if self._closed:  # the client left while the child was starting
             child.stop(self.room.settings.stop_grace)
         self._child = child
@@ -131,15 +147,18 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         )
         self._schedule_idle_check()
 
-    async def _start_forked(self, child: PtyChild) -> bool:
+    async def _start_forked(self, child: PtyChild, room: socket.socket | None) -> bool:
         """Fork the app from the preloaded helper, if it is up; False: start from scratch."""
         helper = await self.room.preloaded()
         if helper is None:
             return False
         args = self.room.app_args(self.visit.person)
         env = self._terminal_env()
+        extra = (FD_ENV, room.fileno()) if room is not None else None
         try:
-            await child.start_with(lambda terminal: helper.fork(terminal, args, env), self._size)
+            await child.start_with(
+                lambda terminal: helper.fork(terminal, args, env, extra), self._size
+            )
         except OSError as exc:
             self.room.log(f"warning: could not fork the preloaded app ({exc})")
             return False
@@ -232,7 +251,12 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         elapsed = time.monotonic() - self._started_at
         why = self._ending or ("client left" if self._closed else "quit")
         self.visit.last_end = why
-        self.room.log(f"{self.visit.person}: session {self.id} ended after {elapsed:.0f}s ({why})")
+        behind = ""
+        if self._outlet is not None and self._outlet.dropped:
+            behind = f"; it fell behind and skipped {self._outlet.dropped} reads of the room"
+        self.room.log(
+            f"{self.visit.person}: session {self.id} ended after {elapsed:.0f}s ({why}{behind})"
+        )
         self._release()
         if self._chan is None or self._closed:
             return
@@ -251,6 +275,10 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
             self._child.stop(self.room.settings.stop_grace)
 
     def _release(self) -> None:
+        if self._outlet is not None:
+            with contextlib.suppress(OSError):
+                self._outlet.close()
+            self._outlet = None
         if self._admitted:
             self._admitted = False
             self.room.leave(self)

@@ -255,6 +255,27 @@ def reload_snapshot(
     return replace(previous, **changes)
 
 
+def read_room(
+    session: Session,
+    release_name: str | None,
+    previous: ReleaseSnapshot | None,
+    topics: frozenset[str] | None,
+    log_limit: int | None,
+    now: datetime | None,
+) -> tuple[ReleaseSnapshot | None, int]:
+    """What a room shows: the release's snapshot brought up to date from
+    `previous` (None: no release is loaded) and the audit revision read at.
+
+    The one read both a local app and `warroom serve-ssh` (for all its
+    sessions at once) make after each change.
+    """
+    release = current_release(session, release_name)
+    if release is None:
+        return None, audit_revision(session)
+    snapshot = reload_snapshot(session, release, previous, topics, log_limit, now)
+    return snapshot, snapshot.revision
+
+
 # ------------------------------------------------------------------ sections
 
 

@@ -380,6 +380,28 @@ def is_drawn(term: Terminal, person: str, role: str) -> bool:
     return f"{person}  {role}" in term.screen.display[0] and "palette" in term.screen.display[-1]
 
 
+# The sample plan's services, in deploy order (the deploy table's rows).
+SERVICES = (
+    "api-gateway",
+    "auth-service",
+    "logging-service",
+    "user-service",
+    "mobile-backend",
+    "web-frontend",
+)
+
+
+def highlighted_service(term: Terminal) -> str | None:
+    """The deploy table's cursor row: the service the table (on the right) marks as selected."""
+    found = [
+        name
+        for text in term.screen.display
+        for name in SERVICES
+        if f"❯ {name} " in text[len(text) // 3 :]
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 def first_frame(term: Terminal, person: str, role: str, timeout: float = 30) -> None:
     """Wait for the war room to be drawn."""
     term.wait_for(

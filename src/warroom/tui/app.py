@@ -5,11 +5,18 @@ Every read and every command runs in a thread worker; results come back as
 Messages and the dashboard updates only the panes whose data changed. The
 change feed (store/feed.py) says when something was committed anywhere and
 what it touched; a heartbeat row says who else is in the room.
+
+A session of `warroom serve-ssh` (`config.room_fd`) reads nothing itself:
+the server reads once per change for all its sessions and hands each app
+what changed (store/relay.py); the app shows it the same way. It still
+writes through the command layer and beats its own heartbeat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
 import threading
 import uuid
 from collections.abc import Iterable
@@ -32,8 +39,8 @@ from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
 from warroom.domain.text import safe
 from warroom.resources import stylesheet
 from warroom.store import reading
-from warroom.store.reading import Coalescer, Store, StoreError
-from warroom.tui.room import LOG_LIMIT, AppConfig, Room
+from warroom.store.reading import LOG_LIMIT, Coalescer, Store, StoreError, relay
+from warroom.tui.room import AppConfig, Room
 from warroom.tui.screens.acting import ActingScreen
 from warroom.tui.screens.live import LiveScreen
 
@@ -105,6 +112,10 @@ class WarroomApp(App[None]):
         self.present: list[Present] = []
         self._presence_lock = threading.Lock()
         self._left = False
+        # A serve-ssh session: the newest read the server sent that is not on
+        # screen yet, and whether one is on its way there.
+        self._room_news: tuple[ReleaseSnapshot | None, int, frozenset[str] | None] | None = None
+        self._room_showing = False
 
     # ---------------------------------------------------------------- set-up
 
@@ -128,8 +139,11 @@ class WarroomApp(App[None]):
 
     def _go_live(self) -> None:
         """Read the room, follow the change feed, and say we are here."""
-        self.refresh_now()
-        self._follow()
+        if self.config.room_fd is not None:
+            self._follow_room(self.config.room_fd)
+        else:
+            self.refresh_now()
+            self._follow()
         self._heartbeat()
         self.set_interval(self.config.heartbeat_interval, self._heartbeat, name="heartbeat")
 
@@ -168,6 +182,8 @@ class WarroomApp(App[None]):
         self._request_reload(topics)
 
     def _request_reload(self, topics: frozenset[str] | None) -> None:
+        if self.config.room_fd is not None:
+            return  # the server reads after every change (and when health goes stale)
         if topics is None:
             self._pending.everything = True
         else:
@@ -188,16 +204,14 @@ class WarroomApp(App[None]):
             self._schema_checked = True
         try:
             with store.read() as session:
-                release = reading.current_release(session, self.config.release)
-                now = self.clock.now()
-                snapshot = (
-                    reading.reload_snapshot(
-                        session, release, self._last_read, topics, LOG_LIMIT, now
-                    )
-                    if release
-                    else None
+                snapshot, revision = reading.read_room(
+                    session,
+                    self.config.release,
+                    self._last_read,
+                    topics,
+                    LOG_LIMIT,
+                    self.clock.now(),
                 )
-                revision = snapshot.revision if snapshot else reading.audit_revision(session)
         except BaseException:
             self._last_read = None  # read everything next time
             raise
@@ -217,6 +231,55 @@ class WarroomApp(App[None]):
                 self._request_reload(event.topics)
                 if "presence" in event.topics:
                     self._heartbeat()  # someone came or went over SSH: show it now
+
+    @work(group="feed", exclusive=True, exit_on_error=False)
+    async def _follow_room(self, fd: int) -> None:
+        """Show what the SSH server reads for its sessions, for as long as the app runs.
+
+        Frames are read as they come (a change's frame is small) and only
+        the newest is shown: frames that arrive while one is on its way to
+        the screen are folded into the next, their topics together. An app
+        that stops reading altogether (stopped, or stuck writing to a frozen
+        terminal) fills its socket; the server then sends it the newest whole
+        snapshot once it reads again, instead of queueing (ssh/relay.py).
+        """
+        sock = socket.socket(fileno=fd)
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        base: ReleaseSnapshot | None = None
+        try:
+            while True:
+                try:
+                    (length,) = relay.HEADER.unpack(await reader.readexactly(relay.HEADER.size))
+                    if length > relay.MAX_FRAME:
+                        raise ValueError(f"a frame of {length} bytes")
+                    frame = relay.decode(await reader.readexactly(length))
+                except (asyncio.IncompleteReadError, OSError, ValueError) as exc:
+                    why = "it stopped" if isinstance(exc, asyncio.IncompleteReadError) else exc
+                    self.post_message(self.StoreFailed(f"lost the war room's SSH server ({why})"))
+                    return
+                if isinstance(frame, relay.Failed):
+                    self._room_news = None  # read before the failure: the next read is whole
+                    self.post_message(self.StoreFailed(frame.reason))
+                    continue
+                base = relay.apply(base, frame)
+                topics = frame.topics
+                if self._room_news is not None:
+                    earlier = self._room_news[2]
+                    topics = None if topics is None or earlier is None else topics | earlier
+                self._room_news = (base, frame.revision, topics)
+                self._show_room_news()
+                if frame.topics is not None and "presence" in frame.topics:
+                    self._heartbeat()  # someone came or went over SSH: show it now
+        finally:
+            writer.close()
+
+    def _show_room_news(self) -> None:
+        if self._room_showing or self._room_news is None:
+            return
+        snapshot, revision, topics = self._room_news
+        self._room_news = None
+        self._room_showing = True
+        self.post_message(self.SnapshotLoaded(snapshot, revision, topics))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -274,12 +337,29 @@ class WarroomApp(App[None]):
             self._connection_changed()
         self._revision = message.revision
         self.snapshot = message.snapshot
+        if not self.loaded and self.config.owns_process:
+            self.call_after_refresh(self._settled)
         self.loaded = True
         # Every screen on the stack that shows release data follows along (the
         # dashboard under a dialog too); one still mounting pulls the snapshot
         # itself in its on_mount.
         for screen in self._live_screens():
             screen.show_snapshot(message.snapshot, message.topics)
+        if self.config.room_fd is not None:
+            self._room_showing = False
+            self._show_room_news()
+
+    def _settled(self) -> None:
+        """The first read is on screen: what exists now lives as long as the app.
+
+        Moved out of the collector's sight, the ~180,000 objects of a drawn
+        room are not walked again by every full collection, each of which
+        otherwise stalled the app for 50-150 ms at an unpredictable change
+        (the tail of change -> visible when fifty apps share two cores).
+        Garbage first, so that none of it is kept for good.
+        """
+        gc.collect()
+        gc.freeze()
 
     def read_history(self) -> History | None:
         store = self.store()

@@ -19,9 +19,9 @@ from warroom.commands import defs as d
 from warroom.commands.catalog import ACTIONS, Spec
 from warroom.domain.record import History
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
-from warroom.store.reading import Store
+from warroom.store.reading import LOG_LIMIT, Store
 
-LOG_LIMIT = 2000  # lines of the communication log kept on screen
+__all__ = ["LOG_LIMIT", "AppConfig", "Room", "room"]
 
 
 @dataclass
@@ -51,6 +51,14 @@ class AppConfig:
     # esc returns to), at `replay_at` (None: the end of the record).
     replay: bool = False
     replay_at: datetime | None = None
+    # A session of `warroom serve-ssh`: the file descriptor of the socket the
+    # server hands this app each read of the room on (store/relay.py). The app
+    # then follows no change feed and reads no snapshot of its own.
+    room_fd: int | None = None
+    # The app is the process (the command line, an SSH session): once its first
+    # read is drawn, it may take its objects out of the garbage collector's
+    # walks (gc.freeze), which is process-wide. Tests and embedders leave it off.
+    owns_process: bool = False
 
 
 class Room(Protocol):

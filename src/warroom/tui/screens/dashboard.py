@@ -75,6 +75,8 @@ class DashboardScreen(LiveScreen, ActingScreen):
         # screen is still composing or already tearing down (the app starting
         # or quitting), when a query would find no header and raise.
         self._header: WarroomHeader | None = None
+        # Held too: `query` walks the whole screen, and every read asked for it.
+        self._panes: Container | None = None
 
     def compose(self) -> ComposeResult:
         self._header = self.HEADER(self.room.config.identity, id="header")
@@ -82,7 +84,7 @@ class DashboardScreen(LiveScreen, ActingScreen):
         yield TriggerBanner(id="banner")
         yield OverrideBanner(id="override-banner")
         yield Static(id="empty")
-        panes = Container(id="panes")
+        self._panes = panes = Container(id="panes")
         panes.display = False  # until the first read arrives
         with panes:
             with Horizontal(id="top"):
@@ -117,7 +119,8 @@ class DashboardScreen(LiveScreen, ActingScreen):
         self, snapshot: ReleaseSnapshot | None, topics: frozenset[str] | None = None
     ) -> None:
         """Show a fresh read; `topics` (None: everything) says which panes need it."""
-        if not self.query("#panes"):
+        panes = self._panes
+        if panes is None or not panes.is_attached or not self.is_attached:
             # Still being put together (then `_catch_up` shows the newest read
             # once it is), or being taken apart: nothing to show it in.
             return
@@ -132,7 +135,6 @@ class DashboardScreen(LiveScreen, ActingScreen):
             self.shown = snapshot
             return
         self.query_one("#empty").display = False
-        panes = self.query_one("#panes")
         first = not panes.display
         panes.display = True
         if first:
