@@ -189,7 +189,9 @@ H_RELEASE_HOLD = HelpLine(
     GATES, "h", "release the selected service's hold: it may start despite what holds it"
 )
 H_TAB = HelpLine(MOVING, "tab / shift+tab", "next / previous pane")
-H_PANES = HelpLine(MOVING, "1 … 5", "graph, deploys, countdown, go/no-go, log")
+H_PANES = HelpLine(
+    MOVING, "1 … 5", "graph, deploys (focused when the room opens), countdown, go/no-go, log"
+)
 H_ARROWS = HelpLine(
     MOVING, "arrows", "move in a pane; in the graph: between services (the view follows)"
 )

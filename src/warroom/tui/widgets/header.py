@@ -26,6 +26,7 @@ class WarroomHeader(Static):
         self._error: str | None = None
         self._present: list[Present] = []
         self._shown: Text | None = None
+        self._essential = 0  # cells of the header's leading part, which must fit
 
     def show(
         self,
@@ -49,9 +50,11 @@ class WarroomHeader(Static):
     def _repaint(self) -> None:
         # One line that never changes size: repaint it, no layout pass, and
         # only when the text actually changed.
+        self._essential = 0
         text = self._compose_text()
-        if text.cell_len > self.size.width > 0:
-            # Narrow: the role goes before the clock, the T-offset and the phase do.
+        if self._essential > self.size.width > 0:
+            # Narrow: the role goes before the clock, the T-offset and the phase
+            # do (who else is in the room, at the end, is cut first anyway).
             text = self._compose_text(compact=True)
         if text != self._shown:
             self._shown = text
@@ -98,6 +101,7 @@ class WarroomHeader(Static):
             text.append("  ● live", "bold green")
         else:
             text.append("  ● disconnected — retrying", "bold white on red")
+        self._essential = text.cell_len  # what must fit; the rest may be cut
         failing = snapshot.notify_failing if snapshot is not None else 0
         if failing:
             # People outside are not hearing what the room decides: say so in every terminal.
