@@ -36,6 +36,7 @@ from warroom.commands.health import HealthCommands, Recorded, Target, plan_text,
 from warroom.commands.tx import CommandError
 from warroom.domain import notify as nt
 from warroom.domain.health import Sample, bounded
+from warroom.domain.metrics import Reading
 from warroom.health.notifier import Notifier
 from warroom.health.probe import make_client, probe
 from warroom.health.prometheus import MetricsFeed
@@ -434,23 +435,21 @@ class Poller:
         """One probe (and the service's own queries); None when a stop cut it off."""
         try:
             async with self._semaphore:
-                if self.metrics is None:
-                    sample = await probe(
-                        self._client, name, target.url, target.timeout.total_seconds(), self.clock
-                    )
+                timeout = target.timeout.total_seconds()
+                feed = self.metrics
+                if feed is None or not feed.asks_own(name):
+                    # The probe alone: no gather (two more tasks per probe)
+                    # when Prometheus has nothing to ask for this service only.
+                    sample = await probe(self._client, name, target.url, timeout, self.clock)
+                    own: Mapping[str, Reading] = {}
                 else:
                     # The service's own ($service) queries beside its probe.
                     sample, own = await asyncio.gather(
-                        probe(
-                            self._client,
-                            name,
-                            target.url,
-                            target.timeout.total_seconds(),
-                            self.clock,
-                        ),
-                        self.metrics.own(name, target.timeout),
+                        probe(self._client, name, target.url, timeout, self.clock),
+                        feed.own(name, target.timeout),
                     )
-                    sample = self.metrics.attach(sample, own, target.interval)
+                if feed is not None:
+                    sample = feed.attach(sample, own, target.interval)
         except asyncio.CancelledError:
             if self._stopping:
                 return None  # cut off by a stop (run() cancels what outlives the grace)
