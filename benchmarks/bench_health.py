@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from figures import MULTI_PROCESS, Figure, explain, from_samples  # noqa: E402
+from figures import MULTI_PROCESS, Figure, explain, from_samples, profile_pid  # noqa: E402
 
 WARROOM = str(Path(sys.executable).parent / "warroom")
 
@@ -177,12 +177,17 @@ def prefill(path: Path, minutes: int) -> None:
         db.close()
 
 
+GOAL_SHARE = 0.25  # of one core (issue 15)
+PROFILE_S = 10  # py-spy on the poller, only when a goal is missed (after measuring)
+
+
 def scale(endpoints: int, seconds: float, backlog_minutes: int) -> list[Figure]:
     from sqlmodel import func, select
 
     from warroom.store import models as m
     from warroom.store.engine import Store
 
+    profile = ""
     with tempfile.TemporaryDirectory() as scratch:
         port = free_port()
         server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(endpoints)])
@@ -198,42 +203,66 @@ def scale(endpoints: int, seconds: float, backlog_minutes: int) -> list[Figure]:
         try:
             time.sleep(8)  # warm up: first lease, first round of every job
             cpu_before, wall_before = cpu_seconds(poller.pid), time.monotonic()
+            loads = [os.getloadavg()[0]]
             with store.read() as session:
                 since = session.exec(select(func.max(m.HealthSample.id))).one() or 0
             time.sleep(seconds)
             cpu = cpu_seconds(poller.pid) - cpu_before
             wall = time.monotonic() - wall_before
+            loads.append(os.getloadavg()[0])
             with store.read() as session:
                 rows = session.exec(
                     select(m.HealthSample.service, func.count())
                     .where(m.HealthSample.id > since)
                     .group_by(m.HealthSample.service)
                 ).all()
+            counts = {name: count for name, count in rows}
+            polled = sum(1 for c in counts.values() if c >= int(wall / 5) - 1)
+            if cpu / wall >= GOAL_SHARE or polled < endpoints:
+                # Measured already: now where the CPU goes, from the poller as it runs.
+                profile = profile_pid(poller.pid, PROFILE_S, f"warroom poll for {PROFILE_S} s")
         finally:
             poller.terminate()
             poller.wait(timeout=30)
             server.terminate()
             server.wait(timeout=30)
             store.dispose()
-    counts = {name: count for name, count in rows}
     expected = wall / 5
-    polled = sum(1 for c in counts.values() if c >= int(expected) - 1)
     share = cpu / wall
+    probes = endpoints * wall / 5
+    per_probe_us = cpu / probes * 1e6
+    load = f"1-minute load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores"
+    verdict = "ok" if share < GOAL_SHARE and polled == endpoints else "OVER GOAL"
     print(
         f"poller scale: {endpoints} endpoints @5s, 10% hanging, {backlog_minutes} min of samples kept: "
         f"{len(counts)}/{endpoints} polled, "
         f"{polled} at every interval (±1 over {wall:.0f}s, ~{expected:.1f} each), "
-        f"CPU {share * 100:.1f}% of one core (goal < 25%) {'ok' if share < 0.25 and polled == endpoints else 'OVER GOAL'}"
+        f"CPU {share * 100:.1f}% of one core ({cpu:.1f} s over {wall:.0f} s, "
+        f"~{per_probe_us:.0f} us per probe with its write; goal < {GOAL_SHARE:.0%}) {verdict}; {load}"
     )
-    known = f"{MULTI_PROCESS}; {len(counts)}/{endpoints} polled, {polled} at every interval over {wall:.0f} s"
+    if profile:
+        print(profile)
+    # What would meet the goal: the poller is one process whose work is one
+    # event loop and one database thread taking turns at the GIL, so more
+    # cores do not help; a core that does the same work in less time does.
+    faster = share / GOAL_SHARE
+    known = (
+        f"{len(counts)}/{endpoints} polled, {polled} at every interval over {wall:.0f} s; "
+        f"{cpu:.1f} CPU s in {wall:.0f} s, ~{per_probe_us:.0f} us per probe and its share of "
+        f"the writes; {load}. The poller is one Python process (an event loop and a database "
+        f"thread sharing the GIL): more cores do not lower it, a core ~{faster:.2f}x as fast "
+        "single-threaded as this one (or this one unshared, if the load average above is over "
+        "its cores) would meet the goal.\n" + (profile or MULTI_PROCESS)
+    )
     return [
         explain(
             Figure(
-                f"poller CPU, {endpoints} endpoints @5s, 10% hanging",
+                f"poller CPU, {endpoints} endpoints @5s, 10% hanging, {backlog_minutes} min of samples",
                 share * 100,
                 "% of a core",
-                25,
+                GOAL_SHARE * 100,
                 kind="total",
+                note=load,
             ),
             lambda: known,
         ),

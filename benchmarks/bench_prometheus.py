@@ -238,7 +238,18 @@ def measure_all(intervals: int, rounds: int) -> list[Figure]:
                 kind="total",
             ),
             lambda: known,
-        )
+        ),
+        # The whole poller with its metrics from Prometheus, for the record: its
+        # goal is the poller's (bench_health), since every service still has
+        # its health probe and its samples written (a plan has no metrics-only
+        # services: see the README's "Metrics from Prometheus").
+        Figure(
+            "the poller's CPU with its metrics from Prometheus",
+            share["metrics"] * 100,
+            "% of a core",
+            None,
+            kind="total",
+        ),
     ]
 
 

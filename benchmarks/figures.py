@@ -20,6 +20,7 @@ from __future__ import annotations
 import cProfile
 import os
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
@@ -241,6 +242,76 @@ def profile_process(argv: list[str], what: str, env: dict[str, str] | None = Non
         if not out.exists():
             return f"profiling {what} failed: {done.stderr.strip()[-300:]}"
         return _top(pstats.Stats(str(out)), what)
+
+
+def profile_pid(pid: int, seconds: int, what: str) -> str:
+    """Sample the running process `pid` with py-spy for `seconds` (the thread holding
+    the GIL only: where its CPU goes, not where it waits); the top entries by own
+    samples and by samples under them. Says why when py-spy is missing or refused."""
+    spy = shutil.which("py-spy") or script("py-spy")
+    if not Path(spy).exists():
+        return f"{MULTI_PROCESS} (py-spy is not installed: pip install py-spy, or the bench extra)"
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "stacks.txt"
+        done = subprocess.run(
+            [
+                *(spy, "record", "--pid", str(pid), "--duration", str(seconds)),
+                *("--rate", "100", "--gil", "--nonblocking", "--format", "raw", "-o", str(out)),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=seconds + 60,
+        )
+        if not out.exists():
+            return f"py-spy could not sample {what}: {done.stderr.strip()[-300:]}"
+        return top_stacks(out.read_text(encoding="utf-8"), what)
+
+
+def top_stacks(collapsed: str, what: str) -> str:
+    """The top entries of py-spy's collapsed stacks (`frame;frame;... count` lines)."""
+    own: dict[str, int] = {}
+    under: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [_frame(f) for f in stack.split(";")[1:]]  # the first is the thread
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            under[frame] = under.get(frame, 0) + n
+    if not total:
+        return f"py-spy sampled nothing of {what} (was it idle?)"
+    lines = [f"py-spy of {what} ({total} samples of the thread holding the GIL):"]
+    lines.append(f"  top {TOP} by own samples:")
+    lines += [f"    {n * 100 / total:5.1f}%  {name}" for name, n in _most(own)]
+    lines.append(f"  top {TOP} by samples under them (outside the event loop's own frames):")
+    lines += [
+        f"    {n * 100 / total:5.1f}%  {name}"
+        for name, n in _most({k: v for k, v in under.items() if not _plumbing(k)})
+    ]
+    return "\n".join(lines)
+
+
+def _frame(text: str) -> str:
+    """`function (path/file.py:line)` as `function (file.py)`."""
+    name, _, where = text.partition(" (")
+    return f"{name} ({Path(where.rstrip(')').rsplit(':', 1)[0]).name})" if where else name
+
+
+def _plumbing(frame: str) -> bool:
+    """Frames every sample passes through (the CLI, the loop, a thread's start)."""
+    return frame.endswith(
+        ("(core.py)", "(runners.py)", "(base_events.py)", "(events.py)", "(threading.py)")
+    ) or frame.startswith(("<module>", "_worker ", "_WorkItem.run", "common_options", "poll "))
+
+
+def _most(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: -kv[1])[:TOP]
 
 
 def explain(figure: Figure, why: Callable[[], str]) -> Figure:

@@ -141,6 +141,77 @@ async def test_the_database_going_away_mid_tick(own_pg: PgServer, bad_endpoints:
     assert not task.exception()
 
 
+class Counting:
+    """Health endpoints that count each service's requests, and how many are under way at once."""
+
+    def __init__(self, hanging: set[str]) -> None:
+        self.hanging = hanging
+        self.requests: dict[str, int] = {}
+        self.under_way: dict[str, int] = {}
+        self.most_at_once: dict[str, int] = {}
+        self.app = web.Application()
+        self.app.router.add_get("/{name}/health", self.health)
+
+    async def health(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.requests[name] = self.requests.get(name, 0) + 1
+        self.under_way[name] = self.under_way.get(name, 0) + 1
+        self.most_at_once[name] = max(self.most_at_once.get(name, 0), self.under_way[name])
+        try:
+            if name in self.hanging:
+                await asyncio.Event().wait()
+            return web.json_response({"status": "pass"})
+        finally:
+            self.under_way[name] -= 1
+
+
+async def test_each_interval_group_probes_all_its_services_and_never_one_twice_at_once(
+    store: Store,
+) -> None:
+    """The services probed every N seconds share one scheduled job that starts
+    their probes in slots over the interval: every service of each group is
+    probed again and again, and a hanging one is never probed twice at once."""
+    endpoints = Counting(hanging={"logging-service"})
+    # A request the poller gave up on ends on the server too (its handler is
+    # cancelled when the connection closes), so `under_way` counts truly.
+    runner = web.AppRunner(endpoints.app, shutdown_timeout=0.1, handler_cancellation=True)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    every = {"api-gateway": "1s", "auth-service": "1s", "logging-service": "1s"}
+    every |= {"user-service": "2s", "web-frontend": "2s"}
+    data = yaml.safe_load(
+        plan_text({name: f"http://127.0.0.1:{port}/{name}/health" for name in every})
+    )
+    for service in data["services"]:
+        if service["name"] in every:
+            service["health"]["interval"] = every[service["name"]]
+    load(store, yaml.safe_dump(data, sort_keys=False))
+    poller = Poller(store.url.render_as_string(hide_password=False), SystemClock(), holder="groups")
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        await wait_for(
+            lambda: all(
+                sample_counts(store).get(name, 0) >= 6 for name in every if every[name] == "1s"
+            ),
+            "6 samples of every service probed each second",
+            seconds=60,
+        )
+        # The 2 s group had at least three intervals meanwhile (the sixth 1 s
+        # sample comes five seconds after the first at the earliest).
+        counts = sample_counts(store)
+        assert all(counts.get(name, 0) >= 2 for name in every if every[name] == "2s"), counts
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        await runner.cleanup()
+    assert endpoints.most_at_once["logging-service"] == 1
+    assert set(endpoints.requests) == set(every)
+    snapshot = read_snapshot(store)
+    assert snapshot.latest["logging-service"].reason == "no answer within 0.5s"
+
+
 def start_poll(db_url: str, holder_env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [WARROOM, "poll", "--db", db_url],

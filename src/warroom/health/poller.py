@@ -1,14 +1,19 @@
-"""The health poller: APScheduler jobs probing every service, one active poller per release.
+"""The health poller: one APScheduler job per probe interval, one active poller per release.
 
 Any number of pollers may run (`warroom poll` processes); the lease in the
 database decides which one polls. The holder renews it every half interval;
 a standby checks as often, so when the holder dies another takes over
-within two intervals. Probes run as one APScheduler job per service at its
-own interval (`max_instances=1`: a slow endpoint never piles up probes of
-itself; `coalesce=True`: a late job runs once, not in a burst), sharing one
-httpx client under a concurrency bound, each with a hard deadline — one
-hanging endpoint never delays another. Samples are written in batches by a
-flush job, through the command layer, in a worker thread.
+within two intervals. The services probed every N seconds share one
+APScheduler job, run every N seconds, that starts each one's probe at its
+own moment of the interval (staggered, so they do not all fire at once)
+with a plain event-loop timer: an APScheduler job per service cost ~300 us
+of CPU per probe in the scheduler's bookkeeping alone, as much as the probe
+(1,000 services, benchmarks/bench_health.py). A service whose previous
+probe is still under way is not probed again (a slow endpoint never piles
+up probes of itself). Probes share one httpx client under a concurrency
+bound, each with a hard deadline — one hanging endpoint never delays
+another. Samples are written in batches by a flush job, through the
+command layer, in a worker thread.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from warroom.commands.health import HealthCommands, Recorded, Target, plan_text,
 from warroom.commands.tx import CommandError
 from warroom.domain import notify as nt
 from warroom.domain.health import Sample, bounded
+from warroom.domain.metrics import Reading
 from warroom.health.notifier import Notifier
 from warroom.health.probe import make_client, probe
 from warroom.health.prometheus import MetricsFeed
@@ -40,6 +46,7 @@ from warroom.store.migrate import ensure_schema
 log = logging.getLogger("warroom.poller")
 MAX_QUEUED = 20_000  # samples kept in memory while the database is away
 STOP_GRACE_S = 1.0  # how long probes under way may finish once asked to stop
+SLOT_S = 0.1  # an interval's probes start in slots this far apart (see _probe_group)
 
 
 def default_holder() -> str:
@@ -114,6 +121,12 @@ class Poller:
         self._running: set[asyncio.Task[Any]] = set()
         self._chores: set[asyncio.Task[Any]] = set()
         self._crashed: set[str] = set()  # services whose probe raised (logged once)
+        # Each service's probe under way (one at a time) and the timers that
+        # start the probes of an interval at their staggered moments.
+        self._probing: dict[str, asyncio.Task[None]] = {}
+        self._timers: dict[float, asyncio.TimerHandle] = {}  # by interval
+        # Each interval's slots still to start, and the loop time its tick started.
+        self._slots: dict[float, tuple[float, list[tuple[int, list[str]]]]] = {}
         # The plan's Prometheus, when it names one (read at start, secrets included).
         self.metrics: MetricsFeed | None = None
         self._environ = environ if environ is not None else os.environ
@@ -176,6 +189,7 @@ class Poller:
             # even while an endpoint hangs for a 30 s timeout.
             self._stopping = True
             self._scheduler.pause()
+            self._cancel_timers()
             # A job the scheduler launched just before the pause has a task
             # that has not run yet: one turn of the loop lets it start and
             # enrol itself (or return at once, seeing the stop).
@@ -308,28 +322,37 @@ class Poller:
             for job in self._scheduler.get_jobs():
                 if job.id.startswith(("probe:", "prometheus:")):
                     job.remove()
+        self._cancel_timers()
         self._queue.clear()
 
+    def _cancel_timers(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._slots.clear()
+
     def _sync_jobs(self) -> None:
-        """One job per service at its own interval, staggered so they do not all fire at once."""
+        """One job per probe interval (and per interval's grouped Prometheus queries)."""
         scheduler = self._scheduler
         existing = {job.id for job in scheduler.get_jobs()}
-        wanted = {f"probe:{name}" for name in self.targets}
         intervals = sorted({t.interval.total_seconds() for t in self.targets.values()})
+        wanted = {f"probe:{seconds:g}" for seconds in intervals}
         if self.metrics is not None:
             wanted |= {f"prometheus:{seconds:g}" for seconds in intervals}
         for job_id in existing - wanted:
             if job_id.startswith(("probe:", "prometheus:")):
                 scheduler.remove_job(job_id)
         now = datetime.now(UTC)
-        if self.metrics is not None:
-            # Grouped queries: one request per query per interval for every
-            # service, answered before the interval's probes read them.
-            for seconds in intervals:
-                job_id = f"prometheus:{seconds:g}"
+        for seconds in intervals:
+            # Grouped queries first: one request per query per interval for
+            # every service, answered before the interval's probes read them.
+            jobs = [("prometheus", self._ask_grouped)] if self.metrics is not None else []
+            jobs.append(("probe", self._probe_group))
+            for kind, job in jobs:
+                job_id = f"{kind}:{seconds:g}"
                 if job_id not in existing:
                     scheduler.add_job(
-                        self._ask_grouped,
+                        job,
                         "interval",
                         seconds=seconds,
                         args=[seconds],
@@ -339,23 +362,62 @@ class Poller:
                         coalesce=True,
                         misfire_grace_time=max(1, int(seconds)),
                     )
-        count = max(len(self.targets), 1)
-        for index, (name, target) in enumerate(sorted(self.targets.items())):
-            job_id = f"probe:{name}"
-            if job_id in existing:
-                continue
-            offset = target.interval.total_seconds() * index / count
-            scheduler.add_job(
-                self._probe,
-                "interval",
-                seconds=target.interval.total_seconds(),
-                args=[name],
-                id=job_id,
-                next_run_time=now + timedelta(seconds=offset),
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=max(1, int(target.interval.total_seconds())),
+
+    async def _probe_group(self, interval_s: float) -> None:
+        """Start one probe of every service probed every `interval_s`, spread over the interval.
+
+        Service k of n (by name) starts at the slot k/n of the way into the
+        interval, so 1,000 services at 5 s are 200 probes a second, never a
+        burst of 1,000, and the same service lands at the same moment of
+        every interval. The slots are SLOT_S apart: the probes of one slot
+        start together and share the event loop's turns (each probe started
+        on its own cost ~2x the CPU in wake-ups and system calls).
+        """
+        if not self.stats.active or self._stopping:
+            return
+        group = sorted(
+            name for name, t in self.targets.items() if t.interval.total_seconds() == interval_s
+        )
+        late = self._timers.pop(interval_s, None)
+        if late is not None:
+            # The last interval's slots have not all come (that tick ran
+            # late): start them now rather than skip an interval.
+            late.cancel()
+            for _, names in self._slots.pop(interval_s, (0.0, []))[1]:
+                self._launch(names)
+        slots: dict[int, list[str]] = {}
+        count = len(group)
+        for index, name in enumerate(group):
+            slots.setdefault(int(interval_s * index / count / SLOT_S), []).append(name)
+        self._slots[interval_s] = (asyncio.get_running_loop().time(), sorted(slots.items()))
+        self._start_probes(interval_s)
+
+    def _start_probes(self, interval_s: float) -> None:
+        """Start the probes of the group's next slot, and set a timer for the one after."""
+        self._timers.pop(interval_s, None)
+        start, pending = self._slots.get(interval_s, (0.0, []))
+        if not pending or not self.stats.active or self._stopping:
+            return
+        self._launch(pending.pop(0)[1])
+        if pending:
+            self._timers[interval_s] = asyncio.get_running_loop().call_at(
+                start + pending[0][0] * SLOT_S, self._start_probes, interval_s
             )
+
+    def _launch(self, names: list[str]) -> None:
+        """Probe each of `names` now, unless its last probe is still under way."""
+        loop = asyncio.get_running_loop()
+        for name in names:
+            if name in self._probing:
+                continue  # a slow endpoint does not pile up probes of itself
+            task = loop.create_task(self._probe(name), name=f"probe:{name}")
+            self._probing[name] = task  # also what keeps the task alive (the loop holds it weakly)
+            task.add_done_callback(self._probed)
+
+    def _probed(self, task: asyncio.Task[None]) -> None:
+        name = task.get_name().removeprefix("probe:")
+        if self._probing.get(name) is task:
+            del self._probing[name]
 
     # ---------------------------------------------------------------- work
 
@@ -373,23 +435,21 @@ class Poller:
         """One probe (and the service's own queries); None when a stop cut it off."""
         try:
             async with self._semaphore:
-                if self.metrics is None:
-                    sample = await probe(
-                        self._client, name, target.url, target.timeout.total_seconds(), self.clock
-                    )
+                timeout = target.timeout.total_seconds()
+                feed = self.metrics
+                if feed is None or not feed.asks_own(name):
+                    # The probe alone: no gather (two more tasks per probe)
+                    # when Prometheus has nothing to ask for this service only.
+                    sample = await probe(self._client, name, target.url, timeout, self.clock)
+                    own: Mapping[str, Reading] = {}
                 else:
                     # The service's own ($service) queries beside its probe.
                     sample, own = await asyncio.gather(
-                        probe(
-                            self._client,
-                            name,
-                            target.url,
-                            target.timeout.total_seconds(),
-                            self.clock,
-                        ),
-                        self.metrics.own(name, target.timeout),
+                        probe(self._client, name, target.url, timeout, self.clock),
+                        feed.own(name, target.timeout),
                     )
-                    sample = self.metrics.attach(sample, own, target.interval)
+                if feed is not None:
+                    sample = feed.attach(sample, own, target.interval)
         except asyncio.CancelledError:
             if self._stopping:
                 return None  # cut off by a stop (run() cancels what outlives the grace)

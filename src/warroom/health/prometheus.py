@@ -157,7 +157,16 @@ class MetricsFeed:
         # every Prometheus metric is then no data, saying this.
         self.broken = broken
         self._cache: dict[tuple[str, str], _Kept] = {}
+        self._own: dict[str, bool] = {}  # whether a service has $service queries
         self.requests = 0  # HTTP queries sent (for the benchmark and tests)
+
+    def asks_own(self, service: str) -> bool:
+        """Whether `service` has queries of its own (`$service`), asked beside its probe."""
+        known = self._own.get(service)
+        if known is None:
+            queries = self.source.queries_for(service).values()
+            known = self._own[service] = any(mx.is_per_service(q) for q in queries)
+        return known
 
     def grouped(self, services: Iterable[str]) -> list[mx.Request]:
         return [r for r in mx.plan_queries(self.source, services) if r.grouped]
