@@ -50,6 +50,19 @@ def sample_counts(store: Store) -> dict[str, int]:
     return {str(name): int(count) for name, count in rows}
 
 
+def ok_count(store: Store, service: str) -> int:
+    from sqlmodel import func, select
+
+    with store.read() as session:
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(m.HealthSample)
+                .where(m.HealthSample.service == service, m.HealthSample.ok)
+            ).one()
+        )
+
+
 async def wait_for(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not condition():
@@ -89,12 +102,16 @@ async def test_bad_endpoints_never_stop_the_others(store: Store, bad_endpoints: 
             lambda: all(sample_counts(store).get(name, 0) >= 3 for name in urls),
             "3 samples of every service",
         )
+        # The healthy one answers among them: the bad ones never stop it. (Not
+        # "its latest sample is ok": the endpoints, the poller and this test's
+        # database reads share one event loop, and on a saturated machine one
+        # /ok answer can honestly miss its 0.5 s timeout.)
+        await wait_for(lambda: ok_count(store, "api-gateway") >= 1, "an ok sample of api-gateway")
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)
     snapshot = read_snapshot(store)
     reasons = {name: s.reason for name, s in snapshot.latest.items()}
-    assert snapshot.latest["api-gateway"].ok
     assert reasons["auth-service"] == "no answer within 0.5s"
     assert reasons["logging-service"] == "cannot connect: connection refused"
     assert "over 1 MiB" in (reasons["user-service"] or "")
