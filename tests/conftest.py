@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -31,6 +32,13 @@ SAMPLE = ROOT / "sample_data" / "release-v2.5.0.yaml"
 T0 = datetime(2024, 3, 20, 13, 20, tzinfo=UTC)
 # When the sample's deploy window opens: no deploy starts before it.
 WINDOW_OPENS = datetime(2024, 3, 20, 14, 0, tzinfo=UTC)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than the cores. Many tests spend their time
+    waiting on what they started (CLI processes, servers, ssh clients, a
+    PostgreSQL), and the extra worker keeps the cores busy meanwhile."""
+    return (os.cpu_count() or 1) + 1
 
 
 @pytest.fixture
