@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from figures import MULTI_PROCESS, Figure, explain, from_samples, used  # noqa: E402
+from figures import MULTI_PROCESS, Figure, explain, from_samples, on_postgres  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "release-v2.5.0.yaml"
 NOW = "2024-03-20T14:05:00Z"
@@ -231,22 +231,9 @@ def measure_all(
         if "sqlite" in backends:
             out += run_backend("sqlite", f"sqlite:///{scratch}/live.db", sizes, rounds, 250, idle_s)
         if "postgresql" in backends:
-            from warroom.testing.pg import PgServer, PgUnavailable
-
-            try:
-                server = PgServer()
-            except PgUnavailable as missing:
-                print(missing)
-                return [*out, Figure("postgresql", None, "", note=f"skipped: {missing}")]
-            server.init()
-            server.start()
-            try:
-                server.admin("CREATE DATABASE warroom")
-                used("PostgreSQL", server.version())
-                out += run_backend("postgresql", server.url("warroom"), sizes, rounds, 100, idle_s)
-            finally:
-                server.stop("fast")
-                server.remove()
+            out += on_postgres(
+                lambda url: run_backend("postgresql", url, sizes, rounds, 100, idle_s)
+            )
     return out
 
 

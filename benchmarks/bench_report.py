@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from figures import Figure, explain, from_samples, profile_process, used  # noqa: E402
+from figures import Figure, explain, from_samples, on_postgres, profile_process  # noqa: E402
 from genplan import generate  # noqa: E402
 
 from warroom.domain import record as r  # noqa: E402
@@ -408,25 +408,13 @@ def measure_all(events: int, services: int, runs: int, backends: list[str]) -> l
             print(f"sqlite: wrote {events:,} events in {time.perf_counter() - started:.0f} s")
             measure("sqlite", url, runs, folder)
         if "postgresql" in backends:
-            from warroom.testing.pg import PgServer, PgUnavailable
 
-            try:
-                server = PgServer()
-            except PgUnavailable as missing:
-                print(missing)
-                FIGURES.append(Figure("postgresql", None, "", note=f"skipped: {missing}"))
-                return list(FIGURES)
-            server.init()
-            server.start()
-            try:
-                server.admin("CREATE DATABASE warroom")
-                used("PostgreSQL", server.version())
-                url = server.url("warroom")
+            def postgresql(url: str) -> list[Figure]:
                 build(url, events, services)
                 measure("postgresql", url, runs, folder)
-            finally:
-                server.stop("fast")
-                server.remove()
+                return []  # measure() adds its figures to FIGURES
+
+            FIGURES.extend(on_postgres(postgresql))
     return list(FIGURES)
 
 

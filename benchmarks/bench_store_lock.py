@@ -36,9 +36,9 @@ from figures import (
     Figure,
     explain,
     from_samples,
+    on_postgres,
     pct,
     profile_process,
-    used,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,25 +208,12 @@ def measure_all(runs: int, crowd_too: bool) -> list[Figure]:
         if not crowd_too:
             return out
         out += crowd_figures("sqlite", db)
-        from warroom.testing.pg import PgServer, PgUnavailable
 
-        try:
-            server = PgServer()
-        except PgUnavailable as missing:
-            print(missing)
-            return [*out, Figure("postgresql", None, "", note=f"skipped: {missing}")]
-        server.init()
-        server.start()
-        try:
-            server.admin("CREATE DATABASE warroom")
-            used("PostgreSQL", server.version())
-            url = server.url("warroom")
+        def postgresql(url: str) -> list[Figure]:
             load(url)
-            out += crowd_figures("postgresql", url)
-        finally:
-            server.stop("fast")
-            server.remove()
-        return out
+            return crowd_figures("postgresql", url)
+
+        return out + on_postgres(postgresql)
 
 
 def lock_profile(db: str) -> str:

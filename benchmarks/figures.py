@@ -324,6 +324,28 @@ def explain(figure: Figure, why: Callable[[], str]) -> Figure:
     return figure
 
 
+def on_postgres(measure: Callable[[str], list[Figure]]) -> list[Figure]:
+    """`measure(url)` against a PostgreSQL of the benchmark's own (started the way
+    the tests start theirs, warroom.testing.pg) with an empty `warroom` database,
+    removed afterwards; without PostgreSQL's binaries, one row saying so."""
+    from warroom.testing.pg import PgServer, PgUnavailable
+
+    try:
+        server = PgServer()
+    except PgUnavailable as missing:
+        print(missing)
+        return [Figure("postgresql", None, "", note=f"skipped: {missing}")]
+    server.init()
+    server.start()
+    try:
+        server.admin("CREATE DATABASE warroom")
+        used("PostgreSQL", server.version())
+        return measure(server.url("warroom"))
+    finally:
+        server.stop("fast")
+        server.remove()
+
+
 def script(name: str) -> str:
     """The console script `name` of this interpreter's environment (e.g. warroom)."""
     return str(Path(sys.executable).parent / name)
