@@ -142,3 +142,42 @@ async def test_at_80_columns_the_header_keeps_the_phase_and_drops_the_role(
         assert " sarah " in line and "release manager" not in line
         await pilot.resize_terminal(160, 48)  # room again: the role comes back
         await wait_until(pilot, lambda: "release manager" in header.render_line(0).text, "the role")
+
+
+async def test_a_big_room_lays_its_table_out_once_and_its_graph_after_the_first_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More services than the pane has lines (a scrollbar), and more than the
+    graph lays out at once: the first read, which can beat the first layout,
+    is laid out once the pane has a size, with the columns that fit beside
+    the scrollbar; then the graph, after the first frame."""
+    from tests.test_graph_view import generated_plan
+
+    text = generated_plan(150, 300)
+    url = f"sqlite:///{tmp_path / 'big.db'}"
+    store = Store(url)
+    clock = FixedClock(T0)
+    load_plan(store, parse_plan_text(text, source="big.yaml"), text, loaded_by="rm", clock=clock)
+    rebuilds: list[int] = []
+    rebuild = DeployTable._rebuild
+
+    def counted(table: DeployTable, keep: str | None) -> None:
+        rebuilds.append(table.size.width)
+        rebuild(table, keep)
+
+    monkeypatch.setattr(DeployTable, "_rebuild", counted)
+    app = make_app(url, "rm", clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        table = app.query_one(DeployTable)
+        graph = app.query_one(GraphView)
+        await wait_until(pilot, lambda: table.row_count == 150, "the table's rows")
+        await wait_until(pilot, lambda: graph.graph_layout is not None, "the graph's layout")
+        await settled(pilot)
+        assert len(rebuilds) == 1 and rebuilds[0] > 0, rebuilds  # once, with a size
+        assert table._visible == table._fit()
+        snapshot = app.snapshot
+        assert snapshot is not None
+        assert table.selected == snapshot.deploy_order[0]
+        layout = graph.graph_layout
+        assert layout is not None and len(layout.nodes) == 150
+    store.dispose()

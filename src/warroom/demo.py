@@ -157,7 +157,7 @@ def _await_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 
 def _warroom(*args: str) -> list[str]:
-    return [sys.executable, "-m", "warroom.cli", *args]
+    return [sys.executable, "-m", "warroom", *args]
 
 
 def _spawn(

@@ -33,7 +33,14 @@ from warroom.cli.views import report, status
 from warroom.commands.catalog import ACTIONS, Spec
 from warroom.health.simulator_cli import simulate
 
-__all__ = ["build_cli", "main"]
+__all__ = ["RUN_ON", "build_cli", "main"]
+
+# The commands that run until stopped, other than the war room itself: the
+# `warroom` program paused the cyclic collector for its start-up, and these
+# turn it back on before they start (warroom/collector.py). A one-shot
+# command ends with it paused; the war room (no command, or `tui`) turns it
+# back on once its first read is on screen.
+RUN_ON = frozenset({"poll", "serve-ssh", "simulate", "replay", "demo"})
 
 
 def build_cli(actions: Iterable[Spec]) -> click.Group:
@@ -55,8 +62,11 @@ def build_cli(actions: Iterable[Spec]) -> click.Group:
         With no command, opens the war-room TUI as --as NAME (or $WARROOM_USER,
         or your login name) on --db URL (or $WARROOM_DB, or ./warroom.db).
         """
+        from warroom import collector
         from warroom.lifeline import watch_from_env
 
+        if ctx.invoked_subcommand in RUN_ON:
+            collector.resume()  # the war room itself resumes it after its first frame
         watch_from_env()  # started by `warroom demo`: end with it
         ctx.obj = Flags(db=db, user=user, release=release)
         if ctx.invoked_subcommand is None:

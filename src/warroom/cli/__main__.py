@@ -1,5 +1,5 @@
-"""`python -m warroom.cli`: how `warroom demo` and `warroom serve-ssh` start their children."""
+"""`python -m warroom.cli`: the same program as `python -m warroom` (warroom/__main__.py)."""
 
-from warroom.cli import main
+from warroom.__main__ import main
 
 main()

@@ -12,8 +12,11 @@ from collections.abc import Sequence
 
 
 def run_argv(argv: Sequence[str]) -> int:
-    """Run `warroom ARGV` in this process; its exit status."""
+    """Run `warroom ARGV` in this process (a fork of the helper); its exit status."""
+    from warroom import collector
     from warroom.cli import main
+
+    collector.pause()  # as the `warroom` program starts (warroom/__main__.py)
 
     try:
         main(args=list(argv), prog_name="warroom")

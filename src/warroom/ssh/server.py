@@ -223,7 +223,7 @@ class Room:
         return [*args, "tui", "--via", "ssh"]
 
     def child_argv(self, person: str) -> list[str]:
-        return [sys.executable, "-m", "warroom.cli", *self.app_args(person)]
+        return [sys.executable, "-m", "warroom", *self.app_args(person)]
 
     def child_env(self) -> dict[str, str]:
         env = {

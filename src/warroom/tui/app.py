@@ -15,7 +15,6 @@ writes through the command layer and beats its own heartbeat.
 from __future__ import annotations
 
 import asyncio
-import gc
 import socket
 import threading
 import uuid
@@ -31,6 +30,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from warroom import collector
 from warroom.commands import CommandError
 from warroom.commands import defs as d
 from warroom.commands.execute import execute
@@ -45,6 +45,9 @@ from warroom.tui.screens.acting import ActingScreen
 from warroom.tui.screens.live import LiveScreen
 
 __all__ = ["AppConfig", "WarroomApp", "create_app"]
+
+
+SETTLE_AFTER = 0.5  # seconds after the first read reaches the screen; see `_settled`
 
 
 class WarroomApp(App[None]):
@@ -311,6 +314,8 @@ class WarroomApp(App[None]):
     def on_warroom_app_store_failed(self, message: StoreFailed) -> None:
         first = self.connected
         self.connected = False
+        if self.config.owns_process and not self.loaded:
+            collector.resume()  # no first frame to wait for: retrying may take all day
         self.last_error = message.reason
         self._connection_changed()
         if first:
@@ -338,7 +343,11 @@ class WarroomApp(App[None]):
         self._revision = message.revision
         self.snapshot = message.snapshot
         if not self.loaded and self.config.owns_process:
-            self.call_after_refresh(self._settled)
+            # Once the first frame is painted (the table lays itself out when
+            # idle, a refresh or two after this): the collection in
+            # `_settled` walks the whole start-up heap, 0.1-0.2 s that nobody
+            # should wait for before seeing the room.
+            self.set_timer(SETTLE_AFTER, self._settled, name="settle")
         self.loaded = True
         # Every screen on the stack that shows release data follows along (the
         # dashboard under a dialog too); one still mounting pulls the snapshot
@@ -356,10 +365,11 @@ class WarroomApp(App[None]):
         room are not walked again by every full collection, each of which
         otherwise stalled the app for 50-150 ms at an unpredictable change
         (the tail of change -> visible when fifty apps share two cores).
-        Garbage first, so that none of it is kept for good.
+        Garbage first, so that none of it is kept for good. The `warroom`
+        program started with the collector off (warroom/collector.py): it
+        comes back on here.
         """
-        gc.collect()
-        gc.freeze()
+        collector.settle()
 
     def read_history(self) -> History | None:
         store = self.store()

@@ -88,6 +88,9 @@ class DeployTable(DataTable[Text]):
         self._visible: tuple[str, ...] = ()  # column keys shown
         self._marked: str | None = None  # the row drawn with the marker
         self._zone = "UTC"
+        # Rows arrived before the pane had a size: the service the cursor
+        # goes to when they are laid out (on the first resize).
+        self._keep: str | None = None
 
     # ---------------------------------------------------------------- data
 
@@ -113,7 +116,7 @@ class DeployTable(DataTable[Text]):
         """The most pressing trigger on a service: firing beats inconclusive beats
         pending (a dry run is on trial: only the service's own screen shows it);
         else what holds it, if something upstream does."""
-        mine = [t for t in snapshot.triggers if t.service == service and not t.dry_run]
+        mine = [t for t in snapshot.triggers_on(service) if not t.dry_run]
         firing = [t for t in mine if t.state == "firing"]
         if firing:
             acked = "" if not firing[0].acked_by else f" (ack {firing[0].acked_by})"
@@ -196,9 +199,18 @@ class DeployTable(DataTable[Text]):
             fresh.update({(name, key): value for key, value in row.items()})
         if set(self._order) != set(names):
             # The set of services changed (a different release): rebuild once.
+            keep = self.selected or self._keep or (names[0] if names else None)
             self._order = tuple(names)
             self._cells = fresh
-            self._rebuild(self.selected or (names[0] if names else None))
+            if not self.size.width:
+                # Not laid out yet (the first read can beat the first layout):
+                # which columns fit is not known, and laying out every row
+                # twice costs a 1,000-service room ~0.3 s. The first resize does it.
+                self._keep = keep
+                self.clear(columns=True)  # no rows of another release meanwhile
+                self._visible, self._marked = (), None
+                return
+            self._rebuild(keep)
             return
         self._update(fresh)
 
@@ -263,7 +275,7 @@ class DeployTable(DataTable[Text]):
         room = self.scrollable_content_region.width or self.size.width
         if room <= 0:
             return self._visible or tuple(key for key, _ in COLUMNS)
-        if self.row_count + 1 > self.size.height:
+        if len(self._order) + 1 > self.size.height:  # the rows there will be, header too
             room -= self.styles.scrollbar_size_vertical
         chosen: set[str] = set()
         for key in PRIORITY:
@@ -288,13 +300,14 @@ class DeployTable(DataTable[Text]):
             self._marked = None  # `_marked` is always the row drawn with the marker
             for name in self._order:
                 self.add_row(*(self._shown(name, key, None) for key in self._visible), key=name)
+            self._keep = None
             if keep is not None and keep in self._order:
                 self.move_cursor(row=self._order.index(keep))
             self._mark(self.selected)
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._order and self._fit() != self._visible:
-            self._rebuild(self.selected)
+        if self._order and (self.row_count == 0 or self._fit() != self._visible):
+            self._rebuild(self.selected or self._keep)
 
     # ---------------------------------------------------------------- selection
 
@@ -312,6 +325,9 @@ class DeployTable(DataTable[Text]):
     def select(self, service: str | None) -> None:
         """Put the cursor on `service` (by name), if it is in the table."""
         if service is None or service == self.selected or service not in self._order:
+            return
+        if self.row_count == 0:
+            self._keep = service  # the rows are not laid out yet
             return
         self.move_cursor(row=self._order.index(service))
 

@@ -42,6 +42,7 @@ HEALTH_MARK = {"failing": "✗", "stale": "?"}
 # Every label keeps room for " ✗" so that a health change never re-lays out.
 _MARK_ROOM = "  "
 
+_LAY_OUT_AT_ONCE = 100  # services: a bigger plan's first layout waits for the first frame
 _Key = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 
 
@@ -153,7 +154,8 @@ class GraphView(ScrollView, can_focus=True):
             if self._layout is None:
                 self._set_note(f"laying out {len(key[0])} services…")
             labels = {name: f"○ {safe(name)}{_MARK_ROOM}" for name in key[0]}
-            self.run_worker(
+            start = partial(
+                self.run_worker,
                 partial(self._lay_out, key, labels),
                 name="graph layout",
                 group="graph-layout",
@@ -161,6 +163,15 @@ class GraphView(ScrollView, can_focus=True):
                 thread=True,
                 exit_on_error=False,  # failures reach the user via Worker.StateChanged
             )
+            if self._layout is None and len(key[0]) > _LAY_OUT_AT_ONCE:
+                # The first layout of a big plan takes ~0.8 s of CPU (1,000
+                # services), and a thread shares the interpreter with the
+                # event loop: started now, it would hold back the rest of the
+                # room's first frame. After that frame, the room is usable
+                # meanwhile, and this pane says it is laying out.
+                self.call_after_refresh(start)
+            else:
+                start()
         self._restyle()
 
     def watch_selection(self, service: str | None) -> None:
