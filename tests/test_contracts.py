@@ -55,6 +55,7 @@ def test_contract_is_kept(contract: str) -> None:
 MAY_USE = {
     "tui-reads-through-facade": {
         "warroom.clock",
+        "warroom.collector",
         "warroom.commands",
         "warroom.domain",
         "warroom.reporting",
