@@ -27,9 +27,7 @@ SAMPLE_WAVES = [
 ]
 
 
-def _graph(
-    deps: Mapping[str, Sequence[str]], order: Sequence[str] | None = None
-) -> nx.DiGraph[str]:
+def _graph(deps: Mapping[str, Sequence[str]], order: Sequence[str] | None = None) -> g.Graph:
     return g.build_graph(list(order if order is not None else deps), deps)
 
 
@@ -38,23 +36,23 @@ def minutes(**values: int) -> dict[str, timedelta]:
 
 
 @pytest.fixture
-def diamond() -> nx.DiGraph[str]:
+def diamond() -> g.Graph:
     # a <- b, a <- c, b,c <- d   (d depends on b and c, both depend on a)
     return _graph({"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]})
 
 
 @pytest.fixture
-def sample(sample_plan: Plan) -> nx.DiGraph[str]:
-    graph: nx.DiGraph[str] = sample_plan.graph()
+def sample(sample_plan: Plan) -> g.Graph:
+    graph: g.Graph = sample_plan.graph()
     return graph
 
 
 # ---------------------------------------------------------------- build_graph
 
 
-def test_build_graph_edges_point_from_dependency_to_dependent(diamond: nx.DiGraph[str]) -> None:
+def test_build_graph_edges_point_from_dependency_to_dependent(diamond: g.Graph) -> None:
     assert set(diamond.edges) == {("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")}
-    assert [diamond.nodes[n]["position"] for n in "abcd"] == [0, 1, 2, 3]
+    assert [diamond.position(n) for n in "abcd"] == [0, 1, 2, 3]
 
 
 def test_build_graph_ignores_unknown_dependencies() -> None:
@@ -66,17 +64,17 @@ def test_build_graph_ignores_unknown_dependencies() -> None:
 def test_build_graph_keeps_services_without_dependencies_entry() -> None:
     graph = g.build_graph(["a", "b"], {})
     assert list(graph.nodes) == ["a", "b"]
-    assert graph.number_of_edges() == 0
+    assert graph.edges == []
 
 
 # ---------------------------------------------------------------- waves and orders
 
 
-def test_sample_waves(sample: nx.DiGraph[str]) -> None:
+def test_sample_waves(sample: g.Graph) -> None:
     assert g.waves(sample) == SAMPLE_WAVES
 
 
-def test_sample_deploy_and_rollback_order(sample: nx.DiGraph[str]) -> None:
+def test_sample_deploy_and_rollback_order(sample: g.Graph) -> None:
     flat = [name for wave in SAMPLE_WAVES for name in wave]
     assert g.deploy_order(sample) == flat
     assert g.rollback_order(sample) == list(reversed(flat))
@@ -87,7 +85,7 @@ def test_waves_keep_plan_order_within_a_wave() -> None:
     assert g.waves(graph) == [["z", "m", "a"], ["y", "b"]]
 
 
-def test_diamond_waves_and_orders(diamond: nx.DiGraph[str]) -> None:
+def test_diamond_waves_and_orders(diamond: g.Graph) -> None:
     assert g.waves(diamond) == [["a"], ["b", "c"], ["d"]]
     assert g.deploy_order(diamond) == ["a", "b", "c", "d"]
     assert g.rollback_order(diamond) == ["d", "c", "b", "a"]
@@ -115,7 +113,7 @@ def test_empty_graph() -> None:
 # ---------------------------------------------------------------- blast radius and dependencies
 
 
-def test_blast_radius_is_transitive_and_excludes_self(sample: nx.DiGraph[str]) -> None:
+def test_blast_radius_is_transitive_and_excludes_self(sample: g.Graph) -> None:
     assert g.blast_radius(sample, "auth-service") == {
         "user-service",
         "mobile-backend",
@@ -126,7 +124,7 @@ def test_blast_radius_is_transitive_and_excludes_self(sample: nx.DiGraph[str]) -
     assert g.blast_radius(sample, "logging-service") == set()
 
 
-def test_dependencies_are_transitive_and_exclude_self(sample: nx.DiGraph[str]) -> None:
+def test_dependencies_are_transitive_and_exclude_self(sample: g.Graph) -> None:
     assert g.dependencies(sample, "web-frontend") == {
         "api-gateway",
         "auth-service",
@@ -137,7 +135,7 @@ def test_dependencies_are_transitive_and_exclude_self(sample: nx.DiGraph[str]) -
     assert g.dependencies(sample, "api-gateway") == set()
 
 
-def test_diamond_blast_radius_and_dependencies(diamond: nx.DiGraph[str]) -> None:
+def test_diamond_blast_radius_and_dependencies(diamond: g.Graph) -> None:
     assert g.blast_radius(diamond, "a") == {"b", "c", "d"}
     assert g.blast_radius(diamond, "b") == {"d"}
     assert g.dependencies(diamond, "d") == {"a", "b", "c"}
@@ -147,7 +145,7 @@ def test_diamond_blast_radius_and_dependencies(diamond: nx.DiGraph[str]) -> None
 
 
 def test_rollback_plan_only_lists_what_needs_rollback_in_rollback_order(
-    sample: nx.DiGraph[str],
+    sample: g.Graph,
 ) -> None:
     states = {
         "api-gateway": DONE,
@@ -166,58 +164,58 @@ def test_rollback_plan_only_lists_what_needs_rollback_in_rollback_order(
     ]
 
 
-def test_rollback_plan_skips_rolled_back_and_unknown_states(diamond: nx.DiGraph[str]) -> None:
+def test_rollback_plan_skips_rolled_back_and_unknown_states(diamond: g.Graph) -> None:
     states = {"a": DONE, "b": DeployState.ROLLED_BACK, "c": DeployState.DEPLOYING}
     # d has no state: treated as waiting, nothing to undo.
     assert g.rollback_plan(diamond, "a", states) == ["c", "a"]
     assert g.rollback_plan(diamond, "b", states) == []
 
 
-def test_rollback_plan_of_service_with_nothing_deployed_is_empty(sample: nx.DiGraph[str]) -> None:
+def test_rollback_plan_of_service_with_nothing_deployed_is_empty(sample: g.Graph) -> None:
     assert g.rollback_plan(sample, "api-gateway", {}) == []
 
 
 # ---------------------------------------------------------------- startable
 
 
-def test_startable_with_nothing_done_is_the_first_wave(sample: nx.DiGraph[str]) -> None:
+def test_startable_with_nothing_done_is_the_first_wave(sample: g.Graph) -> None:
     assert g.startable(sample, {}) == ["api-gateway"]
 
 
-def test_startable_needs_every_dependency_done(sample: nx.DiGraph[str]) -> None:
+def test_startable_needs_every_dependency_done(sample: g.Graph) -> None:
     states = {"api-gateway": DONE, "auth-service": DONE, "logging-service": DeployState.DEPLOYING}
     assert g.startable(sample, states) == ["user-service"]
 
 
-def test_startable_excludes_services_that_are_not_waiting(diamond: nx.DiGraph[str]) -> None:
+def test_startable_excludes_services_that_are_not_waiting(diamond: g.Graph) -> None:
     states = {"a": DONE, "b": DeployState.DEPLOYING, "c": W}
     assert g.startable(diamond, states) == ["c"]
 
 
-def test_startable_keeps_plan_order(diamond: nx.DiGraph[str]) -> None:
+def test_startable_keeps_plan_order(diamond: g.Graph) -> None:
     assert g.startable(diamond, {"a": DONE}) == ["b", "c"]
 
 
-def test_startable_respects_allowed_scope(diamond: nx.DiGraph[str]) -> None:
+def test_startable_respects_allowed_scope(diamond: g.Graph) -> None:
     assert g.startable(diamond, {"a": DONE}, allowed=["c", "d"]) == ["c"]
     assert g.startable(diamond, {}, allowed=["b"]) == []
     assert g.startable(diamond, {}, allowed=[]) == []
 
 
-def test_startable_does_not_treat_failed_dependency_as_done(diamond: nx.DiGraph[str]) -> None:
+def test_startable_does_not_treat_failed_dependency_as_done(diamond: g.Graph) -> None:
     assert g.startable(diamond, {"a": DeployState.FAILED}) == []
 
 
 # ---------------------------------------------------------------- missing_dependencies
 
 
-def test_missing_dependencies_empty_when_subset_is_closed(sample: nx.DiGraph[str]) -> None:
+def test_missing_dependencies_empty_when_subset_is_closed(sample: g.Graph) -> None:
     assert g.missing_dependencies(sample, ["api-gateway", "logging-service"]) == {}
     assert g.missing_dependencies(sample, list(sample.nodes)) == {}
     assert g.missing_dependencies(sample, []) == {}
 
 
-def test_missing_dependencies_lists_transitive_deps_in_plan_order(sample: nx.DiGraph[str]) -> None:
+def test_missing_dependencies_lists_transitive_deps_in_plan_order(sample: g.Graph) -> None:
     missing = g.missing_dependencies(sample, ["web-frontend", "auth-service"])
     assert missing == {
         "auth-service": ["api-gateway"],
@@ -227,14 +225,14 @@ def test_missing_dependencies_lists_transitive_deps_in_plan_order(sample: nx.DiG
     assert list(missing) == ["auth-service", "web-frontend"]
 
 
-def test_missing_dependencies_ignores_unknown_names(diamond: nx.DiGraph[str]) -> None:
+def test_missing_dependencies_ignores_unknown_names(diamond: g.Graph) -> None:
     assert g.missing_dependencies(diamond, ["b", "ghost"]) == {"b": ["a"]}
 
 
 # ---------------------------------------------------------------- schedule and critical path
 
 
-def test_schedule_sample(sample: nx.DiGraph[str], sample_plan: Plan) -> None:
+def test_schedule_sample(sample: g.Graph, sample_plan: Plan) -> None:
     durations = {s.name: s.expected_duration for s in sample_plan.services}
     slots = g.schedule(sample, sample_plan.window.start, durations)
     at = {
@@ -251,7 +249,7 @@ def test_schedule_sample(sample: nx.DiGraph[str], sample_plan: Plan) -> None:
     }
 
 
-def test_schedule_diamond_starts_after_the_later_dependency(diamond: nx.DiGraph[str]) -> None:
+def test_schedule_diamond_starts_after_the_later_dependency(diamond: g.Graph) -> None:
     slots = g.schedule(diamond, START, minutes(a=10, b=5, c=20, d=10))
     assert slots["a"] == g.Slot(START, START + timedelta(minutes=10))
     assert slots["b"].start == slots["c"].start == START + timedelta(minutes=10)
@@ -259,13 +257,13 @@ def test_schedule_diamond_starts_after_the_later_dependency(diamond: nx.DiGraph[
     assert slots["d"].end == START + timedelta(minutes=40)
 
 
-def test_schedule_missing_duration_counts_as_zero(diamond: nx.DiGraph[str]) -> None:
+def test_schedule_missing_duration_counts_as_zero(diamond: g.Graph) -> None:
     slots = g.schedule(diamond, START, minutes(a=10))
     assert slots["b"] == g.Slot(START + timedelta(minutes=10), START + timedelta(minutes=10))
     assert slots["d"].start == START + timedelta(minutes=10)
 
 
-def test_critical_path_sample(sample: nx.DiGraph[str], sample_plan: Plan) -> None:
+def test_critical_path_sample(sample: g.Graph, sample_plan: Plan) -> None:
     durations = {s.name: s.expected_duration for s in sample_plan.services}
     assert g.critical_path(sample, durations) == [
         "api-gateway",
@@ -276,12 +274,12 @@ def test_critical_path_sample(sample: nx.DiGraph[str], sample_plan: Plan) -> Non
     ]
 
 
-def test_critical_path_diamond_follows_the_longer_branch(diamond: nx.DiGraph[str]) -> None:
+def test_critical_path_diamond_follows_the_longer_branch(diamond: g.Graph) -> None:
     assert g.critical_path(diamond, minutes(a=10, b=5, c=20, d=10)) == ["a", "c", "d"]
     assert g.critical_path(diamond, minutes(a=10, b=30, c=20, d=10)) == ["a", "b", "d"]
 
 
-def test_critical_path_tie_prefers_plan_order(diamond: nx.DiGraph[str]) -> None:
+def test_critical_path_tie_prefers_plan_order(diamond: g.Graph) -> None:
     assert g.critical_path(diamond, minutes(a=10, b=5, c=5, d=10)) == ["a", "b", "d"]
 
 
@@ -297,7 +295,7 @@ def test_critical_path_single_service() -> None:
 # ---------------------------------------------------------------- find_cycles
 
 
-def test_find_cycles_none_in_a_dag(sample: nx.DiGraph[str], diamond: nx.DiGraph[str]) -> None:
+def test_find_cycles_none_in_a_dag(sample: g.Graph, diamond: g.Graph) -> None:
     assert g.find_cycles(sample) == []
     assert g.find_cycles(diamond) == []
 
@@ -344,7 +342,7 @@ def test_find_cycles_in_a_tangle_starts_at_its_first_member() -> None:
 # ---------------------------------------------------------------- a large generated DAG
 
 
-Big = tuple["nx.DiGraph[str]", list[str], dict[str, list[str]]]
+Big = tuple[g.Graph, list[str], dict[str, list[str]]]
 
 
 def _random_dag(
@@ -374,8 +372,8 @@ def big(request: pytest.FixtureRequest) -> Big:
 
 def test_big_dag_has_the_requested_shape(big: Big) -> None:
     graph, _, _ = big
-    assert graph.number_of_nodes() == 1000
-    assert graph.number_of_edges() == 3000
+    assert len(graph) == 1000
+    assert len(graph.edges) == 3000
     assert g.find_cycles(graph) == []
 
 
@@ -458,3 +456,40 @@ def test_big_dag_closed_subsets_and_startable(big: Big) -> None:
     missing = g.missing_dependencies(graph, [n for n in prefix if n != needed])
     assert missing
     assert all(needed in absent for absent in missing.values())
+
+
+def test_big_dag_agrees_with_networkx(big: Big) -> None:
+    """The graph is ours (the room starts without networkx): networkx is the
+    reference for what it works out."""
+    graph, order, _ = big
+    reference: nx.DiGraph[str] = nx.DiGraph()
+    reference.add_nodes_from(order)
+    reference.add_edges_from(graph.edges)
+    assert [set(wave) for wave in g.waves(graph)] == [
+        set(generation) for generation in nx.topological_generations(reference)
+    ]
+    for name in random.Random(11).sample(order, 60):
+        assert g.blast_radius(graph, name) == nx.descendants(reference, name)
+        assert g.dependencies(graph, name) == nx.ancestors(reference, name)
+        assert set(graph.predecessors(name)) == set(reference.predecessors(name))
+    assert sorted(map(sorted, g.components(graph))) == sorted(
+        map(sorted, nx.weakly_connected_components(reference))
+    )
+
+
+def test_components_are_in_plan_order() -> None:
+    graph = _graph({"x": [], "a": [], "b": ["a"], "y": ["x"], "c": []}, order="xabyc")
+    assert g.components(graph) == [["x", "y"], ["a", "b"], ["c"]]
+
+
+def test_waves_refuse_a_cycle() -> None:
+    with pytest.raises(g.CycleError):
+        g.waves(_graph({"a": ["b"], "b": ["a"]}))
+    with pytest.raises(g.CycleError):
+        g.waves(_graph({"a": ["a"]}))
+
+
+def test_an_edge_given_twice_is_one_edge() -> None:
+    graph = _graph({"a": [], "b": ["a", "a"]})
+    assert graph.edges == [("a", "b")]
+    assert graph.predecessors("b") == ("a",)

@@ -71,3 +71,36 @@ def test_a_cli_write_does_not_import_the_graph_library(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_war_room_starts_without_the_graph_library(
+    sqlite_loaded: object, db_path: Path
+) -> None:
+    """The room works out waves, blast radii and holds before its first frame
+    with the graph of our own (domain/graph.py); networkx, ~70 ms of a ~0.7 s
+    start, stays out of the process until a plan is checked for cycles."""
+    code = (
+        "import sys\n"
+        "from warroom.clock import clock_from_env\n"
+        "from warroom.tui.app import AppConfig, create_app\n"
+        f"app = create_app(AppConfig(db_url='sqlite:///{db_path}', identity='sarah',"
+        " clock=clock_from_env()))\n"
+        "async def watch(pilot):\n"
+        "    while app.snapshot is None or app.snapshot.graph is None:\n"
+        "        await pilot.pause(0.02)\n"
+        "    assert isinstance(app.snapshot.holds, dict)\n"
+        "    app.exit()\n"
+        "app.run(headless=True, size=(120, 36), auto_pilot=watch)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'networkx'))\n"
+    )
+    env = {**os.environ, "WARROOM_NOW": "2024-03-20T13:20:00Z"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -11,7 +11,7 @@ front door); the simulator's commands
 live with it (warroom.health.simulator_cli, also runnable on its own).
 common.py holds what they share.
 
-Heavy modules (SQLAlchemy, networkx, Textual) are imported inside the
+Heavy modules (SQLAlchemy, Textual; networkx for `check`) are imported inside the
 commands that need them, so `warroom --help` and `warroom status` start fast.
 """
 

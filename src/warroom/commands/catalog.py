@@ -293,8 +293,6 @@ def _answer(s: Subject) -> d.Command[Any]:
 def _next_in_plan(snapshot: ReleaseSnapshot, s: Subject) -> Subject | str:
     """The firing trigger `s` names → the next service its rollback plan rolls
     back (dependents first), with the trigger as the reason."""
-    # Here, not at the top: networkx costs ~80 ms, and every CLI command
-    # imports this table (only the TUI's `b` needs the graph).
     from warroom.domain import graph as g
 
     trigger = snapshot.trigger(_name(s))

@@ -30,7 +30,7 @@ from warroom.store.queries import hold_release_of, override_of
 from warroom.store.repo import Repo
 
 if TYPE_CHECKING:
-    import networkx as nx
+    from warroom.domain.graph import Graph
 
 
 class CommandError(Exception):
@@ -123,9 +123,8 @@ class Tx:
             raise CommandError(f"unknown service {name!r}; services are: {_listing(names)}")
         return row
 
-    def graph(self) -> tuple[nx.DiGraph[str], dict[str, m.Service]]:
+    def graph(self) -> tuple[Graph, dict[str, m.Service]]:
         """The release's dependency graph and its service rows, by name."""
-        # Imported here: networkx costs ~80 ms, and most commands never need it.
         from warroom.domain import graph as g
 
         rows = self.repo.services()

@@ -40,8 +40,9 @@ from warroom.domain.timeline import humanize, when
 from warroom.domain.triggers import GATING, holds_back
 
 if TYPE_CHECKING:
-    import networkx as nx
     from dateutil.rrule import rrule
+
+    from warroom.domain.graph import Graph
 
 # The override target that lifts the deploy window (freezes go by their names).
 WINDOW = "window"
@@ -453,7 +454,7 @@ def causes(
 
 
 def holds(
-    graph: nx.DiGraph[str],
+    graph: Graph,
     states: Mapping[str, DeployState],
     found: Sequence[Cause],
     releases: Iterable[HoldRelease] = (),

@@ -20,7 +20,7 @@ from warroom.domain.roles import Actor, Role
 from warroom.domain.triggers import Phase, holds_back
 
 if TYPE_CHECKING:
-    import networkx as nx
+    from warroom.domain.graph import Graph
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,7 @@ class ReleaseSnapshot:
         return {s.name: s.state for s in self.services}
 
     @cached_property
-    def graph(self) -> nx.DiGraph[str]:
+    def graph(self) -> Graph:
         from warroom.domain import graph as g
 
         return g.build_graph(

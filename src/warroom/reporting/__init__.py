@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    # Not at import: the CLI reads FORMATS, and the report's domain needs networkx.
+    # Not at import: the CLI reads FORMATS, and needs none of the report's domain.
     from warroom.domain.report import Report
 
 FORMATS = ("md", "json", "html")

@@ -20,7 +20,6 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
 from grandalf.graphs import Edge, Vertex, graph_core
 from grandalf.layouts import DummyVertex, SugiyamaLayout, VertexViewer
 
@@ -145,21 +144,21 @@ def compute_layout(
     graph = g.build_graph(names, depends_on)
     try:
         waves = g.waves(graph)
-    except nx.NetworkXUnfeasible:
+    except g.CycleError:
         raise LayoutError("the dependencies form a cycle, so they have no waves") from None
     rank = {name: number for number, wave in enumerate(waves) for name in wave}
     # Wide enough for the label and for one port column per edge.
     widths = {
-        name: max(cell_width(labels.get(name, name)), graph.in_degree(name), graph.out_degree(name))
+        name: max(
+            cell_width(labels.get(name, name)),
+            len(graph.predecessors(name)),
+            len(graph.successors(name)),
+        )
         + 2
         for name in names
     }
 
-    position = {name: index for index, name in enumerate(names)}
-    components = sorted(
-        (sorted(c, key=position.__getitem__) for c in nx.weakly_connected_components(graph)),
-        key=lambda members: position[members[0]],
-    )
+    components = g.components(graph)
     component = {name: index for index, members in enumerate(components) for name in members}
     inner: list[list[EdgeKey]] = [[] for _ in components]
     for edge in unique:
