@@ -81,7 +81,7 @@ def run(quick: bool = False) -> list[Figure]:
             Figure("of which parse + validate (in process)", parsed * 1000, "ms", kind="total")
         )
         graph = plan.graph()
-        print(f"  graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
+        print(f"  graph: {len(graph)} nodes, {len(graph.edges)} edges")
         durations = {s.name: s.expected_duration for s in plan.services}
         states = {name: g.DeployState.DONE for name in list(graph.nodes)[:500]}
         middle = plan.services[500].name

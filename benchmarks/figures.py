@@ -150,13 +150,17 @@ def _scaled(goal: float | None, scale: float) -> float | None:
 
 
 # Frames that wrap everything (the event loop, Textual's message dispatch, the
-# import machinery): at the top of any cumulative listing, they say nothing.
+# import machinery, the command line around a command): at the top of any
+# cumulative listing, they say nothing.
 PLUMBING = (
     "asyncio/",
     "textual/_callback.py",
     "textual/message_pump.py",
     "concurrent/futures/",
     "threading.py",
+    "click/core.py",
+    "warroom/__main__.py",
+    "warroom/cli/common.py",
 )
 
 
