@@ -300,3 +300,20 @@ def test_a_sessions_app_inherits_only_what_it_needs(
     assert env["WARROOM_DB"] == "sqlite:////srv/warroom.db"
     for name in ("WARROOM_USER", "SSH_AUTH_SOCK", "DISPLAY", "TERM", "COLUMNS"):
         assert name not in env
+
+
+def test_the_test_terminal_hangs_up_its_client_even_under_nohup() -> None:
+    """Terminal.close() is a window closing: its client gets SIGHUP and ends,
+    even if this process ignores hang-ups (nohup), which exec would pass on."""
+    from warroom.testing.ssh import Terminal
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        term = Terminal(
+            [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
+        )
+        term.wait_for(lambda: "up" in term.text(), "the child to start", 30)
+        term.close()
+        assert term.process.returncode == -signal.SIGHUP
+    finally:
+        signal.signal(signal.SIGHUP, previous)

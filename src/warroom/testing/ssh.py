@@ -233,6 +233,10 @@ def serve_ssh(
 
 def _take_terminal() -> None:  # runs in the ssh child between fork and exec
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    # A client in a terminal ends when its window hangs up, even if whoever
+    # started us ignores hang-ups (nohup): an ignored SIGHUP is inherited
+    # across exec, and every close() would wait out its timeout instead.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 class Terminal:
