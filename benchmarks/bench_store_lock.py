@@ -21,6 +21,7 @@ latency (p50, p99, max) and how many failed.
 from __future__ import annotations
 
 import json
+import pstats
 import sqlite3
 import statistics
 import subprocess
@@ -38,7 +39,7 @@ from figures import (
     from_samples,
     on_postgres,
     pct,
-    profile_process,
+    top_of,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,8 +71,8 @@ def _commit(conn):
         held.append(time.perf_counter() - started.pop(key))
 
 atexit.register(lambda: print("LOCK " + json.dumps(held), file=sys.stderr))
-from warroom.cli import main
-main(sys.argv[1:])
+from warroom.__main__ import main  # the `warroom` program itself
+main()
 """
 
 
@@ -96,7 +97,7 @@ def lock_times(db: str, runs: int) -> tuple[list[float], list[float]]:
 # poller makes it (imports done, mappers configured, SQL compiled): what the
 # write itself needs the lock for. The first write is the cold one; it is left out.
 WARM = PROBE.replace(
-    "from warroom.cli import main\nmain(sys.argv[1:])",
+    "from warroom.__main__ import main  # the `warroom` program itself\nmain()",
     """
 from warroom.clock import SystemClock
 from warroom.commands import Commands
@@ -216,10 +217,45 @@ def measure_all(runs: int, crowd_too: bool) -> list[Figure]:
         return out + on_postgres(postgresql)
 
 
+# Runs in the child: a cold `warroom say` profiled from BEGIN IMMEDIATE to
+# COMMIT only, what other writers wait for (the stats go to the file argv[1]).
+LOCK_PROFILE = (
+    PROBE.replace(
+        "held = []",
+        "import cProfile\nprofiler = cProfile.Profile()\nheld = []\nout = sys.argv.pop(1)",
+    )
+    .replace(
+        "started[id(conn.connection.dbapi_connection)] = time.perf_counter()",
+        "started[id(conn.connection.dbapi_connection)] = time.perf_counter()\n        profiler.enable()",
+    )
+    .replace(
+        "        held.append(time.perf_counter() - started.pop(key))",
+        "        profiler.disable()\n        held.append(time.perf_counter() - started.pop(key))\n"
+        "        profiler.dump_stats(out)",
+    )
+)
+
+
+SAY_PROFILED = ("--as", "sarah", "say", "profiled")
+
+
 def lock_profile(db: str) -> str:
-    return profile_process(
-        ["-c", PROBE, "--db", db, "--as", "sarah", "say", "profiled"],
-        "one cold `warroom say` (its process)",
+    """What a cold write does while it holds the lock (its profile, in process)."""
+    with tempfile.TemporaryDirectory() as folder:
+        stats = Path(folder) / "lock.prof"
+        subprocess.run(
+            [sys.executable, "-c", LOCK_PROFILE, str(stats), *SAY_PROFILED, "--db", db],
+            check=True,
+            capture_output=True,
+        )
+        profile = top_of(pstats.Stats(str(stats)), "one cold `warroom say`, BEGIN to COMMIT")
+    return (
+        "the lock is held while the write's own statements run for the first time in the "
+        "process: SQLAlchemy compiles an INSERT or UPDATE the first time it executes it "
+        "(only a write can, and a write takes the lock), and the ORM's first flush sets "
+        "itself up; everything a read can warm is warmed before BEGIN (commands/tx.py "
+        "_rehearse). A process that writes again (the war room, an SSH session, the "
+        "poller) pays this once. " + profile
     )
 
 

@@ -178,7 +178,7 @@ def _package(file_name: str) -> str | None:
 WRAPPING_BUILTINS = ("exec", "__import__", "_contextvars.Context", "hasattr", "__build_class__")
 
 
-def _top(stats: pstats.Stats, what: str) -> str:
+def top_of(stats: pstats.Stats, what: str) -> str:
     """The top entries by cumulative time, without the frames that wrap everything
     (PLUMBING, WRAPPING_BUILTINS, imports); imports get lines of their own, by package."""
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
@@ -223,7 +223,7 @@ def profile_call(fn: Callable[[], object], what: str) -> str:
     """Run `fn` once under cProfile; its top entries, saying what was profiled."""
     profiler = cProfile.Profile()
     profiler.runcall(fn)
-    return _top(pstats.Stats(profiler), what)
+    return top_of(pstats.Stats(profiler), what)
 
 
 def profile_process(argv: list[str], what: str, env: dict[str, str] | None = None) -> str:
@@ -245,7 +245,7 @@ def profile_process(argv: list[str], what: str, env: dict[str, str] | None = Non
         )
         if not out.exists():
             return f"profiling {what} failed: {done.stderr.strip()[-300:]}"
-        return _top(pstats.Stats(str(out)), what)
+        return top_of(pstats.Stats(str(out)), what)
 
 
 def profile_pid(pid: int, seconds: int, what: str) -> str:

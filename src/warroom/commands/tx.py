@@ -331,6 +331,9 @@ def _rehearse(store: Store, who: str | SystemActor, release_name: str | None) ->
             if isinstance(who, str):
                 with contextlib.suppress(CommandError):
                     resolve_actor(repo, who)
+    # The key that seals the audit event: where it lives (from the settings)
+    # and its file, ~1 ms cold, read here rather than under the lock.
+    store.audit_keys.for_reading()
     store.rehearsed = True
 
 
