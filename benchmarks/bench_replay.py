@@ -141,8 +141,11 @@ def build_day(path: Path, events: int) -> Store:
 FIGURES: list[Figure] = []  # what show() printed, for run()
 
 
-def show(label: str, samples: list[float], goal: float | None = None) -> None:
-    FIGURES.append(from_samples(label, samples, goal, judge="tail"))
+def show(label: str, samples: list[float], goal: float | None = None, why: str = "") -> None:
+    figure = from_samples(label, samples, goal, judge="tail")
+    if figure.over and why:
+        figure.why = why
+    FIGURES.append(figure)
     ordered = sorted(samples)
     med = statistics.median(ordered)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
@@ -219,6 +222,9 @@ async def headless(url: str, end: datetime, samples: int, rng: random.Random) ->
             show(f"headless: step one event {label}, the replay's own work", handled)
 
 
+NO_REPAINT_S = 5.0  # a press whose screen has not changed by then counts as this
+
+
 def in_tmux(url: str, at: str, presses: int) -> None:
     """A real terminal (tmux, 160x48): launch to the first replay frame, then
     key to repaint for each kind of move (a capture costs a few ms: an upper bound)."""
@@ -258,17 +264,28 @@ def in_tmux(url: str, at: str, presses: int) -> None:
             ("to the next / previous trigger or decision (> <)", (">", "<"), 0.2),
         ):  # fmt: skip
             samples = []
+            unchanged: list[str] = []  # presses after which the screen stayed the same
             for index in range(presses):
                 before = capture()
                 sent = time.monotonic()
-                subprocess.run(
-                    ["tmux", "send-keys", "-t", session, "-l", keys[index % 2]], check=True
-                )
-                while capture() == before and time.monotonic() - sent < 5:
+                key = keys[index % 2]
+                subprocess.run(["tmux", "send-keys", "-t", session, "-l", key], check=True)
+                while capture() == before and time.monotonic() - sent < NO_REPAINT_S:
                     pass
                 samples.append(time.monotonic() - sent)
+                if samples[-1] >= NO_REPAINT_S:
+                    unchanged.append(f"press {index + 1} ({key})")
                 time.sleep(0.02)
-            show(f"tmux: {label}, key to repaint", samples, goal)
+            why = ""
+            if unchanged:
+                why = (
+                    f"{len(unchanged)} of {presses} presses left the screen unchanged for "
+                    f"{NO_REPAINT_S:g} s (counted as {NO_REPAINT_S:g} s): "
+                    + ", ".join(unchanged)
+                    + "; the top of the screen after the last of them:\n"
+                    + "\n".join(capture().splitlines()[:3])
+                )
+            show(f"tmux: {label}, key to repaint", samples, goal, why)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
 

@@ -181,3 +181,19 @@ async def test_a_big_room_lays_its_table_out_once_and_its_graph_after_the_first_
         layout = graph.graph_layout
         assert layout is not None and len(layout.nodes) == 150
     store.dispose()
+
+
+async def test_a_rebuilt_table_is_drawn_whole_before_the_app_is_idle(
+    sqlite_loaded: Store, db_path: Path, clock: FixedClock
+) -> None:
+    """Other columns fit (a resize, a zoom) and the table is laid out afresh:
+    the very next frame shows whole names, not names cut to the width of the
+    column's label until Textual measures the new rows when idle."""
+    app = make_app(f"sqlite:///{db_path}", "sarah", clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(pilot)
+        table = app.query_one(DeployTable)
+        table._rebuild(table.selected)  # as a resize does; nothing awaited after it
+        shown = "\n".join(lines_of(table))
+        for name in ("api-gateway", "auth-service", "logging-service", "mobile-backend"):
+            assert name in shown, shown

@@ -296,7 +296,11 @@ class DeployTable(DataTable[Text]):
                 label = LABELS[key]
                 if key == "planned" and self._zone != "UTC":
                     label = f"{label} ({self._zone})"
-                self.add_column(label, key=key)
+                column = self.add_column(label, key=key)
+                # Sized now, from the cells held here: Textual measures new
+                # rows only once it is idle, and a frame drawn before that
+                # (a busy room) cut every name to its column label's width.
+                self.columns[column].content_width = self._width_of(key) - 2 * self.cell_padding
             self._marked = None  # `_marked` is always the row drawn with the marker
             for name in self._order:
                 self.add_row(*(self._shown(name, key, None) for key in self._visible), key=name)
