@@ -311,7 +311,7 @@ def test_the_test_terminal_hangs_up_its_client_even_under_nohup() -> None:
     try:
         term = Terminal(
             [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
-        )
+        )  # the child lives until it is hung up (or killed after close()'s timeout)
         term.wait_for(lambda: "up" in term.text(), "the child to start", 30)
         term.close()
         assert term.process.returncode == -signal.SIGHUP
