@@ -12,6 +12,10 @@ Textual, SQLAlchemy) and the load average at the start and the end. Under a
 figure over its goal: why (the top of a profile, or what a multi-process
 benchmark knows).
 
+In a full run, each benchmark starts once the CPU is mostly idle again
+(what the one before started may still be winding down), waiting at most
+90 s and saying so.
+
 `--quick` runs a subset with smaller sizes (each benchmark decides), about a
 minute on an idle 2-core machine; its figures are marked `(quick)` and are
 not comparable with the full ones. Needs only the package (and the `bench`
@@ -196,6 +200,35 @@ def into_readme(text: str, header: list[str], results: list[tuple[str, Figure]])
     return "".join(lines[: marks[0] + 1]) + generated + body + "".join(lines[marks[1] :])
 
 
+def idle_share(seconds: float) -> float:
+    """The share of CPU time spent idle over the next `seconds` (1.0 without /proc)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
+
+    try:
+        idle_before, total_before = sample()
+        time.sleep(seconds)  # the measurement window itself
+        idle_after, total_after = sample()
+    except (OSError, ValueError, IndexError):
+        return 1.0
+    return (idle_after - idle_before) / max(1, total_after - total_before)
+
+
+QUIET_IDLE, QUIET_LIMIT = 0.85, 90.0  # idle share wanted; seconds to wait for it at most
+
+
+def quiet() -> float:
+    """Wait until the CPU is mostly idle before a benchmark (what the last one
+    started may still be winding down: fifty apps, a PostgreSQL being removed);
+    seconds waited. A full run's figures should not depend on their order."""
+    started = time.monotonic()
+    while time.monotonic() - started < QUIET_LIMIT and idle_share(0.5) < QUIET_IDLE:
+        pass
+    return time.monotonic() - started
+
+
 def compile_package() -> None:
     spec = importlib.util.find_spec("warroom")
     if spec is not None and spec.submodule_search_locations:
@@ -251,6 +284,9 @@ def main() -> None:
     took: dict[str, float] = {}
     for name in names:
         print(f"  {name} ...", end="", flush=True)
+        waited = 0.0 if args.quick else quiet()
+        if waited >= 1:
+            print(f" (waited {waited:.0f} s for a quiet CPU)", end="", flush=True)
         found, used, seconds, output = run_one(name, args.quick)
         print(f" {seconds:.0f} s", flush=True)
         if args.verbose:
