@@ -127,6 +127,14 @@ async def test_the_header_says_where_the_day_is_after_go(go: Store, db_url: str)
         header = str(app.query_one(WarroomHeader).render())
         assert "GO: waiting for the window" in header
         assert "before go/no-go" not in header
+        # An override lets deploys start before the window: the header says so
+        # (it said "waiting for the window" under the override's banner).
+        Commands(go, clock, "sarah").override("window", "1h", "hotfix first")
+        await wait_until(
+            pilot,
+            lambda: "GO: window lifted" in str(app.query_one(WarroomHeader).render()),
+            "the header to say the window is lifted",
+        )
 
 
 async def test_at_80_columns_the_header_keeps_the_phase_and_drops_the_role(

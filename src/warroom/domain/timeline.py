@@ -23,6 +23,7 @@ class DayPhase(StrEnum):
     # Where the day is, once there is a decision (see `day_phase`).
     NO_GO = "NO-GO: nothing deploys"
     WAITING_FOR_WINDOW = "GO: waiting for the window"
+    WINDOW_LIFTED = "GO: window lifted"  # before the window, an override lets deploys start
     DEPLOYING = "deploying"
     ROLLING_BACK = "rolling back"
     DONE = "release done"
@@ -73,6 +74,10 @@ def day_phase(snapshot: ReleaseSnapshot, now: datetime) -> DayPhase:
     if any(state is not DeployState.WAITING for state in states):
         return DayPhase.DEPLOYING
     if now < rel.window_start:
+        from warroom.domain import gates
+
+        if gates.lifted(snapshot.overrides, gates.WINDOW, now) is not None:
+            return DayPhase.WINDOW_LIFTED
         return DayPhase.WAITING_FOR_WINDOW
     return by_clock
 
