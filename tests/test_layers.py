@@ -64,7 +64,13 @@ def test_a_cli_write_does_not_import_the_graph_library(
 
 def graph_modules_after(code: str) -> str:
     """Run `code` in a fresh interpreter; the networkx modules it loaded, as printed."""
-    code += "print(sorted(m for m in sys.modules if m.split('.')[0] == 'networkx'))\n"
+    return last_line_of(
+        code + "print(sorted(m for m in sys.modules if m.split('.')[0] == 'networkx'))\n"
+    )
+
+
+def last_line_of(code: str) -> str:
+    """Run `code` in a fresh interpreter (the clock fixed); the last line it printed."""
     result = subprocess.run(
         [sys.executable, "-c", code],
         check=False,
@@ -97,3 +103,34 @@ def test_the_war_room_starts_without_the_graph_library(
         "app.run(headless=True, size=(120, 36), auto_pilot=watch)\n"
     )
     assert graph_modules_after(code) == "[]"
+
+
+# What the ORM costs a process before its first frame: SQLAlchemy's ORM,
+# SQLModel (and with it pydantic's model machinery) and the model classes.
+ORM = ("sqlmodel", "sqlalchemy.orm", "warroom.store.models", "warroom.commands.tx")
+
+
+def test_the_war_room_draws_its_first_read_without_the_orm(
+    sqlite_loaded: object, db_path: Path
+) -> None:
+    """The room reads through SQLAlchemy Core (store/tables.py): ~0.2 s of a
+    start goes to the ORM and the model classes, which only the command layer
+    needs. They are imported after the first frame (`_prepare_commands`)."""
+    code = (
+        "import sys\n"
+        "from warroom.clock import clock_from_env\n"
+        "from warroom.tui.app import AppConfig, create_app\n"
+        f"app = create_app(AppConfig(db_url='sqlite:///{db_path}', identity='sarah',"
+        " clock=clock_from_env()))\n"
+        "loaded = []\n"
+        f"orm = {ORM!r}\n"
+        "async def watch(pilot):\n"
+        "    while app.snapshot is None:\n"
+        "        await pilot.pause(0.02)\n"
+        "    assert app.snapshot.services and app.snapshot.log\n"
+        "    loaded.extend(m for m in orm if m in sys.modules)\n"
+        "    app.exit()\n"
+        "app.run(headless=True, size=(120, 36), auto_pilot=watch)\n"
+        "print(loaded)\n"
+    )
+    assert last_line_of(code) == "[]"

@@ -24,7 +24,7 @@ async def test_the_header_shows_who_else_is_in_the_room(
     loaded: Store, db_url: str, clock: FixedClock
 ) -> None:
     release_id = read_snapshot(loaded).release_id
-    with loaded.write() as session:
+    with loaded.rows(write=True) as session:
         presence.beat(
             session,
             instance="mike-ssh",
@@ -60,10 +60,10 @@ async def test_the_header_shows_who_else_is_in_the_room(
         text = str(header.render())
         assert "mike (ssh)" in text and "lisa" in text
         assert "omar" not in text  # his heartbeat expired
-        with loaded.read() as session:
+        with loaded.rows() as session:
             here = {p.person for p in presence.present(session, release_id, clock.now())}
         assert "sarah" in here  # the app's own heartbeat
-    with loaded.read() as session:
+    with loaded.rows() as session:
         here = {p.person for p in presence.present(session, release_id, clock.now())}
     assert "sarah" not in here  # leaving says so
 

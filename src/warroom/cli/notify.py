@@ -25,18 +25,17 @@ def notify() -> None:
 
 def _read(limit: int) -> tuple[str, list[Any], list[dict[str, Any]], Any]:
     from warroom.store.engine import StoreError
-    from warroom.store.queries import current_release, deliveries, destinations
+    from warroom.store.queries import deliveries, destinations
+    from warroom.store.repo import Repo
 
     wanted = flags().release
     with open_store() as store:
         try:
             with store.read() as session:
-                release = current_release(session, wanted)
+                release = Repo(session).find_release(wanted)
                 if release is None:
                     what = f"release {wanted!r} is not loaded" if wanted else "no release is loaded"
                     fail(f"{what} in this database; load one with: {store.load_hint()}")
-                from warroom.store.repo import Repo
-
                 room = Repo(session, release).room()
                 return (
                     release.timezone,

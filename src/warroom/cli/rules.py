@@ -33,6 +33,7 @@ from warroom.cli.common import clock, common_options, flags, open_store
 from warroom.console import echo, fail
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
     from sqlmodel import Session
 
     from warroom.domain.health import Sample
@@ -70,7 +71,7 @@ class Series:
 
 
 def read_series(
-    session: Session, release: m.Release, service: str, since: datetime, until: datetime | None
+    session: Session, release: Row[Any], service: str, since: datetime, until: datetime | None
 ) -> Series:
     """`service`'s samples from `since` to `until` and its deploy states over the
     day (from the record), read in one transaction."""

@@ -14,13 +14,14 @@ from warroom.console import echo, fail
 from warroom.reporting import FORMATS
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    from typing import Any
 
-    from warroom.store import models as m
+    from sqlalchemy import Connection, Row
+
     from warroom.store.engine import Store
 
 
-def _release(session: Session, store: Store) -> m.Release:
+def _release(session: Connection, store: Store) -> Row[Any]:
     """The release --release names (default: the one loaded last), or refuse."""
     from warroom.store.queries import current_release
 
@@ -47,7 +48,7 @@ def status(as_json: bool) -> None:
     time = clock()
     with open_store() as store:
         try:
-            with store.read() as session:
+            with store.rows() as session:
                 release = _release(session, store)
                 now = time.now()
                 snapshot = load_snapshot(session, release, now=now)
@@ -98,7 +99,7 @@ def report(fmt: str, output: str) -> None:
     with open_store() as store:
         try:
             # One read transaction: the plan, every event and the log agree.
-            with store.read() as session:
+            with store.rows() as session:
                 history = read_history(session, _release(session, store))
         except StoreError as exc:
             fail(str(exc))

@@ -254,7 +254,7 @@ class RoomReader:
             reading.ensure_schema(self.store)
             self._schema_checked = True
         before = self.last.snapshot if self.last is not None and self.failure is None else None
-        with self.store.read() as session:
+        with self.store.rows() as session:
             snapshot, revision = reading.read_room(
                 session,
                 self.release,

@@ -19,15 +19,16 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import DBAPIError as _DBAPIError
-from sqlmodel import Session
 
 from warroom.settings import from_env
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from warroom.store.auditkey import AuditKeys
 
 DEFAULT_URL = "sqlite:///warroom.db"
@@ -270,6 +271,21 @@ class Store:
         """A read transaction: one consistent view of the release."""
         return self._transaction(self.engine)
 
+    @contextmanager
+    def rows(self, *, write: bool = False) -> Iterator[Connection]:
+        """A transaction on a Core connection (a write one holds the write lock
+        from its first statement), for store/queries.py's reads and presence.
+
+        The room reads this way: no ORM session, so an app's first read does
+        not wait for the ORM and the model classes to import. Release state
+        is written only by the command layer (`write()`).
+        """
+        try:
+            with (self._writer if write else self.engine).connect() as conn, conn.begin():
+                yield conn
+        except (OperationalError, _DBAPIError) as exc:
+            raise self.describe(exc) from exc
+
     def write(self) -> AbstractContextManager[Session]:
         """A write transaction that holds the write lock from its first statement."""
         return self._transaction(self._writer)
@@ -288,6 +304,8 @@ class Store:
 
     @contextmanager
     def _transaction(self, bind: Engine) -> Iterator[Session]:
+        from sqlmodel import Session
+
         try:
             with Session(bind, expire_on_commit=False) as session, session.begin():
                 yield session

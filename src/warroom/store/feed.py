@@ -24,14 +24,16 @@ from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import URL
-from sqlmodel import Session
 
-from warroom.store import models as m
+from warroom.store import tables as t
 from warroom.store.engine import normalise_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 CHANNEL = "warroom_changes"
 KEEP_CHANGES = 5000  # rows kept; a reader further behind than this reloads everything
@@ -46,18 +48,22 @@ def record_change(
     Call it while holding the audit-head lock (every command does), so that
     change ids become visible in id order.
     """
-    row = m.Change(release_id=release_id, at=at, topics=",".join(sorted(set(topics))))
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
+    change_id = int(
         session.execute(
-            text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": str(row.id)}
+            insert(t.change)
+            .values(release_id=release_id, at=at, topics=",".join(sorted(set(topics))))
+            .returning(t.change.c.id)
+        ).scalar_one()
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": str(change_id)}
         )
-    if row.id % PRUNE_EVERY == 0:
-        session.execute(text("DELETE FROM change WHERE id <= :cut"), {"cut": row.id - KEEP_CHANGES})
-    return row.id
+    if change_id % PRUNE_EVERY == 0:
+        session.execute(
+            text("DELETE FROM change WHERE id <= :cut"), {"cut": change_id - KEEP_CHANGES}
+        )
+    return change_id
 
 
 @dataclass(frozen=True)

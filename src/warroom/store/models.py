@@ -5,77 +5,27 @@ off a release. Times are stored as naive UTC (`UTCDateTime`) so SQLite and
 PostgreSQL agree, and come back timezone-aware. Schema changes go through
 Alembic migrations in `store/migrations/`; `tests/test_migrations.py` checks
 that the migrations and these models describe the same schema.
+
+The room reads through store/tables.py, the same tables as SQLAlchemy Core
+sees them without these classes (importing them is ~0.2 s of an app's
+start); `tests/test_tables.py` checks that the two agree.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Dialect,
-    Index,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from warroom.domain.lifecycle import DecisionKind, DeployState
 from warroom.domain.roles import Role
-from warroom.domain.rules import DEFAULT_INCONCLUSIVE_AFTER, NoData, RuleOptions
+from warroom.domain.rules import RuleOptions
 from warroom.domain.triggers import Phase, TriggerStatus
-
-E = TypeVar("E", bound=StrEnum)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, naive UTC on disk."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(
-                "refusing to store a naive datetime; every time in warroom is UTC-aware"
-            )
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-class EnumText(TypeDecorator[E]):
-    """A domain enum in Python, its value as plain text on disk.
-
-    The columns stay the VARCHARs the migrations made (no CHECK constraint,
-    no native ENUM type), so existing databases read unchanged; code compares
-    and assigns the enum, and a value the enum does not know is refused on
-    the way in, not discovered by a reader later.
-    """
-
-    impl = String
-    cache_ok = True
-
-    def __init__(self, enum: type[E], length: int) -> None:
-        super().__init__(length)
-        self.enum = enum  # named as the parameter: part of SQLAlchemy's cache key
-
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else self.enum(value).value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
-        return None if value is None else self.enum(value)
+from warroom.store.queries import options_of
+from warroom.store.types import EnumText, UTCDateTime
 
 
 def _enum(enum: type[StrEnum], length: int) -> Any:
@@ -242,14 +192,7 @@ class TriggerRule(_ReleaseRow, table=True):
 
     @property
     def options(self) -> RuleOptions:
-        keep = self.keep_firing_for_s
-        return RuleOptions(
-            keep_firing_for=timedelta(seconds=keep) if keep else None,
-            no_data=NoData(self.no_data or NoData.IGNORE),
-            inconclusive_after=self.inconclusive_after or DEFAULT_INCONCLUSIVE_AFTER,
-            dry_run=self.dry_run,
-            error_limit=self.error_limit,
-        )
+        return options_of(self)
 
 
 class TriggerState(_ReleaseRow, table=True):

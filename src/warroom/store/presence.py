@@ -11,16 +11,18 @@ from __future__ import annotations
 import socket
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, delete, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from warroom.domain.snapshot import Present
-from warroom.store import models as m
+from warroom.store import tables as t
 
 TTL = timedelta(seconds=15)
 
+_row = t.presence.c
+
 
 def beat(
-    session: Session,
+    conn: Connection,
     *,
     instance: str,
     release_id: int | None,
@@ -29,36 +31,40 @@ def beat(
     now: datetime,
     host: str | None = None,
 ) -> None:
-    row = session.get(m.Presence, instance)
-    if row is None:
-        row = m.Presence(
-            instance=instance,
-            release_id=release_id,
-            person=person,
-            via=via,
-            host=host or socket.gethostname(),
-            started_at=now,
-            seen_at=now,
+    """`instance` is here now (in a write transaction: one instance beats from one thread)."""
+    seen = conn.execute(
+        update(t.presence)
+        .where(_row.instance == instance)
+        .values(release_id=release_id, seen_at=now)
+    )
+    if seen.rowcount == 0:
+        conn.execute(
+            insert(t.presence).values(
+                instance=instance,
+                release_id=release_id,
+                person=person,
+                via=via,
+                host=host or socket.gethostname(),
+                started_at=now,
+                seen_at=now,
+            )
         )
-    row.release_id = release_id
-    row.seen_at = now
-    session.add(row)
     # Rows nobody refreshed for a long time are only clutter.
-    session.execute(delete(m.Presence).where(col(m.Presence.seen_at) < now - 20 * TTL))
+    conn.execute(delete(t.presence).where(_row.seen_at < now - 20 * TTL))
 
 
-def leave(session: Session, instance: str) -> None:
-    session.execute(delete(m.Presence).where(col(m.Presence.instance) == instance))
+def leave(conn: Connection, instance: str) -> None:
+    conn.execute(delete(t.presence).where(_row.instance == instance))
 
 
 def present(
-    session: Session, release_id: int | None, now: datetime, ttl: timedelta = TTL
+    conn: Connection, release_id: int | None, now: datetime, ttl: timedelta = TTL
 ) -> list[Present]:
     """Everyone seen within `ttl`, one entry per person and way in, oldest first."""
-    rows = session.exec(
-        select(m.Presence)
-        .where(m.Presence.release_id == release_id, col(m.Presence.seen_at) >= now - ttl)
-        .order_by(col(m.Presence.started_at))
+    rows = conn.execute(
+        select(t.presence)
+        .where(_row.release_id == release_id, _row.seen_at >= now - ttl)
+        .order_by(_row.started_at)
     ).all()
     seen: dict[tuple[str, str], Present] = {}
     for row in rows:

@@ -1,4 +1,12 @@
-"""Reading a release out of the store as a `ReleaseSnapshot`."""
+"""Reading a release out of the store as a `ReleaseSnapshot`.
+
+SQLAlchemy Core on store/tables.py, never the model classes: the room's
+first read must not wait for the ORM to import. Every function takes a
+`Reader`: a Core connection (the room's, `Store.rows()`) or an ORM session
+(the command layer's and the CLI's). A session does not flush its pending
+changes before a Core statement, so a writer that reads what it has just
+added flushes first (see `Repo.destinations`).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, col, select
 
 from warroom.domain import gates
 from warroom.domain import notify as nt
 from warroom.domain.health import Sample, health_state
 from warroom.domain.record import Event, History, pristine
+from warroom.domain.rules import DEFAULT_INCONCLUSIVE_AFTER, NoData, RuleOptions
 from warroom.domain.snapshot import (
     DecisionView,
     ItemView,
@@ -29,20 +37,39 @@ from warroom.domain.snapshot import (
     StepView,
     TriggerView,
 )
-from warroom.store import models as m
+from warroom.store import tables as t
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
+    from sqlalchemy.engine import Result
 
 V = TypeVar("V", bound="DataclassInstance")
 
 
-def current_release(session: Session, name: str | None = None) -> m.Release | None:
-    """The named release, else the one loaded last."""
-    query = select(m.Release)
+class Reader(Protocol):
+    """What the reads need: a Core `Connection` or an ORM `Session`."""
+
+    def execute(self, statement: sa.Executable, /) -> Result[Any]: ...
+
+
+# A release row without its plan text (the whole YAML): readers never need it.
+_RELEASE = [c for c in t.release.c if c.name != "plan_text"]
+
+
+def current_release(session: Reader, name: str | None = None) -> sa.Row[Any] | None:
+    """The named release, else the one loaded last (its columns, plan text left out)."""
+    query = sa.select(*_RELEASE)
     if name is not None:
-        query = query.where(m.Release.name == name)
-    return session.exec(query.order_by(col(m.Release.id).desc())).first()
+        query = query.where(t.release.c.name == name)
+    return session.execute(query.order_by(t.release.c.id.desc()).limit(1)).first()
+
+
+def _all(session: Reader, table: sa.TableClause, *where: Any, order: Any = None) -> list[Any]:
+    """The rows of `table` that match `where`, in `order`."""
+    query = sa.select(table).where(*where)
+    if order is not None:
+        query = query.order_by(*(order if isinstance(order, tuple) else (order,)))
+    return list(session.execute(query).all())
 
 
 # An outbox row's states (store/models.py, NotifyOutbox).
@@ -52,7 +79,8 @@ OUTBOX_SENT = "sent"
 OUTBOX_FAILED = "failed"
 
 
-def destination_of(row: m.NotifyDestination) -> nt.Destination:
+def destination_of(row: Any) -> nt.Destination:
+    """A stored destination (a row of notify_destination) as the domain sees it."""
     return nt.Destination(
         row.name,
         nt.Kind(row.kind),
@@ -62,74 +90,72 @@ def destination_of(row: m.NotifyDestination) -> nt.Destination:
     )
 
 
-def notify_failing(session: Session, release_id: int | None) -> int:
+def notify_failing(session: Reader, release_id: int | None) -> int:
     """How many deliveries are failing: given up, or retrying after a failed try."""
+    row = t.notify_outbox.c
     query = (
-        select(sa.func.count())
-        .select_from(m.NotifyOutbox)
+        sa.select(sa.func.count())
+        .select_from(t.notify_outbox)
         .where(
-            m.NotifyOutbox.release_id == release_id,
-            (col(m.NotifyOutbox.state) == OUTBOX_FAILED)
-            | ((col(m.NotifyOutbox.state) != OUTBOX_SENT) & (col(m.NotifyOutbox.attempts) > 0)),
+            row.release_id == release_id,
+            (row.state == OUTBOX_FAILED) | ((row.state != OUTBOX_SENT) & (row.attempts > 0)),
         )
     )
-    return int(session.exec(query).one())
+    return int(session.execute(query).scalar_one())
 
 
 def due_deliveries(
-    session: Session, release_id: int | None, now: datetime, busy: Sequence[str] = ()
+    session: Reader, release_id: int | None, now: datetime, busy: Sequence[str] = ()
 ) -> int:
     """How many outbox rows a sender busy with `busy` would claim now (see Repo.claim_deliveries)."""
-    row = m.NotifyOutbox
+    row = t.notify_outbox.c
     query = (
-        select(sa.func.count())
-        .select_from(row)
+        sa.select(sa.func.count())
+        .select_from(t.notify_outbox)
         .where(
             row.release_id == release_id,
-            col(row.destination).not_in(list(busy)),
-            ((col(row.state) == OUTBOX_PENDING) & (col(row.due_at) <= now))
-            | (col(row.state) == OUTBOX_SENDING),
+            row.destination.not_in(list(busy)),
+            ((row.state == OUTBOX_PENDING) & (row.due_at <= now)) | (row.state == OUTBOX_SENDING),
         )
     )
-    return int(session.exec(query).one())
+    return int(session.execute(query).scalar_one())
 
 
-def deliveries(session: Session, release_id: int | None, limit: int = 50) -> list[dict[str, Any]]:
+def deliveries(session: Reader, release_id: int | None, limit: int = 50) -> list[dict[str, Any]]:
     """The newest outbox rows (newest first), as plain data for `warroom notify status`."""
-    rows = session.exec(
-        select(m.NotifyOutbox)
-        .where(m.NotifyOutbox.release_id == release_id)
-        .order_by(col(m.NotifyOutbox.id).desc())
+    row = t.notify_outbox.c
+    rows: Sequence[Any] = session.execute(
+        sa.select(
+            row.id,
+            row.destination,
+            row.event,
+            row.state,
+            row.attempts,
+            row.created_at,
+            row.due_at,
+            row.sent_at,
+            row.last_status,
+            row.last_error,
+            row.key,
+        )
+        .where(row.release_id == release_id)
+        .order_by(row.id.desc())
         .limit(limit)
     ).all()
-    return [
-        {
-            "id": row.id,
-            "destination": row.destination,
-            "event": row.event,
-            "state": row.state,
-            "attempts": row.attempts,
-            "created_at": row.created_at,
-            "due_at": row.due_at,
-            "sent_at": row.sent_at,
-            "last_status": row.last_status,
-            "last_error": row.last_error,
-            "key": row.key,
-        }
-        for row in rows
-    ]
+    return [dict(found._mapping) for found in rows]
 
 
-def destinations(session: Session, release_id: int | None) -> list[nt.Destination]:
-    rows = session.exec(
-        select(m.NotifyDestination)
-        .where(m.NotifyDestination.release_id == release_id)
-        .order_by(col(m.NotifyDestination.position))
-    ).all()
+def destinations(session: Reader, release_id: int | None) -> list[nt.Destination]:
+    rows = _all(
+        session,
+        t.notify_destination,
+        t.notify_destination.c.release_id == release_id,
+        order=t.notify_destination.c.position,
+    )
     return [destination_of(row) for row in rows]
 
 
-def sample_of(row: m.HealthSample | m.ServiceHealth) -> Sample:
+def sample_of(row: Any) -> Sample:
     """A stored health sample (or a service's newest one) as the domain sees it."""
     return Sample(
         row.service,
@@ -142,7 +168,7 @@ def sample_of(row: m.HealthSample | m.ServiceHealth) -> Sample:
     )
 
 
-def freeze_of(row: m.Freeze) -> gates.Freeze:
+def freeze_of(row: Any) -> gates.Freeze:
     """A stored freeze as the domain sees it."""
     return gates.Freeze(
         row.name,
@@ -154,34 +180,45 @@ def freeze_of(row: m.Freeze) -> gates.Freeze:
     )
 
 
-def override_of(row: m.GateOverride) -> gates.Override:
+def override_of(row: Any) -> gates.Override:
     return gates.Override(row.id or 0, row.target, row.reason, row.given_by, row.at, row.ends_at)
 
 
-def hold_release_of(row: m.HoldRelease) -> gates.HoldRelease:
+def hold_release_of(row: Any) -> gates.HoldRelease:
     return gates.HoldRelease(row.id or 0, row.service, row.reason, row.released_by, row.at)
 
 
-def audit_revision(session: Session) -> int:
-    head = session.get(m.AuditHead, 1)
-    return head.last_id if head is not None else 0
+def options_of(rule: Any) -> RuleOptions:
+    """A stored trigger rule's options (NULL columns: the defaults)."""
+    keep = rule.keep_firing_for_s
+    return RuleOptions(
+        keep_firing_for=timedelta(seconds=keep) if keep else None,
+        no_data=NoData(rule.no_data or NoData.IGNORE),
+        inconclusive_after=rule.inconclusive_after or DEFAULT_INCONCLUSIVE_AFTER,
+        dry_run=rule.dry_run,
+        error_limit=rule.error_limit,
+    )
+
+
+def audit_revision(session: Reader) -> int:
+    head = t.audit_head.c
+    last = session.execute(sa.select(head.last_id).where(head.id == 1)).scalar()
+    return int(last) if last is not None else 0
 
 
 def load_snapshot(
-    session: Session,
-    release: m.Release,
+    session: Reader,
+    release: Any,
     log_limit: int | None = None,
     now: datetime | None = None,
 ) -> ReleaseSnapshot:
-    """Everything about `release`, read inside the caller's transaction.
+    """Everything about `release` (a release row), read inside the caller's transaction.
 
     `now` decides whether health is fresh or stale; without it, health is
     reported as "unknown".
     """
     rid = release.id
-    people = session.exec(
-        select(m.Person).where(m.Person.release_id == rid).order_by(col(m.Person.id))
-    ).all()
+    people = _all(session, t.person, t.person.c.release_id == rid, order=t.person.c.id)
     latest, lease = _read_health(session, rid)
     go_no_go, readiness = _read_items(session, rid)
     return ReleaseSnapshot(
@@ -203,8 +240,8 @@ def load_snapshot(
 
 
 def reload_snapshot(
-    session: Session,
-    release: m.Release,
+    session: Reader,
+    release: Any,
     previous: ReleaseSnapshot | None,
     topics: frozenset[str] | None,
     log_limit: int | None = None,
@@ -256,7 +293,7 @@ def reload_snapshot(
 
 
 def read_room(
-    session: Session,
+    session: Reader,
     release_name: str | None,
     previous: ReleaseSnapshot | None,
     topics: frozenset[str] | None,
@@ -279,7 +316,7 @@ def read_room(
 # ------------------------------------------------------------------ sections
 
 
-def _view(view: type[V], row: SQLModel, **computed: Any) -> V:
+def _view(view: type[V], row: Any, **computed: Any) -> V:
     """A `view` of `row`: the columns of the same names as its fields, and
     `computed` for the fields that are not columns (or not as stored)."""
     copied = {name: getattr(row, name) for name in _names(view) if name not in computed}
@@ -291,14 +328,14 @@ def _names(view: type[DataclassInstance]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(view))
 
 
-def _read_health(session: Session, rid: int | None) -> tuple[dict[str, Sample], LeaseView | None]:
+def _read_health(session: Reader, rid: int | None) -> tuple[dict[str, Sample], LeaseView | None]:
     latest = {
         row.service: sample_of(row)
-        for row in session.exec(
-            select(m.ServiceHealth).where(m.ServiceHealth.release_id == rid)
-        ).all()
+        for row in _all(session, t.service_health, t.service_health.c.release_id == rid)
     }
-    lease_row = session.get(m.PollerLease, rid)
+    lease_row = session.execute(
+        sa.select(t.poller_lease).where(t.poller_lease.c.release_id == rid)
+    ).first()
     lease = (
         LeaseView(lease_row.holder, lease_row.expires_at, lease_row.last_poll_at)
         if lease_row
@@ -321,33 +358,29 @@ def _health_of(
 
 
 def _read_services(
-    session: Session, release: m.Release, health_of: Callable[[str, timedelta | None], str]
+    session: Reader, release: Any, health_of: Callable[[str, timedelta | None], str]
 ) -> tuple[ServiceView, ...]:
-    services = session.exec(
-        select(m.Service)
-        .where(m.Service.release_id == release.id)
-        .order_by(col(m.Service.position))
-    ).all()
+    service, dependency, step_ = t.service.c, t.dependency.c, t.runbook_step.c
+    services = _all(session, t.service, service.release_id == release.id, order=service.position)
     by_id = {s.id: s.name for s in services}
     deps: dict[str, list[str]] = defaultdict(list)
     steps: dict[str, list[StepView]] = defaultdict(list)
     if services:
         ids = list(by_id)
-        for dep in session.exec(
-            select(m.Dependency).where(col(m.Dependency.service_id).in_(ids))
-        ).all():
+        for dep in _all(session, t.dependency, dependency.service_id.in_(ids)):
             deps[by_id[dep.service_id]].append(by_id[dep.depends_on_id])
-        for step in session.exec(
-            select(m.RunbookStep)
-            .where(col(m.RunbookStep.service_id).in_(ids))
-            .order_by(col(m.RunbookStep.service_id), col(m.RunbookStep.position))
-        ).all():
+        for step in _all(
+            session,
+            t.runbook_step,
+            step_.service_id.in_(ids),
+            order=(step_.service_id, step_.position),
+        ):
             steps[by_id[step.service_id]].append(
                 StepView(step.position, step.text, step.done_at, step.done_by)
             )
     position = {s.name: s.position for s in services}
 
-    def interval(s: m.Service) -> timedelta | None:
+    def interval(s: Any) -> timedelta | None:
         return timedelta(seconds=s.health_interval_s) if s.health_interval_s is not None else None
 
     return tuple(
@@ -366,13 +399,10 @@ def _read_services(
 
 
 def _read_items(
-    session: Session, rid: int | None
+    session: Reader, rid: int | None
 ) -> tuple[tuple[ItemView, ...], dict[str, tuple[ItemView, ...]]]:
-    items = session.exec(
-        select(m.ChecklistItem)
-        .where(m.ChecklistItem.release_id == rid)
-        .order_by(col(m.ChecklistItem.position))
-    ).all()
+    item_ = t.checklist_item.c
+    items = _all(session, t.checklist_item, item_.release_id == rid, order=item_.position)
     go_no_go: list[ItemView] = []
     readiness: dict[str, list[ItemView]] = {}
     for item in items:
@@ -386,10 +416,9 @@ def _read_items(
     return tuple(go_no_go), {team: tuple(views) for team, views in readiness.items()}
 
 
-def _read_decisions(session: Session, rid: int | None) -> tuple[DecisionView, ...]:
-    decisions = session.exec(
-        select(m.Decision).where(m.Decision.release_id == rid).order_by(col(m.Decision.id))
-    ).all()
+def _read_decisions(session: Reader, rid: int | None) -> tuple[DecisionView, ...]:
+    decision = t.decision.c
+    decisions = _all(session, t.decision, decision.release_id == rid, order=decision.id)
     return tuple(
         DecisionView(
             d.kind,
@@ -402,45 +431,32 @@ def _read_decisions(session: Session, rid: int | None) -> tuple[DecisionView, ..
     )
 
 
-def _read_triggers(session: Session, rid: int | None) -> tuple[TriggerView, ...]:
-    rules = {
-        r.name: r
-        for r in session.exec(select(m.TriggerRule).where(m.TriggerRule.release_id == rid)).all()
-    }
-    triggers = session.exec(
-        select(m.TriggerState)
-        .where(m.TriggerState.release_id == rid)
-        .order_by(col(m.TriggerState.id))
-    ).all()
+def _read_triggers(session: Reader, rid: int | None) -> tuple[TriggerView, ...]:
+    rules = {r.name: r for r in _all(session, t.trigger_rule, t.trigger_rule.c.release_id == rid)}
+    state = t.trigger_state.c
+    triggers = _all(session, t.trigger_state, state.release_id == rid, order=state.id)
     return tuple(
         _view(
             TriggerView,
             t,
             when=rule.when if (rule := rules.get(t.rule)) else "a lead's call",
             dry_run=bool(rule and rule.dry_run),
-            options=replace(rule.options, dry_run=False).describe() if rule else "",
+            options=replace(options_of(rule), dry_run=False).describe() if rule else "",
         )
         for t in triggers
     )
 
 
-def _read_freezes(session: Session, rid: int | None) -> tuple[gates.Freeze, ...]:
-    rows = session.exec(
-        select(m.Freeze).where(m.Freeze.release_id == rid).order_by(col(m.Freeze.position))
-    ).all()
+def _read_freezes(session: Reader, rid: int | None) -> tuple[gates.Freeze, ...]:
+    rows = _all(session, t.freeze, t.freeze.c.release_id == rid, order=t.freeze.c.position)
     return tuple(freeze_of(row) for row in rows)
 
 
-def _read_gates(session: Session, rid: int | None) -> dict[str, Any]:
+def _read_gates(session: Reader, rid: int | None) -> dict[str, Any]:
     """The overrides and hold releases given so far, oldest first."""
-    overrides = session.exec(
-        select(m.GateOverride)
-        .where(m.GateOverride.release_id == rid)
-        .order_by(col(m.GateOverride.id))
-    ).all()
-    releases = session.exec(
-        select(m.HoldRelease).where(m.HoldRelease.release_id == rid).order_by(col(m.HoldRelease.id))
-    ).all()
+    given, held = t.gate_override.c, t.hold_release.c
+    overrides = _all(session, t.gate_override, given.release_id == rid, order=given.id)
+    releases = _all(session, t.hold_release, held.release_id == rid, order=held.id)
     return {
         "overrides": tuple(override_of(row) for row in overrides),
         "hold_releases": tuple(hold_release_of(row) for row in releases),
@@ -448,60 +464,42 @@ def _read_gates(session: Session, rid: int | None) -> dict[str, Any]:
 
 
 def _read_log(
-    session: Session, rid: int | None, limit: int | None, after: int = 0
+    session: Reader, rid: int | None, limit: int | None, after: int = 0
 ) -> tuple[LogView, ...]:
     """The newest `limit` lines (oldest first), of those after line id `after`."""
-    line = m.LogEntry
-    # Columns, not ORM objects: the report reads a whole day's log (tens of
-    # thousands of lines), where building entities cost five times the read.
+    line = t.log_entry.c
     query = (
-        sa.select(
-            col(line.id),
-            col(line.at),
-            col(line.kind),
-            col(line.author),
-            col(line.team),
-            col(line.service),
-            col(line.text),
-        )
-        .where(col(line.release_id) == rid, col(line.id) > after)
-        .order_by(col(line.id).desc())
+        sa.select(line.id, line.at, line.kind, line.author, line.team, line.service, line.text)
+        .where(line.release_id == rid, line.id > after)
+        .order_by(line.id.desc())
     )
     if limit is not None:
         query = query.limit(limit)
-    rows: Sequence[tuple[int, datetime, str, str, str | None, str | None, str]] = session.execute(
-        query
-    ).all()
+    rows: Sequence[Any] = session.execute(query).all()
     return tuple(LogView(*row) for row in reversed(rows))
 
 
 def recent_samples(
-    session: Session, release_id: int, service: str, since: datetime, until: datetime | None = None
+    session: Reader, release_id: int, service: str, since: datetime, until: datetime | None = None
 ) -> tuple[Sample, ...]:
     """`service`'s samples taken from `since` (to `until`), oldest first (the
     poller keeps about 30 minutes of them)."""
-    query = select(m.HealthSample).where(
-        m.HealthSample.release_id == release_id,
-        m.HealthSample.service == service,
-        col(m.HealthSample.at) >= since,
-    )
+    sample = t.health_sample.c
+    where = [sample.release_id == release_id, sample.service == service, sample.at >= since]
     if until is not None:
-        query = query.where(col(m.HealthSample.at) <= until)
-    rows = session.exec(query.order_by(col(m.HealthSample.at), col(m.HealthSample.id))).all()
+        where.append(sample.at <= until)
+    rows = _all(session, t.health_sample, *where, order=(sample.at, sample.id))
     return tuple(sample_of(row) for row in rows)
 
 
-def read_history(session: Session, release: m.Release) -> History:
+def read_history(session: Reader, release: Any) -> History:
     """`release`'s whole record (domain/record.py), read inside the caller's transaction."""
     now = load_snapshot(session, release)
-    event = m.AuditEvent
-    # Columns, not ORM objects: a long day has a hundred thousand events.
-    rows: Sequence[tuple[int, datetime, str, str, str]] = session.execute(
-        sa.select(
-            col(event.id), col(event.at), col(event.actor), col(event.action), col(event.payload)
-        )
-        .where(col(event.release_id) == release.id)
-        .order_by(col(event.id))
+    event = t.audit_event.c
+    rows: Sequence[Any] = session.execute(
+        sa.select(event.id, event.at, event.actor, event.action, event.payload)
+        .where(event.release_id == release.id)
+        .order_by(event.id)
     ).all()
     events = [
         Event(event_id, at, actor, action, json.loads(payload))

@@ -31,7 +31,6 @@ from warroom.store.feed import record_change
 from warroom.store.queries import (
     OUTBOX_PENDING,
     OUTBOX_SENDING,
-    current_release,
     destinations,
     freeze_of,
     hold_release_of,
@@ -116,7 +115,10 @@ class Repo:
 
     def find_release(self, name: str | None) -> m.Release | None:
         """The named release, else the one loaded last."""
-        return current_release(self._session, name)
+        query = select(m.Release)
+        if name is not None:
+            query = query.where(m.Release.name == name)
+        return self._session.exec(query.order_by(col(m.Release.id).desc())).first()
 
     def person(self, name: str) -> m.Person | None:
         return self._session.exec(
@@ -605,7 +607,9 @@ class Repo:
     # ---------------------------------------------------------------- notifications
 
     def destinations(self) -> list[nt.Destination]:
-        """The release's notification destinations, in plan order."""
+        """The release's notification destinations, in plan order (those this
+        transaction added too: a Core read does not flush the session for itself)."""
+        self._session.flush()
         return destinations(self._session, self.release_id)
 
     def room(self) -> nt.Room:

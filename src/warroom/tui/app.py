@@ -31,9 +31,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from warroom import collector
-from warroom.commands import CommandError
 from warroom.commands import defs as d
-from warroom.commands.execute import execute
 from warroom.domain.record import History
 from warroom.domain.snapshot import PersonView, Present, ReleaseSnapshot
 from warroom.domain.text import safe
@@ -206,7 +204,7 @@ class WarroomApp(App[None]):
             reading.ensure_schema(store)
             self._schema_checked = True
         try:
-            with store.read() as session:
+            with store.rows() as session:
                 snapshot, revision = reading.read_room(
                     session,
                     self.config.release,
@@ -368,12 +366,22 @@ class WarroomApp(App[None]):
         Garbage first, so that none of it is kept for good. The `warroom`
         program started with the collector off (warroom/collector.py): it
         comes back on here.
+
+        The command layer (the ORM and the model classes, ~0.2 s) is not
+        needed for the first frame; it is imported now, before the heap is
+        frozen, so the first key that acts does not wait for it.
         """
-        collector.settle()
+        self._prepare_commands()
+
+    @work(thread=True, group="settle", exit_on_error=False)
+    def _prepare_commands(self) -> None:
+        import warroom.commands.execute  # noqa: F401
+
+        self.call_from_thread(collector.settle)
 
     def read_history(self) -> History | None:
         store = self.store()
-        with store.read() as session:
+        with store.rows() as session:
             release = reading.current_release(session, self.config.release)
             return reading.read_history(session, release) if release else None
 
@@ -390,7 +398,7 @@ class WarroomApp(App[None]):
         with self._presence_lock:
             if self._left:
                 return
-            with store.write() as session:
+            with store.rows(write=True) as session:
                 reading.beat(
                     session,
                     instance=self.instance,
@@ -399,7 +407,7 @@ class WarroomApp(App[None]):
                     via=self.config.via,
                     now=now,
                 )
-        with store.read() as session:
+        with store.rows() as session:
             here = reading.present(session, release_id, now)
         self.post_message(self.PresenceUpdated(here))
 
@@ -412,7 +420,7 @@ class WarroomApp(App[None]):
         with self._presence_lock:
             self._left = True
             try:
-                with store.write() as session:
+                with store.rows(write=True) as session:
                     reading.leave(session, self.instance)
             except StoreError:
                 pass  # the row expires by itself
@@ -431,6 +439,11 @@ class WarroomApp(App[None]):
 
     @work(thread=True, group="commands", exit_on_error=False)
     def _command_worker(self, command: d.Command[str]) -> None:
+        # Imported here, not at the top: the first frame does not wait for the
+        # ORM (`_prepare_commands` has usually imported it by now).
+        from warroom.commands.execute import execute
+        from warroom.commands.tx import CommandError
+
         config = self.config
         try:
             text = execute(self.store(), self.clock, command, config.identity, config.release)
@@ -496,7 +509,7 @@ class WarroomApp(App[None]):
 
         try:
             # One read transaction: the plan, every event and the log agree.
-            with self.store().read() as session:
+            with self.store().rows() as session:
                 release = reading.current_release(session, self.config.release)
                 if release is None:
                     self.post_message(self.ReportWritten(path, "no release is loaded"))

@@ -201,7 +201,7 @@ class ServiceScreen(LiveScreen, ModalScreen[None]):
     def _read_samples(self, release_id: int) -> None:
         app = room(self.app)
         now = self.at or app.clock.now()
-        with app.store().read() as session:
+        with app.store().rows() as session:
             samples = reading.recent_samples(
                 session, release_id, self.service, now - SPAN, until=self.at
             )
