@@ -113,7 +113,7 @@ def _replay_moment(store: Store, moment: Moment | None) -> datetime | None:
 
     given = flags()
     try:
-        with store.read() as session:
+        with store.rows() as session:
             release = current_release(session, given.release)
             window_start, zone = (release.window_start, release.timezone) if release else (None, "")
     except StoreError as exc:

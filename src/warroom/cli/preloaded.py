@@ -28,7 +28,11 @@ def run_argv(argv: Sequence[str]) -> int:
 
 
 def _load() -> None:
-    # Everything a session's app imports before its first frame.
+    # Everything a session's app imports before its first frame, and the
+    # command layer it imports just after (a fresh `warroom` waits for the
+    # ORM only once its room is drawn: tui/app.py `_prepare_commands`). Here,
+    # loaded once and shared by every fork, it costs a session no memory.
+    import warroom.commands.execute
     import warroom.ssh.remote
     import warroom.store.feed
     import warroom.tui.screens.dashboard
