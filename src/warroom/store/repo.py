@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, SQLModel, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -114,8 +115,9 @@ class Repo:
     # ---------------------------------------------------------------- releases and people
 
     def find_release(self, name: str | None) -> m.Release | None:
-        """The named release, else the one loaded last."""
-        query = select(m.Release)
+        """The named release, else the one loaded last. Its plan text (the
+        whole YAML, tens of KiB for a big plan) is read only if asked for."""
+        query = select(m.Release).options(defer(cast(QueryableAttribute[str], m.Release.plan_text)))
         if name is not None:
             query = query.where(m.Release.name == name)
         return self._session.exec(query.order_by(col(m.Release.id).desc())).first()
