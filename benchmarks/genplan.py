@@ -14,6 +14,11 @@ def generate(services: int = 1000, edges: int = 3000, teams: int = 20, seed: int
     Edges only point from a later service to an earlier one, so the graph is
     a DAG by construction.
     """
+    # Each service may depend on any of the 60 before it: more edges than
+    # that cannot be drawn (and asking for them would never return).
+    possible = sum(min(60, later) for later in range(services))
+    if edges > possible:
+        raise ValueError(f"{services} services have at most {possible} edges, not {edges}")
     rng = random.Random(seed)
     names = [f"svc-{index:04d}" for index in range(services)]
     team_names = [f"team-{index:02d}" for index in range(teams)]
