@@ -83,25 +83,33 @@ def last_line_of(code: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def room_code(db_path: Path, first_read: str) -> str:
+    """Python that starts the war room on `db_path` (as `warroom tui` builds it)
+    and runs `first_read` (lines of `watch(pilot)`'s body) once its first read
+    is in; then the room quits."""
+    return (
+        "import sys\n"
+        "from warroom.clock import clock_from_env\n"
+        "from warroom.tui.app import AppConfig, create_app\n"
+        f"app = create_app(AppConfig(db_url='sqlite:///{db_path}', identity='sarah',"
+        " clock=clock_from_env()))\n"
+        "loaded = []\n"
+        "async def watch(pilot):\n"
+        "    while app.snapshot is None or app.snapshot.graph is None:\n"
+        "        await pilot.pause(0.02)\n"
+        f"{first_read}"
+        "    app.exit()\n"
+        "app.run(headless=True, size=(120, 36), auto_pilot=watch)\n"
+    )
+
+
 def test_the_war_room_starts_without_the_graph_library(
     sqlite_loaded: object, db_path: Path
 ) -> None:
     """The room works out waves, blast radii and holds before its first frame
     with the graph of our own (domain/graph.py); networkx, ~70 ms of a ~0.7 s
     start, stays out of the process until a plan is checked for cycles."""
-    code = (
-        "import sys\n"
-        "from warroom.clock import clock_from_env\n"
-        "from warroom.tui.app import AppConfig, create_app\n"
-        f"app = create_app(AppConfig(db_url='sqlite:///{db_path}', identity='sarah',"
-        " clock=clock_from_env()))\n"
-        "async def watch(pilot):\n"
-        "    while app.snapshot is None or app.snapshot.graph is None:\n"
-        "        await pilot.pause(0.02)\n"
-        "    assert isinstance(app.snapshot.holds, dict)\n"
-        "    app.exit()\n"
-        "app.run(headless=True, size=(120, 36), auto_pilot=watch)\n"
-    )
+    code = room_code(db_path, "    assert isinstance(app.snapshot.holds, dict)\n")
     assert graph_modules_after(code) == "[]"
 
 
@@ -116,21 +124,9 @@ def test_the_war_room_draws_its_first_read_without_the_orm(
     """The room reads through SQLAlchemy Core (store/tables.py): ~0.2 s of a
     start goes to the ORM and the model classes, which only the command layer
     needs. They are imported after the first frame (`_prepare_commands`)."""
-    code = (
-        "import sys\n"
-        "from warroom.clock import clock_from_env\n"
-        "from warroom.tui.app import AppConfig, create_app\n"
-        f"app = create_app(AppConfig(db_url='sqlite:///{db_path}', identity='sarah',"
-        " clock=clock_from_env()))\n"
-        "loaded = []\n"
-        f"orm = {ORM!r}\n"
-        "async def watch(pilot):\n"
-        "    while app.snapshot is None:\n"
-        "        await pilot.pause(0.02)\n"
+    code = room_code(
+        db_path,
         "    assert app.snapshot.services and app.snapshot.log\n"
-        "    loaded.extend(m for m in orm if m in sys.modules)\n"
-        "    app.exit()\n"
-        "app.run(headless=True, size=(120, 36), auto_pilot=watch)\n"
-        "print(loaded)\n"
+        f"    loaded.extend(m for m in {ORM!r} if m in sys.modules)\n",
     )
-    assert last_line_of(code) == "[]"
+    assert last_line_of(code + "print(loaded)\n") == "[]"
