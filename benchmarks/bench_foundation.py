@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +61,7 @@ def best_of(fn: Callable[[], object], runs: int = 5) -> list[float]:
 def run(quick: bool = False) -> list[Figure]:
     """Quick: 2 runs of each command instead of 5 and 10."""
     from warroom.domain import graph as g
+    from warroom.domain.lifecycle import DeployState
     from warroom.domain.plan import parse_plan_text
 
     cli_runs, status_runs = (2, 3) if quick else (5, 10)
@@ -83,7 +85,7 @@ def run(quick: bool = False) -> list[Figure]:
         graph = plan.graph()
         print(f"  graph: {len(graph)} nodes, {len(graph.edges)} edges")
         durations = {s.name: s.expected_duration for s in plan.services}
-        states = {name: g.DeployState.DONE for name in list(graph.nodes)[:500]}
+        states = {name: DeployState.DONE for name in list(graph.nodes)[:500]}
         middle = plan.services[500].name
         cases: dict[str, Callable[[], object]] = {
             "waves": lambda: g.waves(graph),
@@ -119,14 +121,8 @@ def run(quick: bool = False) -> list[Figure]:
             ("warroom status --json cold start, sample plan", [WARROOM, "status", "--json"]),
         ):
             figure = report(label, timed_runs(argv, status_runs, env=env), 0.5)
-            out.append(
-                explain(
-                    figure,
-                    lambda argv=argv: profile_process(
-                        argv, f"one cold `{' '.join(argv[1:])}`", env
-                    ),  # type: ignore[misc]
-                )
-            )
+            why = partial(profile_process, argv, f"one cold `{' '.join(argv[1:])}`", env)
+            out.append(explain(figure, why))
         out.append(
             report(
                 "python -c pass (interpreter floor)",

@@ -182,7 +182,7 @@ PROFILE_S = 10  # py-spy on the poller, only when a goal is missed (after measur
 
 
 def scale(endpoints: int, seconds: float, backlog_minutes: int) -> list[Figure]:
-    from sqlmodel import func, select
+    from sqlmodel import col, func, select
 
     from warroom.store import models as m
     from warroom.store.engine import Store
@@ -213,7 +213,7 @@ def scale(endpoints: int, seconds: float, backlog_minutes: int) -> list[Figure]:
             with store.read() as session:
                 rows = session.exec(
                     select(m.HealthSample.service, func.count())
-                    .where(m.HealthSample.id > since)
+                    .where(col(m.HealthSample.id) > since)
                     .group_by(m.HealthSample.service)
                 ).all()
             counts = {name: count for name, count in rows}

@@ -34,8 +34,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -47,6 +48,10 @@ from genplan import generate  # noqa: E402
 from warroom.domain import record as r  # noqa: E402
 from warroom.domain.lifecycle import DeployState, state_after_step  # noqa: E402
 
+if TYPE_CHECKING:
+    from warroom.domain.record import History
+
+T = TypeVar("T")
 WARROOM = str(Path(sys.executable).parent / "warroom")
 START = datetime(2024, 3, 20, 13, 0, tzinfo=UTC)
 STEP = timedelta(milliseconds=800)
@@ -209,17 +214,17 @@ def make_day(snapshot: Any, release_id: int, total: int, seed: int = 11) -> Day:
         else:
             name = rng.choice(order)
             tid = f"error-rate@{name}"
-            phase = "pending" if rng.random() < 0.5 else "inactive"
-            holding = phase == "pending"
+            trigger_phase = "pending" if rng.random() < 0.5 else "inactive"
+            holding = trigger_phase == "pending"
             image = r.trigger_image(
-                phase,
+                trigger_phase,
                 holding,
                 day.at if holding else None,
                 None,
                 None,
                 None,
                 None,
-                phase,
+                trigger_phase,
                 day.version(tid),
             )
             day.event("warroom", "trigger.change", {"triggers": {tid: image}}, trigger=tid)
@@ -232,7 +237,7 @@ def build(url: str, events: int, services: int) -> None:
     from warroom.clock import FixedClock
     from warroom.commands.load import load_plan
     from warroom.domain.plan import parse_plan_text
-    from warroom.store import models as m
+    from warroom.store import tables as t
     from warroom.store.engine import Store
     from warroom.store.migrate import ensure_schema
     from warroom.store.queries import current_release, load_snapshot
@@ -250,17 +255,17 @@ def build(url: str, events: int, services: int) -> None:
         day = make_day(snapshot, release.id, events)
         with store.engine.begin() as conn:
             # Ids as the command layer gives them (the chain numbers its events itself).
-            last_event = conn.execute(select(func.max(m.AuditEvent.id))).scalar() or 0
-            last_line = conn.execute(select(func.max(m.LogEntry.id))).scalar() or 0
+            last_event = conn.execute(select(func.max(t.audit_event.c.id))).scalar() or 0
+            last_line = conn.execute(select(func.max(t.log_entry.c.id))).scalar() or 0
             assert last_line == 1, "the day's log ids assume the load's line is the only one"
             for number, row in enumerate(day.events, start=last_event + 1):
                 row["id"] = number
             for number, row in enumerate(day.log[1:], start=2):
                 row["id"] = number
             for chunk in _chunks(day.log[1:], 5000):
-                conn.execute(insert(m.LogEntry.__table__), chunk)  # type: ignore[arg-type]
+                conn.execute(insert(t.log_entry), chunk)
             for chunk in _chunks(day.events, 5000):
-                conn.execute(insert(m.AuditEvent.__table__), chunk)  # type: ignore[arg-type]
+                conn.execute(insert(t.audit_event), chunk)
             if conn.dialect.name == "postgresql":  # later writes number from there
                 conn.exec_driver_sql(
                     "SELECT setval(pg_get_serial_sequence('log_entry', 'id'), "
@@ -275,14 +280,14 @@ def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, An
         yield rows[index : index + size]
 
 
-def best(fn: Callable[[], object], runs: int) -> tuple[float, object]:
+def best(fn: Callable[[], T], runs: int) -> tuple[float, T]:
     """The least CPU time of `runs` calls (the machine may be busy: wall time says less)."""
-    times, result = [], None
+    times, results = [], []
     for _ in range(runs):
         start = time.process_time()
-        result = fn()
+        results.append(fn())
         times.append(time.process_time() - start)
-    return min(times), result
+    return min(times), results[-1]
 
 
 def children_cpu() -> float:
@@ -358,24 +363,25 @@ def measure(label: str, url: str, runs: int, folder: Path) -> None:
     gc.disable()  # as `warroom report` does (see cli/views.py)
     try:
 
-        def read() -> object:
-            with store.read() as session:
+        def read() -> History:
+            # As `warroom report` reads (cli/views.py): Core, one transaction.
+            with store.rows() as session:
                 release = current_release(session)
                 assert release is not None
                 return read_history(session, release)
 
         read_s, history = best(read, runs)
         now = datetime(2024, 3, 21, 13, 0, tzinfo=UTC)
-        fold_s, report = best(lambda: build_report(history, now), runs)  # type: ignore[arg-type]
-        parts = {fmt: best(lambda f=fmt: render(report, f), runs) for fmt in ("md", "json", "html")}  # type: ignore[misc]
+        fold_s, report = best(lambda: build_report(history, now), runs)
+        parts = {fmt: best(partial(render, report, fmt), runs) for fmt in ("md", "json", "html")}
     finally:
         gc.enable()
         store.dispose()
     print(
-        f"{label}: {len(history):,} events, {len(history.log):,} log lines: "  # type: ignore[attr-defined]
+        f"{label}: {len(history):,} events, {len(history.log):,} log lines: "
         f"CPU: read {read_s:.2f} s, report {fold_s:.2f} s, "
         + ", ".join(f"render {fmt} {seconds:.2f} s" for fmt, (seconds, _) in parts.items())
-        + f"; Markdown {len(parts['md'][1]) / 1e6:.1f} MB"  # type: ignore[arg-type]
+        + f"; Markdown {len(parts['md'][1]) / 1e6:.1f} MB"
     )
 
 
