@@ -534,8 +534,12 @@ async def test_w_writes_the_report_beside_the_database_while_the_room_changes(
 
     async with open_room("pat") as (app, pilot):  # an observer may: it only reads
         said = record_toasts(app)
-        footer = " ".join(str(key.render()) for key in app.screen.query("FooterKey"))
-        assert "W Report" in footer
+        # The footer recomposes its keys as bindings refresh: wait for them.
+        await wait_until(
+            pilot,
+            lambda: "W Report" in " ".join(str(k.render()) for k in app.screen.query("FooterKey")),
+            "the footer to offer W Report",
+        )
         palette = {c.title: c.help for c in app.get_system_commands(app.screen)}
         assert palette["Write the post-release report"].endswith("(W)")
         with Churn(loaded, clock) as churn:

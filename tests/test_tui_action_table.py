@@ -22,7 +22,13 @@ async def test_a_row_added_to_the_table_is_a_key_a_palette_entry_and_a_help_line
 ) -> None:
     async with open_room("sarah", actions=(*ACTIONS, NUDGE)) as (app, pilot):
         footer = app.screen.query_one(Footer)
-        assert "N Nudge" in " ".join(str(key.render()) for key in footer.query("FooterKey"))
+        # The footer recomposes its keys whenever the bindings are refreshed
+        # (the first read, focus moving): between the two it has none.
+        await wait_until(
+            pilot,
+            lambda: "N Nudge" in " ".join(str(key.render()) for key in footer.query("FooterKey")),
+            "the footer to show the added key",
+        )
         palette = {c.title: c.help for c in app.get_system_commands(app.screen)}
         assert palette["Nudge a team"] == "Ask the selected service's team to hurry (N)"
 

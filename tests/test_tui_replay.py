@@ -276,9 +276,17 @@ async def test_every_action_key_is_refused_in_one_sentence_and_nothing_is_writte
     ):
         before = fingerprint(loaded)
         said = record_toasts(app)
+
         # The footer keeps to what works here (help and the palette list the rest).
-        footer = " ".join(str(key.render()) for key in screen.query_one(Footer).query("FooterKey"))
-        assert "< >" in footer and "? Help" in footer and "esc Live room" in footer
+        def footer_text() -> str:
+            return " ".join(
+                str(key.render()) for key in screen.query_one(Footer).query("FooterKey")
+            )
+
+        # The footer recomposes its keys as bindings refresh: wait for them.
+        await wait_until(pilot, lambda: "esc Live room" in footer_text(), "the replay's footer")
+        footer = footer_text()
+        assert "< >" in footer and "? Help" in footer
         assert "Step done" not in footer and "Rollback" not in footer, footer
         keys = {spec.binding.key for spec in ACTION_KEYS if spec.binding}
         assert keys >= {"n", "u", "s", "D", "x", "r", "R", "a", "b", "F", "g", "m", "space"}
