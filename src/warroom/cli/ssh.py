@@ -59,7 +59,7 @@ def _idle_timeout(text: str) -> timedelta | None:
     "--max-sessions",
     low=1,
     high=1000,
-    default=30,
+    default=50,
     help="Sessions open at once; past this, people are told the room is full.",
 )
 @click.option(

@@ -56,7 +56,7 @@ from warroom.ssh.session import PtySession
 from warroom.store.engine import Store, StoreError, normalise_url
 
 DEFAULT_PORT = 2222
-DEFAULT_MAX_SESSIONS = 30
+DEFAULT_MAX_SESSIONS = 50  # the room the performance goals are measured for (README)
 DEFAULT_IDLE_TIMEOUT = timedelta(hours=2)
 # Refusal events one address may add to the audit log per minute; past that
 # they are counted and the count is written with the next one let through.
