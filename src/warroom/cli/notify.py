@@ -32,11 +32,12 @@ def _read(limit: int) -> tuple[str, list[Any], list[dict[str, Any]], Any]:
     with open_store() as store:
         try:
             with store.read() as session:
-                release = Repo(session).find_release(wanted)
+                repo = Repo(session)
+                release = repo.release = repo.find_release(wanted)
                 if release is None:
                     what = f"release {wanted!r} is not loaded" if wanted else "no release is loaded"
                     fail(f"{what} in this database; load one with: {store.load_hint()}")
-                room = Repo(session, release).room()
+                room = repo.room()
                 return (
                     release.timezone,
                     destinations(session, release.id),

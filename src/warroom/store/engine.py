@@ -280,11 +280,9 @@ class Store:
         not wait for the ORM and the model classes to import. Release state
         is written only by the command layer (`write()`).
         """
-        try:
-            with (self._writer if write else self.engine).connect() as conn, conn.begin():
-                yield conn
-        except (OperationalError, _DBAPIError) as exc:
-            raise self.describe(exc) from exc
+        bind = self._writer if write else self.engine
+        with self._described(), bind.connect() as conn, conn.begin():
+            yield conn
 
     def write(self) -> AbstractContextManager[Session]:
         """A write transaction that holds the write lock from its first statement."""
@@ -306,16 +304,18 @@ class Store:
     def _transaction(self, bind: Engine) -> Iterator[Session]:
         from sqlmodel import Session
 
-        try:
-            with Session(bind, expire_on_commit=False) as session, session.begin():
-                yield session
-        except (OperationalError, _DBAPIError) as exc:
-            raise self.describe(exc) from exc
+        with self._described(), Session(bind, expire_on_commit=False) as session, session.begin():
+            yield session
 
     def has_schema(self) -> bool:
+        with self._described(), self.engine.connect() as conn:
+            return inspect(conn).has_table("alembic_version")
+
+    @contextmanager
+    def _described(self) -> Iterator[None]:
+        """A driver error raised inside, as the StoreError that says it for people."""
         try:
-            with self.engine.connect() as conn:
-                return inspect(conn).has_table("alembic_version")
+            yield
         except (OperationalError, _DBAPIError) as exc:
             raise self.describe(exc) from exc
 
